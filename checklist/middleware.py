@@ -1,0 +1,68 @@
+"""Request ids and automatic logoff after inactivity."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+
+SESSION_LAST_ACTIVITY = "rightlevel_last_activity"
+# Requests a page makes by itself (live-sync polls) carry this header; they are not user activity.
+PASSIVE_HEADER = "X-RightLevel-Passive"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (kept from a sane incoming X-Request-ID) for audit and logs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def inactivity_timeout_seconds() -> int:
+    return int(settings.RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES) * 60
+
+
+class InactivityLogoutMiddleware:
+    """End a session after RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES without user activity."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            now = time.time()
+            last = request.session.get(SESSION_LAST_ACTIVITY)
+            if isinstance(last, (int, float)) and now - last > inactivity_timeout_seconds():
+                logout(request)
+                return self._logged_out_response(request)
+            if not request.headers.get(PASSIVE_HEADER):
+                request.session[SESSION_LAST_ACTIVITY] = now
+        return self.get_response(request)
+
+    @staticmethod
+    def _logged_out_response(request: HttpRequest) -> HttpResponse:
+        minutes = settings.RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES
+        reason = f"Signed out after {minutes} minutes without activity."
+        if request.path.startswith("/api/") or request.headers.get(PASSIVE_HEADER):
+            return JsonResponse({"detail": reason, "errors": {}}, status=401)
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = f"{settings.LOGIN_URL_PATH}?timeout=1"
+            return response
+        return redirect(f"{settings.LOGIN_URL_PATH}?timeout=1")

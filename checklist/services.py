@@ -1,0 +1,119 @@
+"""Every state change in the checklist app, one function each.
+
+Each service takes keyword-only arguments, runs in one transaction, validates before writing and
+leaves side effects to ``transaction.on_commit``. Views, API classes, tasks and commands call these;
+nothing else writes models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils import timezone
+
+from checklist import roles
+from checklist.models import User, WorkerHeartbeat
+
+
+@transaction.atomic
+def roles_sync() -> dict[str, list[str]]:
+    """Make each role group hold exactly the permissions ``checklist.roles`` gives it."""
+    permissions = {
+        p.codename: p
+        for p in Permission.objects.filter(
+            content_type__app_label="checklist",
+            codename__in=[codename for codename, _ in roles.PERMISSIONS],
+        )
+    }
+    result: dict[str, list[str]] = {}
+    for role, codenames in roles.ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([permissions[c] for c in codenames if c in permissions])
+        result[role] = sorted(codenames)
+    return result
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    full_name: str,
+    password: str,
+    role_names: Iterable[str],
+    email: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    """Create a user in the given role groups. Unknown roles are refused."""
+    role_names = list(role_names)
+    unknown = sorted(set(role_names) - set(roles.ROLES))
+    if unknown:
+        raise ValueError(f"Unknown role(s): {', '.join(unknown)}")
+    user = User(
+        username=username,
+        full_name=full_name,
+        email=email,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    user.groups.set(Group.objects.filter(name__in=role_names))
+    return user
+
+
+@transaction.atomic
+def user_ensure(
+    *,
+    username: str,
+    full_name: str,
+    password: str,
+    role_names: Iterable[str],
+    email: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> tuple[User, bool]:
+    """Create the user if absent, else bring its name, roles and password in line (demo seeding)."""
+    role_names = list(role_names)
+    existing = User.objects.filter(username=username).first()
+    if existing is None:
+        return (
+            user_create(
+                username=username,
+                full_name=full_name,
+                password=password,
+                role_names=role_names,
+                email=email,
+                is_staff=is_staff,
+                is_superuser=is_superuser,
+            ),
+            True,
+        )
+    existing.full_name = full_name
+    existing.email = email
+    existing.is_staff = is_staff
+    existing.is_superuser = is_superuser
+    existing.is_active = True
+    if not existing.check_password(password):
+        existing.set_password(password)
+    existing.full_clean()
+    existing.save()
+    existing.groups.set(Group.objects.filter(name__in=role_names))
+    return existing, False
+
+
+def heartbeat_record(*, hostname: str) -> WorkerHeartbeat:
+    """Note that ``hostname`` is alive now. Operational telemetry, not a clinical record."""
+    now = timezone.now()
+    with transaction.atomic():
+        beat, created = WorkerHeartbeat.objects.select_for_update().get_or_create(
+            hostname=hostname, defaults={"last_seen": now, "beats": 1}
+        )
+        if not created:
+            beat.last_seen = now
+            beat.beats += 1
+            beat.save(update_fields=["last_seen", "beats"])
+    return beat

@@ -1,0 +1,90 @@
+"""One application error type and one DRF exception handler.
+
+Every error the API returns has the same shape::
+
+    {"detail": "Invalid input.", "errors": {"<field>": ["<reason>", ...]}}
+
+Validation errors (DRF's, Django's and the level engine's) become 400 with field-level reasons;
+application errors carry their own status (409 for a stale write, 423 for a locked signature).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler
+
+from levelverify.errors import LevelInputError
+
+INVALID_INPUT = "Invalid input."
+
+
+class ApplicationError(Exception):
+    """A business rule refused the request. Views never build error responses by hand."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        status_code: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        self.extra = extra or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def _as_field_errors(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {str(key): _flatten(value) for key, value in detail.items()}
+    return {"non_field_errors": _flatten(detail)}
+
+
+def _flatten(value: Any) -> list[str]:
+    if isinstance(value, list):
+        out: list[str] = []
+        for item in value:
+            out.extend(_flatten(item))
+        return out
+    if isinstance(value, dict):
+        return [f"{key}: {message}" for key, inner in value.items() for message in _flatten(inner)]
+    return [str(value)]
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, LevelInputError):
+        return Response(
+            {"detail": INVALID_INPUT, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, ApplicationError):
+        body: dict[str, Any] = {"detail": exc.message, "errors": exc.errors, **exc.extra}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": INVALID_INPUT, "errors": _as_field_errors(exc.detail)}
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = {"detail": INVALID_INPUT, "errors": {"non_field_errors": [str(exc.detail)]}}
+    else:
+        response.data = {"detail": str(response.data.get("detail", exc)), "errors": {}}
+    return response

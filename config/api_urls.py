@@ -1,0 +1,11 @@
+"""Everything under /api/v1/."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from checklist import apis as checklist_apis
+
+urlpatterns = [
+    path("auth/token/", checklist_apis.TokenObtainApi.as_view(), name="api-token"),
+]

@@ -1,0 +1,56 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from checklist import roles
+from checklist.models import User
+from tests.factories import TEST_PASSWORD, UserFactory
+
+
+@pytest.fixture
+def password() -> str:
+    return TEST_PASSWORD
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(role: str | None = roles.NURSE, **kwargs: object) -> User:
+        return UserFactory(roles=[role] if role else [], **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def nurse(make_user: Callable[..., User]) -> User:
+    return make_user(roles.NURSE, username="nurse1", full_name="Nina Nurse")
+
+
+@pytest.fixture
+def surgeon(make_user: Callable[..., User]) -> User:
+    return make_user(roles.SURGEON, username="surgeon1", full_name="Dr. Sid Surgeon")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def nurse_api(api_client: APIClient, nurse: User) -> APIClient:
+    api_client.force_authenticate(nurse)
+    return api_client
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A real Redis started by scripts/test. Fails (never skips) when it is missing."""
+    url = os.environ.get("RIGHTLEVEL_TEST_REDIS_URL")
+    if not url:
+        pytest.fail("RIGHTLEVEL_TEST_REDIS_URL is not set: run the suite with scripts/test, which starts Redis")
+    return url
