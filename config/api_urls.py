@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from checklist import apis as checklist_apis
 
 urlpatterns = [
     path("auth/token/", checklist_apis.TokenObtainApi.as_view(), name="api-token"),
+    path("", include("levelverify.urls")),
 ]

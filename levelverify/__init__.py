@@ -1,0 +1,1 @@
+"""RightLevel level verification: the pure level-check engine and, later, its Django app."""
