@@ -14,9 +14,7 @@ class RightLevelUserAdmin(UserAdmin):
         *(UserAdmin.fieldsets or ()),
         ("Signatures", {"fields": ("full_name", "signing_locked_at")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "full_name", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "full_name", "password1", "password2")}),)
 
 
 @admin.register(WorkerHeartbeat)

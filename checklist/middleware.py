@@ -12,6 +12,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
+from checklist.audit import audit_context
+
 SESSION_LAST_ACTIVITY = "rightlevel_last_activity"
 # Requests a page makes by itself (live-sync polls) carry this header; they are not user activity.
 PASSIVE_HEADER = "X-RightLevel-Passive"
@@ -28,7 +30,9 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        client = f"{request.META.get('REMOTE_ADDR', '')} {request.headers.get('User-Agent', '')[:150]}".strip()
+        with audit_context(request_id=request_id, client=client):
+            response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 

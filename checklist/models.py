@@ -47,3 +47,472 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Rooms, patients and cases
+# ------------------------------------------------------------------------------------------------
+
+
+class Room(models.Model):
+    """An operating room. Nurses, anesthesia and radiographers act on the cases of their rooms."""
+
+    name = models.CharField(max_length=40, unique=True)
+    staff = models.ManyToManyField(User, related_name="rooms", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Patient(models.Model):
+    mrn = models.CharField("MRN", max_length=40, unique=True)
+    family_name = models.CharField(max_length=120)
+    given_name = models.CharField(max_length=120)
+    date_of_birth = models.DateField()
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+
+    def __str__(self) -> str:
+        return f"{self.family_name.upper()}, {self.given_name} (MRN {self.mrn})"
+
+
+class Procedure(models.TextChoices):
+    SELECTIVE_NERVE_ROOT_BLOCK = "selective_nerve_root_block", "Selective nerve root block"
+    TRANSFORAMINAL_EPIDURAL_INJECTION = "transforaminal_epidural_injection", "Transforaminal epidural injection"
+    INTERLAMINAR_EPIDURAL_INJECTION = "interlaminar_epidural_injection", "Interlaminar epidural injection"
+    VERTEBRAL_AUGMENTATION = "vertebral_augmentation", "Vertebral augmentation"
+    DECOMPRESSION = "decompression", "Decompression"
+    DISCECTOMY = "discectomy", "Discectomy"
+    FUSION = "fusion", "Fusion"
+
+
+class Side(models.TextChoices):
+    LEFT = "left", "Left"
+    RIGHT = "right", "Right"
+    BILATERAL = "bilateral", "Bilateral"
+    MIDLINE = "midline", "Midline"
+
+
+class CaseState(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SIGN_IN = "sign_in", "Sign in"
+    TIME_OUT = "time_out", "Time-out"
+    LOCALIZATION = "localization", "Localization"
+    SIGN_OUT = "sign_out", "Sign out"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Verdict(models.TextChoices):
+    PASS = "pass", "Pass"
+    STOP = "stop", "Stop"
+    INCOMPLETE = "incomplete", "Incomplete"
+
+
+class Case(models.Model):
+    """One spine procedure. ``version`` changes on every write to the case or anything in it
+    (devices poll it); ``evidence_version`` only when the level evidence changes (a write made
+    on stale evidence is refused with 409)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="cases")
+    scheduled_start = models.DateTimeField(db_index=True)
+    surgeon = models.ForeignKey(User, on_delete=models.PROTECT, related_name="cases_as_surgeon")
+    co_surgeons = models.ManyToManyField(User, related_name="cases_as_co_surgeon", blank=True)
+    anesthesia = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="cases_as_anesthesia", null=True, blank=True
+    )
+    procedure = models.CharField(max_length=60, choices=Procedure.choices)
+    state = models.CharField(max_length=20, choices=CaseState.choices, default=CaseState.SCHEDULED)
+    version = models.PositiveIntegerField(default=1)
+    evidence_version = models.PositiveIntegerField(default=1)
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, default=Verdict.INCOMPLETE)
+    latest_verdict = models.ForeignKey(
+        "LevelVerdict", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The verdict that opened the current unresolved stop; its resolution becomes a near miss.
+    open_stop_verdict = models.ForeignKey(
+        "LevelVerdict", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    patient_in_room_at = models.DateTimeField(null=True, blank=True)
+    time_out_completed_at = models.DateTimeField(null=True, blank=True)
+    localization_passed_at = models.DateTimeField(null=True, blank=True)
+    procedure_ended_at = models.DateTimeField(null=True, blank=True)
+    signed_out_at = models.DateTimeField(null=True, blank=True)
+    treated_levels = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scheduled_start", "id"]
+        indexes = [models.Index(fields=["room", "scheduled_start"])]
+        permissions = []
+
+    def __str__(self) -> str:
+        return f"Case {self.pk} · {self.get_procedure_display()} · {self.room}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Evidence
+# ------------------------------------------------------------------------------------------------
+
+
+class EvidenceBase(models.Model):
+    """Evidence is never edited: a correction is a new row that supersedes the old one."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        abstract = True
+
+
+class PlanVersion(models.Model):
+    """One version of the surgeon's plan. Immutable once signed; a change is a new version."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="plan_versions")
+    number = models.PositiveIntegerField()
+    procedure = models.CharField(max_length=60, choices=Procedure.choices)
+    structure = models.CharField(max_length=20)
+    levels = models.CharField(max_length=200, help_text="Canonical units, comma-separated, e.g. 'L1-L2, L2-L3'.")
+    side = models.CharField(max_length=12, choices=Side.choices)
+    approach = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signature = models.OneToOneField(
+        "Signature", on_delete=models.PROTECT, null=True, blank=True, related_name="signed_plan"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "number"]
+        constraints = [models.UniqueConstraint(fields=["case", "number"], name="plan_version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"Plan v{self.number} of case {self.case_id}"
+
+
+class Consent(EvidenceBase):
+    procedure = models.CharField(max_length=60, choices=Procedure.choices)
+    levels = models.CharField(max_length=200)
+    side = models.CharField(max_length=12, choices=Side.choices)
+    date_signed = models.DateField()
+    witness = models.CharField(max_length=200)
+    scan = models.FileField(upload_to="consent-scans/%Y/%m/", blank=True)
+    scan_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["case", "recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Consent {self.procedure} {self.levels} {self.side} (case {self.case_id})"
+
+
+class MarkingRegion(models.TextChoices):
+    CERVICAL = "cervical", "Cervical"
+    THORACIC = "thoracic", "Thoracic"
+    LUMBAR = "lumbar", "Lumbar"
+    SACRAL = "sacral", "Sacral"
+    THORACOLUMBAR = "thoracolumbar", "Thoracolumbar"
+    LUMBOSACRAL = "lumbosacral", "Lumbosacral"
+
+
+class SiteMarking(EvidenceBase):
+    region = models.CharField(max_length=20, choices=MarkingRegion.choices)
+    side = models.CharField(max_length=12, choices=Side.choices)
+    marked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["case", "recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Marking {self.region} {self.side} (case {self.case_id})"
+
+
+class Modality(models.TextChoices):
+    MRI = "mri", "MRI"
+    CT = "ct", "CT"
+    XRAY = "xray", "X-ray"
+
+
+class PreopImaging(EvidenceBase):
+    modality = models.CharField(max_length=10, choices=Modality.choices)
+    study_date = models.DateField()
+    levels = models.CharField(max_length=200, help_text="Level of the pathology.")
+    reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["case", "recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Pre-op {self.get_modality_display()} {self.levels} (case {self.case_id})"
+
+
+class AnatomySource(models.TextChoices):
+    WHOLE_SPINE = "whole_spine", "Counted from C2 on whole-spine imaging"
+    LUMBAR_ONLY = "lumbar_only", "Lumbar-only imaging"
+
+
+class AnatomyRecord(EvidenceBase):
+    thoracic = models.PositiveSmallIntegerField(default=12)
+    lumbar = models.PositiveSmallIntegerField(default=5)
+    lowest_rib = models.CharField(max_length=4)
+    lowest_mobile = models.CharField(max_length=4)
+    source = models.CharField(max_length=20, choices=AnatomySource.choices)
+
+    class Meta:
+        ordering = ["case", "recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(thoracic__gte=11, thoracic__lte=13), name="anatomy_thoracic_range"
+            ),
+            models.CheckConstraint(condition=models.Q(lumbar__gte=4, lumbar__lte=6), name="anatomy_lumbar_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Anatomy T{self.thoracic}/L{self.lumbar} (case {self.case_id})"
+
+
+class Reference(models.TextChoices):
+    SACRUM = "sacrum", "Sacrum"
+    C2 = "c2", "C2"
+    LAST_RIB = "last_rib", "Last rib"
+
+
+class LocalizationPhase(models.TextChoices):
+    PRE_INCISION = "pre_incision", "Before incision"
+    AFTER_EXPOSURE = "after_exposure", "After exposure"
+    BEFORE_IRREVERSIBLE = "before_irreversible", "Before the irreversible step"
+
+
+class Localization(EvidenceBase):
+    """One read of the level image. ``superseded_at`` is set when the plan changes (its
+    confirmation depended on the old plan) or when it is withdrawn."""
+
+    phase = models.CharField(max_length=24, choices=LocalizationPhase.choices)
+    reference = models.CharField(max_length=10, choices=Reference.choices)
+    count = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=20)
+    marker_in_place = models.BooleanField()
+    durable_mark_placed = models.BooleanField(default=False)
+    read_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    plan_version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    confirmed_signature = models.OneToOneField(
+        "Signature", on_delete=models.PROTECT, null=True, blank=True, related_name="confirmed_localization"
+    )
+
+    class Meta:
+        ordering = ["case", "recorded_at", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(count__gte=1), name="localization_count_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} count {self.count} = {self.label} (case {self.case_id})"
+
+
+# ------------------------------------------------------------------------------------------------
+# Verdicts, checklist runs, signatures, near misses
+# ------------------------------------------------------------------------------------------------
+
+
+class LevelVerdict(models.Model):
+    """A level-check verdict the workflow acted on, with the exact input it was computed from."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="verdicts")
+    computed_at = models.DateTimeField()
+    stage = models.CharField(max_length=20)
+    verdict = models.CharField(max_length=12, choices=Verdict.choices)
+    findings = models.JSONField()
+    request = models.JSONField()
+    evidence_version = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=60)
+    triggered_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["case", "computed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} at {self.stage} (case {self.case_id})"
+
+
+class ChecklistRun(models.Model):
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="checklist_run")
+    template_code = models.CharField(max_length=60)
+    template_version = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.template_code} v{self.template_version} for case {self.case_id}"
+
+
+class StepAttestation(models.Model):
+    """One role's attestation of one checklist step. Voided (never deleted) when the plan changes."""
+
+    run = models.ForeignKey(ChecklistRun, on_delete=models.PROTECT, related_name="attestations")
+    step_code = models.CharField(max_length=80)
+    phase = models.CharField(max_length=20)
+    role = models.CharField(max_length=20)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    attested_at = models.DateTimeField()
+    evidence_version = models.PositiveIntegerField()
+    plan_version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["run", "attested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "step_code", "role"],
+                condition=models.Q(voided_at__isnull=True),
+                name="one_live_attestation_per_step_and_role",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_code} by {self.role} (run {self.run_id})"
+
+
+class SignatureMeaning(models.TextChoices):
+    APPROVED_PLAN = "approved plan", "Approved plan"
+    CONFIRMED_LEVEL = "confirmed level", "Confirmed level"
+
+
+class Signature(models.Model):
+    """An e-signature (21 CFR 11.50/11.70): who, printed name, when, meaning, and the hash of the
+    exact content signed. A signature whose content no longer hashes the same is invalid."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="signatures")
+    printed_name = models.CharField(max_length=200)
+    signer_role = models.CharField(max_length=20)
+    meaning = models.CharField(max_length=40, choices=SignatureMeaning.choices)
+    signed_at = models.DateTimeField()
+    subject_type = models.CharField(max_length=40)
+    subject_id = models.PositiveBigIntegerField()
+    content_hash = models.CharField(max_length=64)
+    content = models.JSONField(help_text="The canonical content that was signed.")
+
+    class Meta:
+        ordering = ["case", "signed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject_type", "subject_id", "meaning"], name="one_signature_per_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.printed_name}: {self.meaning} at {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+class SigningFailure(models.Model):
+    """Consecutive failed signing attempts of a user (21 CFR 11.300); cleared by a good signature."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="signing_failures")
+    at = models.DateTimeField()
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"failed signing by user {self.user_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class NearMiss(models.Model):
+    """A stop that was later resolved by new evidence: a wrong-level error caught in time."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="near_misses")
+    codes = models.JSONField(help_text="Stop finding codes, e.g. ['CONSENT_MISMATCH'].")
+    kind = models.CharField(max_length=20, help_text="consent, marking, imaging or count.")
+    findings = models.JSONField()
+    stop_verdict = models.ForeignKey(LevelVerdict, on_delete=models.PROTECT, related_name="+")
+    resolving_verdict = models.ForeignKey(LevelVerdict, on_delete=models.PROTECT, related_name="+")
+    caught_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    caught_at = models.DateTimeField()
+    resolved_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField()
+    resolution = models.CharField(max_length=300)
+    learning_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-resolved_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Near miss {self.kind} (case {self.case_id})"
+
+
+# ------------------------------------------------------------------------------------------------
+# Audit trail
+# ------------------------------------------------------------------------------------------------
+
+
+class AuditChainHead(models.Model):
+    """The last event of each chain; its row lock serializes appends within one chain only."""
+
+    chain = models.CharField(max_length=40, unique=True)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"{self.chain} @ {self.last_seq}"
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained. Database triggers refuse UPDATE and DELETE on this table."""
+
+    chain = models.CharField(max_length=40)
+    seq = models.PositiveBigIntegerField()
+    # No database FK: audit rows outlive anything and must never block or cascade.
+    case = models.ForeignKey(
+        Case, on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="audit_events"
+    )
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        User, on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_name = models.CharField(max_length=200, blank=True)
+    actor_role = models.CharField(max_length=20, blank=True)
+    action = models.CharField(max_length=60, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    client = models.CharField(max_length=200, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    event_hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "checklist_audit_event"
+        ordering = ["chain", "seq"]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq_unique")]
+        indexes = [models.Index(fields=["at"]), models.Index(fields=["case", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.chain}#{self.seq} {self.action}"
+
+
+class AuditSeal(models.Model):
+    """A periodic record of every chain's head, itself chained, so a truncated chain is detected."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    at = models.DateTimeField()
+    heads = models.JSONField(help_text="{chain: [last_seq, last_hash]}")
+    event_count = models.PositiveBigIntegerField()
+    prev_hash = models.CharField(max_length=64)
+    seal_hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "checklist_audit_seal"
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"seal #{self.seq}"

@@ -55,9 +55,7 @@ def periodic_tasks_sync() -> list[str]:
                 every=spec.every_seconds, period=IntervalSchedule.SECONDS
             )
         elif spec.crontab is not None:
-            defaults["crontab"], _ = CrontabSchedule.objects.get_or_create(
-                **spec.crontab, timezone=settings.TIME_ZONE
-            )
+            defaults["crontab"], _ = CrontabSchedule.objects.get_or_create(**spec.crontab, timezone=settings.TIME_ZONE)
         PeriodicTask.objects.update_or_create(name=spec.name, defaults=defaults)
         touched.append(spec.name)
     return touched

@@ -65,9 +65,7 @@ def _flatten(value: Any) -> list[str]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, LevelInputError):
-        return Response(
-            {"detail": INVALID_INPUT, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST
-        )
+        return Response({"detail": INVALID_INPUT, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, "errors": exc.errors, **exc.extra}
         return Response(body, status=exc.status_code)
@@ -88,3 +86,26 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         response.data = {"detail": str(response.data.get("detail", exc)), "errors": {}}
     return response
+
+
+class ConflictError(ApplicationError):
+    """A write made on a stale view of the case (HTTP 409); carries the current state."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+
+class ForbiddenError(ApplicationError):
+    """The user may not do this (HTTP 403)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class LockedError(ApplicationError):
+    """Signing is locked for this user after repeated failures (HTTP 423)."""
+
+    status_code = status.HTTP_423_LOCKED
+
+
+def field_error(field: str, message: str) -> ApplicationError:
+    """A 400 naming one field."""
+    return ApplicationError("Invalid input.", errors={field: [message]})

@@ -50,11 +50,22 @@ def running_worker(env: dict[str, str], log_path: Path, hostname: str, *args: st
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--loglevel=INFO", "--without-gossip", "--without-mingle",
-                f"--hostname={hostname}", *args,
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname={hostname}",
+                *args,
             ],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             yield process
@@ -71,7 +82,12 @@ def celery_call(env: dict[str, str], task_name: str) -> str:
     """Send a task by name through the broker in ``env`` (a separate process: a real producer)."""
     result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "config", "call", task_name],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return result.stdout.strip()
 

@@ -67,23 +67,17 @@ def test_lockout_is_per_username_not_per_tablet(
 
 
 def test_token_endpoint_returns_a_token_that_authenticates(api_client, nurse: User, password: str) -> None:
-    response = api_client.post(
-        "/api/v1/auth/token/", {"username": nurse.username, "password": password}, format="json"
-    )
+    response = api_client.post("/api/v1/auth/token/", {"username": nurse.username, "password": password}, format="json")
     assert response.status_code == 200
     token = response.json()["token"]
     assert len(token) == 40
     # The same token comes back on a second call.
-    again = api_client.post(
-        "/api/v1/auth/token/", {"username": nurse.username, "password": password}, format="json"
-    )
+    again = api_client.post("/api/v1/auth/token/", {"username": nurse.username, "password": password}, format="json")
     assert again.json()["token"] == token
 
 
 def test_token_endpoint_refuses_bad_credentials_with_a_field_level_400(api_client, nurse: User) -> None:
-    response = api_client.post(
-        "/api/v1/auth/token/", {"username": nurse.username, "password": "nope"}, format="json"
-    )
+    response = api_client.post("/api/v1/auth/token/", {"username": nurse.username, "password": "nope"}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"]["non_field_errors"]
 
@@ -105,9 +99,7 @@ def test_token_endpoint_rejects_malformed_json_with_400(api_client) -> None:
 def test_token_endpoint_respects_the_lockout(api_client, nurse: User, password: str, settings) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT):
         api_client.post("/api/v1/auth/token/", {"username": nurse.username, "password": "x"}, format="json")
-    response = api_client.post(
-        "/api/v1/auth/token/", {"username": nurse.username, "password": password}, format="json"
-    )
+    response = api_client.post("/api/v1/auth/token/", {"username": nurse.username, "password": password}, format="json")
     assert response.status_code == 429
     assert "locked" in response.json()["detail"]
 

@@ -21,7 +21,12 @@ def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProce
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test")
     return subprocess.run(
         [sys.executable, "manage.py", "check_levels", *args],
-        cwd=REPO, env=env, input=stdin, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -56,8 +61,9 @@ def test_every_scenario_through_the_command_from_a_file(tmp_path: Path) -> None:
     assert failures == []
 
 
-@pytest.mark.parametrize("case", [CASES[0], next(c for c in CASES if c["expect"]["status"] == 400)],
-                         ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case", [CASES[0], next(c for c in CASES if c["expect"]["status"] == 400)], ids=lambda c: c["name"]
+)
 def test_the_command_reads_stdin(case: dict[str, Any]) -> None:
     _check(case, _run(["-"], stdin=json.dumps(case["request"])))
 

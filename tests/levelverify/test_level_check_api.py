@@ -84,14 +84,33 @@ def test_the_endpoint_is_in_the_schema() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 40) | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 40)
+    | st.text(max_size=12)
     | st.sampled_from(["L2", "L2-L3", "sacrum", "left", "fusion", "T12", "S1", "L6", "c2", "midline"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5),
     max_leaves=25,
 )
 field_names = st.sampled_from(
-    ["stage", "anatomy", "plan", "consent", "marking", "preop_imaging", "localizations",
-     "procedure", "levels", "side", "reference", "count", "level", "marker_in_place", "thoracic", "lumbar"]
+    [
+        "stage",
+        "anatomy",
+        "plan",
+        "consent",
+        "marking",
+        "preop_imaging",
+        "localizations",
+        "procedure",
+        "levels",
+        "side",
+        "reference",
+        "count",
+        "level",
+        "marker_in_place",
+        "thoracic",
+        "lumbar",
+    ]
 )
 request_bodies = st.one_of(
     json_values,
@@ -99,16 +118,20 @@ request_bodies = st.one_of(
     st.fixed_dictionaries(
         {
             "plan": st.fixed_dictionaries(
-                {"procedure": st.sampled_from(["selective_nerve_root_block", "fusion", "x"]),
-                 "levels": st.text(max_size=10) | st.sampled_from(["L2", "L1-L3", "L2/3"]),
-                 "side": st.sampled_from(["left", "right", "midline", "up"])}
+                {
+                    "procedure": st.sampled_from(["selective_nerve_root_block", "fusion", "x"]),
+                    "levels": st.text(max_size=10) | st.sampled_from(["L2", "L1-L3", "L2/3"]),
+                    "side": st.sampled_from(["left", "right", "midline", "up"]),
+                }
             ),
             "localizations": st.lists(
                 st.fixed_dictionaries(
-                    {"reference": st.sampled_from(["sacrum", "c2", "last_rib", "moon"]),
-                     "count": st.integers(-2, 40) | st.booleans() | st.text(max_size=3),
-                     "level": st.sampled_from(["L2", "L2-L3", "T13", ""]),
-                     "marker_in_place": st.booleans() | st.none()}
+                    {
+                        "reference": st.sampled_from(["sacrum", "c2", "last_rib", "moon"]),
+                        "count": st.integers(-2, 40) | st.booleans() | st.text(max_size=3),
+                        "level": st.sampled_from(["L2", "L2-L3", "T13", ""]),
+                        "marker_in_place": st.booleans() | st.none(),
+                    }
                 ),
                 max_size=3,
             ),

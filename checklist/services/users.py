@@ -1,9 +1,4 @@
-"""Every state change in the checklist app, one function each.
-
-Each service takes keyword-only arguments, runs in one transaction, validates before writing and
-leaves side effects to ``transaction.on_commit``. Views, API classes, tasks and commands call these;
-nothing else writes models.
-"""
+"""Users, roles and worker heartbeats."""
 
 from __future__ import annotations
 

@@ -1,0 +1,248 @@
+"""Cases: scheduling, the patient entering the room, verdicts and near misses, the case state."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+
+from checklist import audit
+from checklist.levels import level_evaluate
+from checklist.models import (
+    Case,
+    CaseState,
+    ChecklistRun,
+    LevelVerdict,
+    NearMiss,
+    Patient,
+    Procedure,
+    Room,
+    User,
+)
+from checklist.policies import require
+from checklist.selectors import phase_complete
+from checklist.services.common import case_lock, case_touch, now, rule_error
+from checklist.templates_catalog import get_template
+from config.api_errors import field_error
+
+NEAR_MISS_KIND_BY_CODE = {
+    "CONSENT_MISMATCH": "consent",
+    "MARKING_MISMATCH": "marking",
+    "PREOP_IMAGING_MISMATCH": "imaging",
+    "COUNT_LABEL_MISMATCH": "count",
+    "LOCALIZATION_OUTSIDE_PLAN": "count",
+    "TREATED_LEVELS_MISMATCH": "treated_levels",
+    "PLAN_SIGNATURE_INVALID": "signature",
+    "EVIDENCE_INVALID": "evidence",
+}
+KIND_PRIORITY = ("count", "consent", "marking", "imaging", "treated_levels", "signature", "evidence")
+
+
+@transaction.atomic
+def case_schedule(
+    *,
+    actor: User,
+    mrn: str,
+    family_name: str,
+    given_name: str,
+    date_of_birth: date,
+    room: Room,
+    scheduled_start: datetime,
+    surgeon: User,
+    procedure: str,
+    anesthesia: User | None = None,
+    co_surgeons: list[User] | None = None,
+) -> Case:
+    """Schedule a case (and register the patient on first sight). Pins the checklist template."""
+    require(actor, "case.schedule")
+    if procedure not in Procedure.values:
+        raise field_error("procedure", f"Unknown procedure {procedure!r}.")
+    if not surgeon.groups.filter(name="surgeon").exists():
+        raise field_error("surgeon", f"{surgeon.full_name} is not a surgeon.")
+    if anesthesia is not None and not anesthesia.groups.filter(name="anesthesia").exists():
+        raise field_error("anesthesia", f"{anesthesia.full_name} is not in the anesthesia role.")
+    acting_as_nurse = actor.groups.filter(name="nurse").exists() and not actor.groups.filter(name="admin").exists()
+    if acting_as_nurse and not room.staff.filter(pk=actor.pk).exists():
+        raise field_error("room", f"You are not assigned to room {room.name}.")
+
+    patient = Patient.objects.select_for_update().filter(mrn=mrn).first()
+    if patient is None:
+        patient = Patient(mrn=mrn, family_name=family_name, given_name=given_name, date_of_birth=date_of_birth)
+        patient.full_clean()
+        patient.save()
+        audit.append(action="patient.registered", actor=actor, obj=patient, after=_patient_json(patient))
+    elif (patient.family_name, patient.given_name, patient.date_of_birth) != (family_name, given_name, date_of_birth):
+        raise field_error(
+            "mrn",
+            f"MRN {mrn} belongs to a patient with a different name or date of birth: check the identifiers.",
+        )
+
+    case = Case(
+        patient=patient,
+        room=room,
+        scheduled_start=scheduled_start,
+        surgeon=surgeon,
+        anesthesia=anesthesia,
+        procedure=procedure,
+    )
+    case.full_clean()
+    case.save()
+    if co_surgeons:
+        case.co_surgeons.set(co_surgeons)
+    audit.chain_head_create(audit.case_chain(case.pk))
+    template = get_template(procedure)
+    run = ChecklistRun.objects.create(
+        case=case,
+        template_code=template.code,
+        template_version=template.version,
+        started_at=now(),
+        started_by=actor,
+    )
+    audit.append(
+        action="case.scheduled",
+        actor=actor,
+        case=case,
+        obj=case,
+        after={
+            "patient_mrn": patient.mrn,
+            "room": room.name,
+            "scheduled_start": scheduled_start,
+            "surgeon": surgeon.username,
+            "anesthesia": anesthesia.username if anesthesia else None,
+            "co_surgeons": sorted(u.username for u in co_surgeons or []),
+            "procedure": procedure,
+            "checklist_template": f"{run.template_code} v{run.template_version}",
+        },
+    )
+    verdict_record(case=case, actor=actor, trigger="case.scheduled")
+    return case
+
+
+def _patient_json(patient: Patient) -> dict[str, Any]:
+    return {
+        "mrn": patient.mrn,
+        "family_name": patient.family_name,
+        "given_name": patient.given_name,
+        "date_of_birth": patient.date_of_birth,
+    }
+
+
+@transaction.atomic
+def case_patient_in_room(*, actor: User, case: Case | int, expected_version: int | None = None) -> Case:
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "case.patient_in_room", case)
+    if case.patient_in_room_at is not None:
+        raise rule_error("The patient is already recorded as in the room.")
+    case.patient_in_room_at = now()
+    before = case.state
+    case_state_recompute(case)
+    case_touch(case, fields=("patient_in_room_at", "state"))
+    audit.append(
+        action="case.patient_in_room",
+        actor=actor,
+        case=case,
+        obj=case,
+        before={"state": before},
+        after={"state": case.state, "patient_in_room_at": case.patient_in_room_at},
+    )
+    return case
+
+
+def case_state_recompute(case: Case) -> None:
+    """Derive the state from the facts recorded (no save; the caller saves)."""
+    if case.state == CaseState.CANCELLED:
+        return
+    if case.signed_out_at:
+        case.state = CaseState.COMPLETED
+    elif case.localization_passed_at:
+        case.state = CaseState.SIGN_OUT
+    elif case.time_out_completed_at:
+        case.state = CaseState.LOCALIZATION
+    elif case.patient_in_room_at and phase_complete(case, "sign_in"):
+        case.state = CaseState.TIME_OUT
+    elif case.patient_in_room_at:
+        case.state = CaseState.SIGN_IN
+    else:
+        case.state = CaseState.SCHEDULED
+
+
+def verdict_record(*, case: Case, actor: User | None, trigger: str) -> LevelVerdict:
+    """Re-run the level check, store the verdict the workflow acts on, and turn a resolved stop
+    into a near miss. Called inside the transaction of the change that triggered it."""
+    request, result = level_evaluate(case)
+    previous = case.latest_verdict
+    verdict = LevelVerdict.objects.create(
+        case=case,
+        computed_at=now(),
+        stage=result["stage"],
+        verdict=result["verdict"],
+        findings=result["findings"],
+        request=request,
+        evidence_version=case.evidence_version,
+        trigger=trigger,
+        triggered_by=actor,
+    )
+    before = previous.verdict if previous else None
+    case.latest_verdict = verdict
+    case.verdict = verdict.verdict
+    fields = ["latest_verdict", "verdict"]
+    if verdict.verdict == "stop" and case.open_stop_verdict_id is None:
+        case.open_stop_verdict = verdict
+        fields.append("open_stop_verdict")
+    elif verdict.verdict != "stop" and case.open_stop_verdict_id is not None:
+        near_miss = _near_miss_record(
+            case=case, stop=case.open_stop_verdict, resolving=verdict, actor=actor, trigger=trigger
+        )
+        case.open_stop_verdict = None
+        fields.append("open_stop_verdict")
+        audit.append(
+            action="near_miss.recorded",
+            actor=actor,
+            case=case,
+            obj=near_miss,
+            after={"kind": near_miss.kind, "codes": near_miss.codes, "resolution": near_miss.resolution},
+        )
+    case.save(update_fields=fields)
+    if before != verdict.verdict or trigger == "case.scheduled":
+        audit.append(
+            action="level_check.verdict",
+            actor=actor,
+            case=case,
+            obj=verdict,
+            before={"verdict": before},
+            after={
+                "verdict": verdict.verdict,
+                "stage": verdict.stage,
+                "codes": sorted({f["code"] for f in verdict.findings if f["severity"] != "warning"}),
+                "trigger": trigger,
+            },
+        )
+    return verdict
+
+
+def _near_miss_record(
+    *, case: Case, stop: LevelVerdict | None, resolving: LevelVerdict, actor: User | None, trigger: str
+) -> NearMiss:
+    assert stop is not None
+    stop_findings = [f for f in stop.findings if f["severity"] == "stop"]
+    codes = sorted({f["code"] for f in stop_findings})
+    kinds = {NEAR_MISS_KIND_BY_CODE.get(code, "evidence") for code in codes}
+    kind = next((k for k in KIND_PRIORITY if k in kinds), "evidence")
+    caught_by = stop.triggered_by or actor
+    resolved_by = actor or stop.triggered_by
+    if caught_by is None or resolved_by is None:
+        raise RuntimeError("a near miss needs a person who caught and one who resolved it")
+    return NearMiss.objects.create(
+        case=case,
+        codes=codes,
+        kind=kind,
+        findings=stop_findings,
+        stop_verdict=stop,
+        resolving_verdict=resolving,
+        caught_by=caught_by,
+        caught_at=stop.computed_at,
+        resolved_by=resolved_by,
+        resolved_at=resolving.computed_at,
+        resolution=f"Resolved by new evidence: {trigger.replace('.', ' ').replace('_', ' ')}",
+    )

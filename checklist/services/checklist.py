@@ -1,0 +1,275 @@
+"""Checklist phases: step attestations, time-out completion, localization passing, sign-out.
+
+The order is enforced (21 CFR 11.10(f)): sign-in steps once the patient is in the room; time-out
+steps once sign-in is complete; localization steps once the time-out is complete; sign-out steps
+once localization has passed. No step can be attested while the level check is stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from checklist import audit
+from checklist.levels import current_evidence
+from checklist.models import Case, StepAttestation, User
+from checklist.policies import require, user_roles
+from checklist.selectors import checklist_status, checklist_template
+from checklist.services.cases import case_state_recompute, verdict_record
+from checklist.services.common import case_lock, case_state_summary, case_touch, now, rule_error
+from checklist.templates_catalog import PHASE_LABELS, StepTemplate
+from config.api_errors import ConflictError, ForbiddenError, field_error
+
+# Evidence key -> findings that mean it is missing or disagreeing.
+BLOCKING_FINDINGS = {
+    "plan_signed": {"PLAN_MISSING", "PLAN_NOT_SIGNED", "PLAN_SIGNATURE_INVALID"},
+    "consent": {"CONSENT_MISSING", "CONSENT_MISMATCH"},
+    "marking": {"MARKING_MISSING", "MARKING_MISMATCH"},
+    "preop_imaging": {"PREOP_IMAGING_MISSING", "PREOP_IMAGING_MISMATCH"},
+    "anatomy": {"ANATOMY_MISSING", "EVIDENCE_INVALID"},
+    "localization": {
+        "LOCALIZATION_MISSING",
+        "SECOND_REFERENCE_REQUIRED",
+        "COUNT_LABEL_MISMATCH",
+        "LOCALIZATION_OUTSIDE_PLAN",
+    },
+    "durable_mark": set(),
+    "treated_levels": {"TREATED_LEVELS_MISMATCH"},
+}
+PHASE_ORDER = ("sign_in", "time_out", "localization", "sign_out")
+STOPPED = "The level check is STOPPED: {messages} Resolve it with new evidence before attesting anything."
+ALREADY_ATTESTED = "{name} already attested this step as {role} at {at:%H:%M:%S}."
+
+
+def _findings(case: Case) -> list[dict[str, Any]]:
+    return list(case.latest_verdict.findings) if case.latest_verdict else []
+
+
+def _phase_gate(case: Case, phase: str) -> str | None:
+    """Why steps of ``phase`` cannot be attested yet (None when they can)."""
+    if case.patient_in_room_at is None:
+        return "Record that the patient is in the room first."
+    if phase == "time_out" and not _phase_done(case, "sign_in"):
+        return "Finish the sign-in before the time-out."
+    if phase == "localization" and case.time_out_completed_at is None:
+        return "Complete the time-out before the localization steps."
+    if phase == "sign_out" and case.localization_passed_at is None:
+        return "The localization must pass before sign-out."
+    return None
+
+
+def _phase_done(case: Case, phase: str) -> bool:
+    return all(step.complete for step in checklist_status(case) if step.phase == phase)
+
+
+def _evidence_problem(case: Case, step: StepTemplate) -> str | None:
+    verdict = case.latest_verdict
+    findings = verdict.findings if verdict else []
+    for key in step.evidence:
+        blocking = [f for f in findings if f["code"] in BLOCKING_FINDINGS.get(key, set())]
+        if blocking:
+            return " ".join(f["message"] for f in blocking)
+        if key == "durable_mark" and not any(x.durable_mark_placed for x in current_evidence(case).localizations):
+            return "No durable mark has been recorded at the imaged level."
+        if key == "localization" and not any(x.marker_in_place for x in current_evidence(case).localizations):
+            return "No level image has been read with the marker in place."
+        if key == "treated_levels" and not case.treated_levels:
+            return "Record the levels treated first."
+    return None
+
+
+@transaction.atomic
+def step_attest(
+    *,
+    actor: User,
+    case: Case | int,
+    step_code: str,
+    role: str | None = None,
+    expected_version: int | None = None,
+) -> StepAttestation:
+    """``actor`` attests one checklist step under one of their roles."""
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "step.attest", case)
+    template = checklist_template(case)
+    try:
+        step = template.step(step_code)
+    except KeyError:
+        raise field_error("step", f"No step {step_code!r} in the {template.title} checklist.") from None
+    held = user_roles(actor)
+    candidates = [r for r in step.roles if r in held] if role is None else [role]
+    if role is not None and role not in held:
+        raise ForbiddenError(f"You do not hold the {role} role.")
+    if not candidates or candidates[0] not in step.roles:
+        raise ForbiddenError(f"This step is attested by: {', '.join(step.roles)}.")
+    acting = candidates[0]
+    applicable = {s.code for s in checklist_status(case)}
+    if step.code not in applicable:
+        raise rule_error("This step does not apply to this case.", field="step")
+    gate = _phase_gate(case, step.phase)
+    if gate:
+        raise rule_error(gate)
+    if case.verdict == "stop":
+        messages = " ".join(f["message"] for f in _findings(case) if f["severity"] == "stop")
+        raise rule_error(STOPPED.format(messages=messages))
+    problem = _evidence_problem(case, step)
+    if problem:
+        raise rule_error(f"Cannot attest '{step.text}' yet: {problem}")
+    existing = (
+        StepAttestation.objects.filter(run__case=case, step_code=step.code, role=acting, voided_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if existing is not None:
+        raise ConflictError(
+            ALREADY_ATTESTED.format(name=existing.user.full_name, role=acting, at=existing.attested_at),
+            extra={"current": case_state_summary(case)},
+        )
+    evidence = current_evidence(case)
+    try:
+        with transaction.atomic():
+            attestation = StepAttestation.objects.create(
+                run=case.checklist_run,
+                step_code=step.code,
+                phase=step.phase,
+                role=acting,
+                user=actor,
+                attested_at=now(),
+                evidence_version=case.evidence_version,
+                plan_version=evidence.plan,
+            )
+    except IntegrityError as exc:  # the partial unique index: a concurrent twin got there first
+        raise ConflictError("This step was just attested on another device.") from exc
+    audit.append(
+        action="step.attested",
+        actor=actor,
+        case=case,
+        obj=attestation,
+        after={
+            "step": step.code,
+            "phase": step.phase,
+            "role": acting,
+            "text": step.text,
+            "evidence_version": case.evidence_version,
+        },
+    )
+    before_state = case.state
+    localization_pass_check(case, actor=actor)
+    case_state_recompute(case)
+    case_touch(case, fields=("state",))
+    if case.state != before_state:
+        audit.append(
+            action="case.state_changed",
+            actor=actor,
+            case=case,
+            obj=case,
+            before={"state": before_state},
+            after={"state": case.state},
+        )
+    return attestation
+
+
+def localization_pass_check(case: Case, *, actor: User) -> bool:
+    """Localization passes when the level check passes at the localization stage, the surgeon has
+    confirmed the level, and every localization step is attested. Sets localization_passed_at."""
+    if case.time_out_completed_at is None or case.localization_passed_at is not None:
+        return case.localization_passed_at is not None
+    if case.verdict != "pass" or not _phase_done(case, "localization"):
+        return False
+    if not any(x.confirmed_signature_id for x in current_evidence(case).localizations):
+        return False
+    case.localization_passed_at = now()
+    case.save(update_fields=["localization_passed_at"])
+    audit.append(
+        action="localization.passed",
+        actor=actor,
+        case=case,
+        obj=case,
+        after={"localization_passed_at": case.localization_passed_at},
+    )
+    return True
+
+
+@transaction.atomic
+def time_out_complete(*, actor: User, case: Case | int, expected_version: int | None = None) -> Case:
+    """Close the time-out: every time-out step attested by every role it names, and the level
+    check passes. The level check then moves to the localization stage."""
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "time_out.complete", case)
+    if case.time_out_completed_at is not None:
+        raise rule_error("The time-out is already complete.")
+    gate = _phase_gate(case, "time_out")
+    if gate:
+        raise rule_error(gate)
+    missing = [
+        f"{step.text} ({', '.join(step.missing_roles)})"
+        for step in checklist_status(case)
+        if step.phase == "time_out" and not step.complete
+    ]
+    if missing:
+        raise rule_error("Still to attest: " + "; ".join(missing))
+    verdict = verdict_record(case=case, actor=actor, trigger="time_out.complete")
+    if verdict.verdict != "pass":
+        reasons = " ".join(f["message"] for f in verdict.findings if f["severity"] != "warning")
+        raise rule_error(f"The level check does not pass: {reasons}")
+    case.time_out_completed_at = now()
+    case.save(update_fields=["time_out_completed_at"])
+    audit.append(
+        action="time_out.completed",
+        actor=actor,
+        case=case,
+        obj=case,
+        after={"time_out_completed_at": case.time_out_completed_at, "phase": PHASE_LABELS["time_out"]},
+    )
+    # The check now runs at the localization stage (an image with the marker in place is needed).
+    verdict_record(case=case, actor=actor, trigger="time_out.completed")
+    before_state = case.state
+    case_state_recompute(case)
+    case_touch(case, evidence=True, fields=("state",))
+    audit.append(
+        action="case.state_changed",
+        actor=actor,
+        case=case,
+        obj=case,
+        before={"state": before_state},
+        after={"state": case.state},
+    )
+    return case
+
+
+@transaction.atomic
+def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | None = None) -> Case:
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "sign_out.complete", case)
+    gate = _phase_gate(case, "sign_out")
+    if gate:
+        raise rule_error(gate)
+    if not case.treated_levels:
+        raise rule_error("Record the levels treated before sign-out.", field="treated_levels")
+    if case.verdict != "pass":
+        reasons = " ".join(f["message"] for f in _findings(case) if f["severity"] != "warning")
+        raise rule_error(f"The level check does not pass: {reasons}")
+    missing = [
+        f"{step.text} ({', '.join(step.missing_roles)})"
+        for step in checklist_status(case)
+        if step.phase == "sign_out" and not step.complete
+    ]
+    if missing:
+        raise rule_error("Still to attest: " + "; ".join(missing))
+    case.signed_out_at = now()
+    case.save(update_fields=["signed_out_at"])
+    before_state = case.state
+    case_state_recompute(case)
+    case_touch(case, fields=("state",))
+    audit.append(
+        action="sign_out.completed",
+        actor=actor,
+        case=case,
+        obj=case,
+        before={"state": before_state},
+        after={"state": case.state, "signed_out_at": case.signed_out_at, "treated_levels": case.treated_levels},
+    )
+    return case
+
+
+__all__ = ["PHASE_ORDER", "localization_pass_check", "sign_out_complete", "step_attest", "time_out_complete"]

@@ -1,0 +1,63 @@
+"""Helpers shared by the services: locking a case, version checks, state bumps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from checklist.models import Case, CaseState
+from config.api_errors import ApplicationError, ConflictError
+
+STALE = (
+    "This case changed on another device since you loaded it (you had version {given}, it is now "
+    "{current}). Review the current state and try again."
+)
+CASE_CLOSED = "This case is {state}: nothing more can be recorded."
+
+
+def case_lock(case: Case | int, *, expected_version: int | None = None, allow_closed: bool = False) -> Case:
+    """Lock the case row for this transaction (serializes writes within one case only) and check
+    that the caller saw the current evidence. ``expected_version`` is the case's
+    ``evidence_version`` as the device displayed it; None skips the check (system actions)."""
+    case_id = case.pk if isinstance(case, Case) else case
+    locked = Case.objects.select_for_update().select_related("room", "patient", "surgeon").get(pk=case_id)
+    if not allow_closed and locked.state in (CaseState.COMPLETED, CaseState.CANCELLED):
+        raise ApplicationError(
+            CASE_CLOSED.format(state=locked.get_state_display().lower()),
+            errors={"non_field_errors": [CASE_CLOSED.format(state=locked.get_state_display().lower())]},
+        )
+    if expected_version is not None and expected_version != locked.evidence_version:
+        raise ConflictError(
+            STALE.format(given=expected_version, current=locked.evidence_version),
+            extra={"current": case_state_summary(locked)},
+        )
+    return locked
+
+
+def case_state_summary(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.pk,
+        "version": case.version,
+        "evidence_version": case.evidence_version,
+        "state": case.state,
+        "verdict": case.verdict,
+    }
+
+
+def case_touch(case: Case, *, evidence: bool = False, fields: tuple[str, ...] = ()) -> None:
+    """Bump the case's version (and evidence version) and save the listed fields with it."""
+    case.version += 1
+    update = ["version", *fields]
+    if evidence:
+        case.evidence_version += 1
+        update.append("evidence_version")
+    case.save(update_fields=sorted(set(update)))
+
+
+def now() -> Any:
+    return timezone.now()
+
+
+def rule_error(message: str, field: str = "non_field_errors") -> ApplicationError:
+    return ApplicationError(message, errors={field: [message]})

@@ -1,0 +1,554 @@
+"""Level evidence: plan versions, consent, marking, pre-op imaging, anatomy, localizations.
+
+Evidence rows are never edited. A correction is a new row; the old one is marked superseded and
+stays in the record. Every write re-runs the level check (``verdict_record``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from checklist import audit
+from checklist.levels import anatomy_of, current_evidence
+from checklist.models import (
+    AnatomyRecord,
+    Case,
+    Consent,
+    Localization,
+    PlanVersion,
+    PreopImaging,
+    SiteMarking,
+    StepAttestation,
+    User,
+)
+from checklist.policies import require
+from checklist.selectors import checklist_template
+from checklist.services.cases import case_state_recompute, verdict_record
+from checklist.services.common import case_lock, case_touch, now, rule_error
+from config.api_errors import ApplicationError, field_error
+from levelverify.check import STRUCTURE_BY_PROCEDURE
+from levelverify.errors import LevelInputError
+from levelverify.spine import Anatomy, NotationError, Structure, format_units, parse_levels, parse_unit
+
+# Evidence key (templates_catalog.EVIDENCE_KEYS) -> the records it depends on.
+EVIDENCE_BY_RECORD = {
+    "plan": {
+        "plan_signed",
+        "consent",
+        "marking",
+        "preop_imaging",
+        "anatomy",
+        "localization",
+        "durable_mark",
+        "treated_levels",
+    },
+    "consent": {"consent", "plan_signed"},
+    "marking": {"marking"},
+    "preop_imaging": {"preop_imaging"},
+    "anatomy": {"anatomy", "localization", "durable_mark"},
+}
+MAX_SCAN_BYTES = 20 * 1024 * 1024
+
+
+def canonical_levels(field: str, text: str, procedure: str, anatomy: Anatomy) -> str:
+    """Parse ``text`` in the procedure's structure for this anatomy; return the canonical form
+    (raises a 400 naming ``field`` with the parser's message)."""
+    structure = STRUCTURE_BY_PROCEDURE.get(procedure)
+    if structure is None:
+        raise field_error("procedure", f"Unknown procedure {procedure!r}.")
+    try:
+        return format_units(parse_levels(text, structure, anatomy))
+    except NotationError as exc:
+        raise field_error(field, "; ".join(exc.messages) if getattr(exc, "messages", None) else str(exc)) from exc
+
+
+def _supersede(model: Any, case: Case, at: Any) -> Any:
+    previous = model.objects.filter(case=case, superseded_at__isnull=True).order_by("-recorded_at", "-id").first()
+    if previous is not None:
+        model.objects.filter(pk=previous.pk).update(superseded_at=at)
+    return previous
+
+
+def _void_dependent(case: Case, *, record: str, actor: User, reason: str) -> int:
+    """Void live attestations whose step depends on evidence that just changed. If a time-out or
+    localization attestation is voided, that phase must be done again."""
+    keys = EVIDENCE_BY_RECORD[record]
+    template = checklist_template(case)
+    steps = {s.code: s for s in template.steps}
+    voided_phases: set[str] = set()
+    voided = 0
+    at = now()
+    for attestation in StepAttestation.objects.filter(run__case=case, voided_at__isnull=True):
+        step = steps.get(attestation.step_code)
+        if step is None or not set(step.evidence) & keys:
+            continue
+        attestation.voided_at = at
+        attestation.voided_reason = reason
+        attestation.save(update_fields=["voided_at", "voided_reason"])
+        voided_phases.add(attestation.phase)
+        voided += 1
+        audit.append(
+            action="step.voided",
+            actor=actor,
+            case=case,
+            obj=attestation,
+            before={"step": attestation.step_code, "role": attestation.role, "attested_by": attestation.user.username},
+            reason=reason,
+        )
+    fields: list[str] = []
+    if voided_phases & {"time_out", "localization", "sign_out"} and case.time_out_completed_at:
+        case.time_out_completed_at = None
+        fields.append("time_out_completed_at")
+    if voided_phases & {"time_out", "localization", "sign_out"} and case.localization_passed_at:
+        case.localization_passed_at = None
+        fields.append("localization_passed_at")
+    if fields:
+        case.save(update_fields=fields)
+    return voided
+
+
+def _after_evidence_change(case: Case, *, actor: User, record: str, trigger: str) -> None:
+    if record in EVIDENCE_BY_RECORD:
+        _void_dependent(case, record=record, actor=actor, reason=f"{record.replace('_', ' ')} changed")
+    before_state = case.state
+    verdict_record(case=case, actor=actor, trigger=trigger)
+    case_state_recompute(case)
+    case_touch(case, evidence=True, fields=("state",))
+    if case.state != before_state:
+        audit.append(
+            action="case.state_changed",
+            actor=actor,
+            case=case,
+            obj=case,
+            before={"state": before_state},
+            after={"state": case.state},
+        )
+
+
+# --- plan --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def plan_revise(
+    *,
+    actor: User,
+    case: Case | int,
+    procedure: str,
+    levels: str,
+    side: str,
+    approach: str = "",
+    notes: str = "",
+    expected_version: int | None = None,
+) -> PlanVersion:
+    """Write a new plan version (the first, or a change to a signed one). A signed version is
+    never edited; the new one must be signed again, and what depended on the old one is voided."""
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "plan.revise", case)
+    if procedure != case.procedure:
+        raise field_error(
+            "procedure",
+            f"The case is scheduled as {case.get_procedure_display()}; reschedule it to plan a different procedure.",
+        )
+    evidence = current_evidence(case)
+    canonical = canonical_levels("levels", levels, procedure, anatomy_of(evidence.anatomy))
+    structure = STRUCTURE_BY_PROCEDURE[procedure]
+    if structure == "nerve_root" and side == "midline":
+        raise field_error("side", "A nerve root is on one side: choose left, right or bilateral.")
+    previous = evidence.plan
+    at = now()
+    plan = PlanVersion(
+        case=case,
+        number=(previous.number + 1) if previous else 1,
+        procedure=procedure,
+        structure=structure,
+        levels=canonical,
+        side=side,
+        approach=approach,
+        notes=notes,
+        created_by=actor,
+        created_at=at,
+    )
+    plan.full_clean()
+    plan.save()
+    if previous is not None:
+        PlanVersion.objects.filter(pk=previous.pk).update(superseded_at=at)
+        withdrawn = Localization.objects.filter(case=case, superseded_at__isnull=True)
+        for localization in withdrawn:
+            audit.append(
+                action="localization.withdrawn",
+                actor=actor,
+                case=case,
+                obj=localization,
+                reason=f"plan revised to version {plan.number}: re-image and confirm the level again",
+            )
+        withdrawn.update(superseded_at=at)
+    audit.append(
+        action="plan.revised" if previous else "plan.created",
+        actor=actor,
+        case=case,
+        obj=plan,
+        before=_plan_json(previous) if previous else None,
+        after=_plan_json(plan),
+    )
+    _after_evidence_change(case, actor=actor, record="plan", trigger="plan.revised")
+    return plan
+
+
+def _plan_json(plan: PlanVersion) -> dict[str, Any]:
+    return {
+        "version": plan.number,
+        "procedure": plan.procedure,
+        "levels": plan.levels,
+        "side": plan.side,
+        "approach": plan.approach,
+        "notes": plan.notes,
+        "signed": plan.signature_id is not None,
+    }
+
+
+# --- consent, marking, imaging, anatomy ------------------------------------------------------------
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    actor: User,
+    case: Case | int,
+    procedure: str,
+    levels: str,
+    side: str,
+    date_signed: date,
+    witness: str,
+    scan: UploadedFile | None = None,
+    expected_version: int | None = None,
+) -> Consent:
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "consent.record", case)
+    evidence = current_evidence(case)
+    canonical = canonical_levels("levels", levels, procedure, anatomy_of(evidence.anatomy))
+    if date_signed > now().date():
+        raise field_error("date_signed", "The consent cannot be signed in the future.")
+    if not witness.strip():
+        raise field_error("witness", "Name the witness to the patient's signature.")
+    at = now()
+    consent = Consent(
+        case=case,
+        procedure=procedure,
+        levels=canonical,
+        side=side,
+        date_signed=date_signed,
+        witness=witness.strip(),
+        recorded_by=actor,
+        recorded_at=at,
+    )
+    if scan is not None:
+        if scan.size and scan.size > MAX_SCAN_BYTES:
+            raise field_error("scan", "The scan is larger than 20 MB.")
+        digest = hashlib.sha256()
+        for chunk in scan.chunks():
+            digest.update(chunk)
+        consent.scan_sha256 = digest.hexdigest()
+        consent.scan = scan
+    consent.full_clean()
+    previous = _supersede(Consent, case, at)
+    consent.save()
+    audit.append(
+        action="consent.recorded",
+        actor=actor,
+        case=case,
+        obj=consent,
+        before=_consent_json(previous) if previous else None,
+        after=_consent_json(consent),
+    )
+    _after_evidence_change(case, actor=actor, record="consent", trigger="consent.recorded")
+    return consent
+
+
+def _consent_json(consent: Consent) -> dict[str, Any]:
+    return {
+        "procedure": consent.procedure,
+        "levels": consent.levels,
+        "side": consent.side,
+        "date_signed": consent.date_signed,
+        "witness": consent.witness,
+        "scan_sha256": consent.scan_sha256 or None,
+    }
+
+
+@transaction.atomic
+def marking_record(
+    *,
+    actor: User,
+    case: Case | int,
+    region: str,
+    side: str,
+    marked_by: User,
+    expected_version: int | None = None,
+) -> SiteMarking:
+    """The skin mark (region and side). Made by the surgeon who will operate, or a delegate who
+    holds the surgeon role (Universal Protocol)."""
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "marking.record", case)
+    allowed = (
+        marked_by.pk == case.surgeon_id
+        or case.co_surgeons.filter(pk=marked_by.pk).exists()
+        or marked_by.groups.filter(name="surgeon").exists()
+    )
+    if not allowed:
+        raise field_error(
+            "marked_by", f"{marked_by.full_name} may not mark the site: the surgeon or a surgical delegate must."
+        )
+    at = now()
+    marking = SiteMarking(case=case, region=region, side=side, marked_by=marked_by, recorded_by=actor, recorded_at=at)
+    marking.full_clean()
+    previous = _supersede(SiteMarking, case, at)
+    marking.save()
+    audit.append(
+        action="marking.recorded",
+        actor=actor,
+        case=case,
+        obj=marking,
+        before={"region": previous.region, "side": previous.side} if previous else None,
+        after={"region": region, "side": side, "marked_by": marked_by.username},
+    )
+    _after_evidence_change(case, actor=actor, record="marking", trigger="marking.recorded")
+    return marking
+
+
+@transaction.atomic
+def imaging_record(
+    *,
+    actor: User,
+    case: Case | int,
+    modality: str,
+    study_date: date,
+    levels: str,
+    reviewed_by: User,
+    expected_version: int | None = None,
+) -> PreopImaging:
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "imaging.record", case)
+    evidence = current_evidence(case)
+    canonical = canonical_levels("levels", levels, case.procedure, anatomy_of(evidence.anatomy))
+    if study_date > now().date():
+        raise field_error("study_date", "The study date cannot be in the future.")
+    at = now()
+    imaging = PreopImaging(
+        case=case,
+        modality=modality,
+        study_date=study_date,
+        levels=canonical,
+        reviewed_by=reviewed_by,
+        recorded_by=actor,
+        recorded_at=at,
+    )
+    imaging.full_clean()
+    previous = _supersede(PreopImaging, case, at)
+    imaging.save()
+    audit.append(
+        action="imaging.recorded",
+        actor=actor,
+        case=case,
+        obj=imaging,
+        before={"levels": previous.levels, "modality": previous.modality} if previous else None,
+        after={
+            "levels": canonical,
+            "modality": modality,
+            "study_date": study_date,
+            "reviewed_by": reviewed_by.username,
+        },
+    )
+    _after_evidence_change(case, actor=actor, record="preop_imaging", trigger="imaging.recorded")
+    return imaging
+
+
+@transaction.atomic
+def anatomy_record(
+    *,
+    actor: User,
+    case: Case | int,
+    thoracic: int,
+    lumbar: int,
+    lowest_rib: str = "",
+    lowest_mobile: str = "",
+    source: str = "whole_spine",
+    expected_version: int | None = None,
+) -> AnatomyRecord:
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "anatomy.record", case)
+    data = {"thoracic": thoracic, "lumbar": lumbar, "source": source}
+    if lowest_rib:
+        data["lowest_rib"] = lowest_rib
+    if lowest_mobile:
+        data["lowest_mobile"] = lowest_mobile
+    try:
+        anatomy = Anatomy.from_json(data)
+    except LevelInputError as exc:
+        raise ApplicationError("Invalid input.", errors=_anatomy_field_errors(exc)) from exc
+    at = now()
+    record = AnatomyRecord(
+        case=case,
+        thoracic=anatomy.thoracic,
+        lumbar=anatomy.lumbar,
+        lowest_rib=anatomy.lowest_rib,
+        lowest_mobile=anatomy.lowest_mobile,
+        source=anatomy.source,
+        recorded_by=actor,
+        recorded_at=at,
+    )
+    record.full_clean()
+    previous = _supersede(AnatomyRecord, case, at)
+    record.save()
+    audit.append(
+        action="anatomy.recorded",
+        actor=actor,
+        case=case,
+        obj=record,
+        before=anatomy_of(previous).to_json() if previous else None,
+        after=anatomy.to_json(),
+    )
+    _after_evidence_change(case, actor=actor, record="anatomy", trigger="anatomy.recorded")
+    return record
+
+
+def _anatomy_field_errors(exc: LevelInputError) -> dict[str, list[str]]:
+    """Map the engine's 'anatomy.<field>: message' onto this form's fields."""
+    out: dict[str, list[str]] = {}
+    for messages in exc.errors.values():
+        for message in messages:
+            field = "non_field_errors"
+            for name in ("thoracic", "lumbar", "lowest_rib", "lowest_mobile", "source"):
+                if f"anatomy.{name}" in message:
+                    field = name
+                    break
+            out.setdefault(field, []).append(message)
+    return out
+
+
+# --- localization --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def localization_record(
+    *,
+    actor: User,
+    case: Case | int,
+    phase: str,
+    reference: str,
+    count: int,
+    label: str,
+    marker_in_place: bool,
+    read_by: User,
+    durable_mark_placed: bool = False,
+    expected_version: int | None = None,
+) -> Localization:
+    """One read of the level image: reference, count, the label the team gave it, and whether
+    the marker was still in place when it was read (MHA 2011)."""
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "localization.record", case)
+    if case.time_out_completed_at is None:
+        raise rule_error("Complete the time-out before recording the level image.")
+    if count < 1:
+        raise field_error("count", "The count starts at 1.")
+    evidence = current_evidence(case)
+    if evidence.plan is None:
+        raise rule_error("There is no plan to localize against.")
+    structure: Structure = "segment" if evidence.plan.structure == "segment" else "vertebra"
+    try:
+        unit = parse_unit(label, structure, anatomy_of(evidence.anatomy))
+    except NotationError as exc:
+        raise field_error("label", "; ".join(exc.messages) if getattr(exc, "messages", None) else str(exc)) from exc
+    localization = Localization(
+        case=case,
+        phase=phase,
+        reference=reference,
+        count=count,
+        label=unit.name,
+        marker_in_place=marker_in_place,
+        durable_mark_placed=durable_mark_placed,
+        read_by=read_by,
+        plan_version=evidence.plan,
+        recorded_by=actor,
+        recorded_at=now(),
+    )
+    localization.full_clean()
+    localization.save()
+    audit.append(
+        action="localization.recorded",
+        actor=actor,
+        case=case,
+        obj=localization,
+        after={
+            "phase": phase,
+            "reference": reference,
+            "count": count,
+            "label": unit.name,
+            "marker_in_place": marker_in_place,
+            "durable_mark_placed": durable_mark_placed,
+            "read_by": read_by.username,
+            "plan_version": evidence.plan.number,
+        },
+    )
+    _after_evidence_change(case, actor=actor, record="localization", trigger="localization.recorded")
+    return localization
+
+
+@transaction.atomic
+def localization_mark_durable(
+    *, actor: User, case: Case | int, localization_id: int, expected_version: int | None = None
+) -> Localization:
+    """The durable mark is placed at the imaged level, before the marker is removed."""
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "localization.mark_durable", case)
+    localization = Localization.objects.filter(case=case, pk=localization_id, superseded_at__isnull=True).first()
+    if localization is None:
+        raise field_error("localization", "No current level image with that id in this case.")
+    if not localization.marker_in_place:
+        raise rule_error("That image was read after the marker was removed: re-image before placing the durable mark.")
+    if localization.durable_mark_placed:
+        raise rule_error("The durable mark is already recorded for that image.")
+    localization.durable_mark_placed = True
+    localization.version += 1
+    localization.save(update_fields=["durable_mark_placed", "version"])
+    audit.append(
+        action="localization.durable_mark_placed",
+        actor=actor,
+        case=case,
+        obj=localization,
+        before={"durable_mark_placed": False},
+        after={"durable_mark_placed": True},
+    )
+    case_touch(case)
+    return localization
+
+
+@transaction.atomic
+def treated_levels_record(*, actor: User, case: Case | int, levels: str, expected_version: int | None = None) -> Case:
+    """The levels actually treated, recorded at sign-out. Recorded as given; a difference from
+    the plan is a stop (TREATED_LEVELS_MISMATCH) that sign-out cannot pass."""
+    case = case_lock(case, expected_version=expected_version)
+    require(actor, "treated_levels.record", case)
+    if case.time_out_completed_at is None:
+        raise rule_error("Levels treated are recorded at sign-out, after the time-out.")
+    evidence = current_evidence(case)
+    canonical = canonical_levels("levels", levels, case.procedure, anatomy_of(evidence.anatomy))
+    before = case.treated_levels
+    case.treated_levels = canonical
+    if case.procedure_ended_at is None:
+        case.procedure_ended_at = now()
+    case.save(update_fields=["treated_levels", "procedure_ended_at"])
+    audit.append(
+        action="treated_levels.recorded",
+        actor=actor,
+        case=case,
+        obj=case,
+        before={"treated_levels": before or None},
+        after={"treated_levels": canonical},
+    )
+    _after_evidence_change(case, actor=actor, record="treated_levels", trigger="treated_levels.recorded")
+    return case

@@ -1,0 +1,287 @@
+"""E-signatures (21 CFR Part 11 as the benchmark).
+
+A signature records the signer, the printed name, the time, the meaning and the SHA-256 of the
+exact content signed. Signing needs the password again; the first signing of a session needs two
+components (username and password), later ones the password (11.200). Failed attempts are
+audited; three in a row lock signing for that user and notify the administrators (11.300).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from checklist import audit, roles
+from checklist.levels import content_hash, current_evidence, plan_content
+from checklist.models import Case, Localization, PlanVersion, Signature, SignatureMeaning, SigningFailure, User
+from checklist.policies import require
+from checklist.services.cases import case_state_recompute, verdict_record
+from checklist.services.checklist import localization_pass_check
+from checklist.services.common import case_lock, case_touch, now, rule_error
+from config.api_errors import ApplicationError, ForbiddenError, LockedError
+
+logger = logging.getLogger(__name__)
+
+SIGNING_FAILURE_LIMIT = 3
+BAD_CREDENTIALS = "The password (and username, at the first signing of a session) did not match. Nothing was signed."
+SIGNING_LOCKED = "Signing is locked for {name} after {limit} failed attempts in a row. An administrator must unlock it."
+USERNAME_REQUIRED = "First signature of this session: enter your username as well as your password."
+
+
+def _credentials_ok(actor: User, *, password: str, username: str | None, first_in_session: bool) -> bool:
+    if first_in_session and (username or "").strip() != actor.username:
+        return False
+    return bool(password) and actor.check_password(password)
+
+
+def _signing_failure_record(*, actor: User, case: Case, meaning: str) -> int:
+    """Record a failed attempt in its own transaction: it must survive the refusal that follows."""
+    with transaction.atomic():
+        locked_actor = User.objects.select_for_update().get(pk=actor.pk)
+        SigningFailure.objects.create(user=locked_actor, at=now(), case=case)
+        failures = SigningFailure.objects.filter(user=locked_actor, cleared_at__isnull=True).count()
+        audit.append(
+            action="signature.failed",
+            actor=locked_actor,
+            case=case,
+            obj=locked_actor,
+            object_type="User",
+            after={"meaning": meaning, "consecutive_failures": failures},
+        )
+        if failures >= SIGNING_FAILURE_LIMIT and locked_actor.signing_locked_at is None:
+            locked_actor.signing_locked_at = now()
+            locked_actor.save(update_fields=["signing_locked_at"])
+            audit.append(
+                action="signature.locked",
+                actor=locked_actor,
+                case=case,
+                obj=locked_actor,
+                object_type="User",
+                after={"consecutive_failures": failures},
+            )
+            transaction.on_commit(lambda: _notify_admins_of_lock(locked_actor, failures))
+        return failures
+
+
+def _notify_admins_of_lock(user: User, failures: int) -> None:
+    recipients = list(
+        User.objects.filter(groups__name=roles.ADMIN, is_active=True).exclude(email="").values_list("email", flat=True)
+    )
+    if not recipients:
+        logger.warning("Signing locked for user id %s; no administrator has an e-mail address", user.pk)
+        return
+    send_mail(
+        subject="RightLevel: signing locked after failed attempts",
+        message=(
+            f"Signing was locked for {user.full_name} ({user.username}) after {failures} failed signing "
+            "attempts in a row. Check with the user, then unlock signing in the administration pages."
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+        fail_silently=True,
+    )
+
+
+def _authenticate_signer(
+    *, actor: User, case: Case, meaning: str, password: str, username: str | None, first_in_session: bool
+) -> None:
+    if actor.signing_locked_at is not None:
+        raise LockedError(SIGNING_LOCKED.format(name=actor.full_name, limit=SIGNING_FAILURE_LIMIT))
+    if _credentials_ok(actor, password=password, username=username, first_in_session=first_in_session):
+        return
+    failures = _signing_failure_record(actor=actor, case=case, meaning=meaning)
+    if failures >= SIGNING_FAILURE_LIMIT:
+        raise LockedError(SIGNING_LOCKED.format(name=actor.full_name, limit=SIGNING_FAILURE_LIMIT))
+    field = "username" if first_in_session and (username or "").strip() != actor.username else "password"
+    message = USERNAME_REQUIRED if field == "username" and not username else BAD_CREDENTIALS
+    raise ApplicationError(message, errors={field: [message]}, status_code=403)
+
+
+def _signature_create(*, actor: User, case: Case, meaning: str, subject: Any, content: dict[str, Any]) -> Signature:
+    SigningFailure.objects.filter(user=actor, cleared_at__isnull=True).update(cleared_at=now())
+    signature = Signature.objects.create(
+        case=case,
+        signer=actor,
+        printed_name=actor.full_name,
+        signer_role=actor.role or "",
+        meaning=meaning,
+        signed_at=now(),
+        subject_type=type(subject).__name__,
+        subject_id=subject.pk,
+        content_hash=content_hash(content),
+        content=content,
+    )
+    audit.append(
+        action="signature.signed",
+        actor=actor,
+        case=case,
+        obj=signature,
+        after={
+            "printed_name": signature.printed_name,
+            "meaning": meaning,
+            "signed_at": signature.signed_at,
+            "subject": f"{signature.subject_type} {signature.subject_id}",
+            "content_hash": signature.content_hash,
+        },
+    )
+    return signature
+
+
+def plan_sign(
+    *,
+    actor: User,
+    case: Case | int,
+    plan_number: int,
+    password: str,
+    username: str | None = None,
+    first_in_session: bool = True,
+    expected_version: int | None = None,
+) -> Signature:
+    """The case's surgeon (or a designated co-surgeon) signs one plan version."""
+    case_obj = Case.objects.select_related("room").get(pk=case.pk if isinstance(case, Case) else case)
+    require(actor, "plan.sign", case_obj)
+    _authenticate_signer(
+        actor=actor,
+        case=case_obj,
+        meaning=SignatureMeaning.APPROVED_PLAN,
+        password=password,
+        username=username,
+        first_in_session=first_in_session,
+    )
+    with transaction.atomic():
+        locked = case_lock(case_obj, expected_version=expected_version)
+        plan = PlanVersion.objects.select_for_update().filter(case=locked, number=plan_number).first()
+        if plan is None:
+            raise rule_error(f"This case has no plan version {plan_number}.", field="plan")
+        latest = PlanVersion.objects.filter(case=locked).order_by("-number").values_list("number", flat=True).first()
+        if plan.number != latest:
+            raise rule_error(
+                f"Plan version {plan.number} was replaced by version {latest}: sign the current one.", "plan"
+            )
+        if plan.signature_id is not None:
+            raise rule_error(f"Plan version {plan.number} is already signed.", field="plan")
+        signature = _signature_create(
+            actor=actor, case=locked, meaning=SignatureMeaning.APPROVED_PLAN, subject=plan, content=plan_content(plan)
+        )
+        plan.signature = signature
+        plan.signed_at = signature.signed_at
+        plan.save(update_fields=["signature", "signed_at"])
+        before_state = locked.state
+        verdict_record(case=locked, actor=actor, trigger="plan.signed")
+        case_state_recompute(locked)
+        case_touch(locked, evidence=True, fields=("state",))
+        if locked.state != before_state:
+            audit.append(
+                action="case.state_changed",
+                actor=actor,
+                case=locked,
+                obj=locked,
+                before={"state": before_state},
+                after={"state": locked.state},
+            )
+        return signature
+
+
+def localization_content(case: Case, localizations: list[Localization], plan: PlanVersion) -> dict[str, Any]:
+    return {
+        "case_id": case.pk,
+        "plan_version": plan.number,
+        "plan_levels": plan.levels,
+        "plan_side": plan.side,
+        "localizations": [
+            {
+                "id": x.pk,
+                "reference": x.reference,
+                "count": x.count,
+                "label": x.label,
+                "marker_in_place": x.marker_in_place,
+            }
+            for x in localizations
+        ],
+    }
+
+
+def localization_confirm(
+    *,
+    actor: User,
+    case: Case | int,
+    password: str,
+    username: str | None = None,
+    first_in_session: bool = True,
+    expected_version: int | None = None,
+) -> Signature:
+    """The operating surgeon confirms the level ("confirmed level" signature). Allowed only when
+    the level check at the localization stage passes."""
+    case_obj = Case.objects.select_related("room").get(pk=case.pk if isinstance(case, Case) else case)
+    require(actor, "localization.confirm", case_obj)
+    _authenticate_signer(
+        actor=actor,
+        case=case_obj,
+        meaning=SignatureMeaning.CONFIRMED_LEVEL,
+        password=password,
+        username=username,
+        first_in_session=first_in_session,
+    )
+    with transaction.atomic():
+        locked = case_lock(case_obj, expected_version=expected_version)
+        if locked.time_out_completed_at is None:
+            raise rule_error("Complete the time-out before confirming the level.")
+        verdict = verdict_record(case=locked, actor=actor, trigger="localization.confirm")
+        if verdict.verdict != "pass" or verdict.stage != "localization":
+            missing = "; ".join(f["message"] for f in verdict.findings if f["severity"] != "warning")
+            raise rule_error(f"The level cannot be confirmed yet: {missing}")
+        evidence = current_evidence(locked)
+        assert evidence.plan is not None
+        usable = [x for x in evidence.localizations if x.marker_in_place]
+        if any(x.confirmed_signature_id for x in usable):
+            raise rule_error("The level is already confirmed for these images.")
+        signature = _signature_create(
+            actor=actor,
+            case=locked,
+            meaning=SignatureMeaning.CONFIRMED_LEVEL,
+            subject=usable[-1],
+            content=localization_content(locked, usable, evidence.plan),
+        )
+        Localization.objects.filter(pk=usable[-1].pk).update(confirmed_signature=signature)
+        before_state = locked.state
+        localization_pass_check(locked, actor=actor)
+        case_state_recompute(locked)
+        case_touch(locked, fields=("state",))
+        if locked.state != before_state:
+            audit.append(
+                action="case.state_changed",
+                actor=actor,
+                case=locked,
+                obj=locked,
+                before={"state": before_state},
+                after={"state": locked.state},
+            )
+        return signature
+
+
+@transaction.atomic
+def signing_unlock(*, actor: User, user: User, reason: str) -> User:
+    """An administrator lifts a signing lock after checking with the user."""
+    if not actor.groups.filter(name=roles.ADMIN).exists():
+        raise ForbiddenError("Only an administrator can unlock signing.")
+    if not reason.strip():
+        raise rule_error("Say why signing is being unlocked.", field="reason")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    before = locked.signing_locked_at
+    locked.signing_locked_at = None
+    locked.save(update_fields=["signing_locked_at"])
+    SigningFailure.objects.filter(user=locked, cleared_at__isnull=True).update(cleared_at=now())
+    audit.append(
+        action="signature.unlocked",
+        actor=actor,
+        obj=locked,
+        object_type="User",
+        before={"signing_locked_at": before},
+        after={"signing_locked_at": None},
+        reason=reason,
+    )
+    return locked

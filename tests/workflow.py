@@ -1,0 +1,128 @@
+"""Builders that walk a case through the real services (no shortcuts into the models)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from itertools import count
+
+from django.utils import timezone
+
+from checklist import roles, services
+from checklist.models import Case, Room, User
+from checklist.selectors import checklist_status
+from tests.factories import TEST_PASSWORD, UserFactory
+
+_mrn = count(100000)
+
+
+@dataclass
+class Team:
+    room: Room
+    nurse: User
+    surgeon: User
+    anesthesia: User
+    radiographer: User
+    quality: User
+    admin: User
+
+    def by_role(self, role: str) -> User:
+        return {
+            roles.NURSE: self.nurse,
+            roles.SURGEON: self.surgeon,
+            roles.ANESTHESIA: self.anesthesia,
+            roles.RADIOGRAPHER: self.radiographer,
+        }[role]
+
+
+def team_create(room_name: str = "OR 1", suffix: str = "") -> Team:
+    room, _ = Room.objects.get_or_create(name=room_name)
+    nurse = UserFactory(username=f"nurse{suffix}", roles=[roles.NURSE], full_name=f"Nurse {suffix}".strip())
+    surgeon = UserFactory(username=f"surgeon{suffix}", roles=[roles.SURGEON], full_name=f"Dr Surgeon {suffix}".strip())
+    anesthesia = UserFactory(username=f"anesthesia{suffix}", roles=[roles.ANESTHESIA], full_name="Dr Gas")
+    radiographer = UserFactory(username=f"radiographer{suffix}", roles=[roles.RADIOGRAPHER], full_name="Ray")
+    quality = UserFactory(username=f"quality{suffix}", roles=[roles.QUALITY_OFFICER], full_name="Quinn")
+    admin = UserFactory(
+        username=f"admin{suffix}", roles=[roles.ADMIN], full_name="Ada", email=f"admin{suffix}@x.invalid"
+    )
+    room.staff.add(nurse, anesthesia, radiographer)
+    return Team(room, nurse, surgeon, anesthesia, radiographer, quality, admin)
+
+
+def case_schedule(team: Team, procedure: str = "selective_nerve_root_block", **kwargs: object) -> Case:
+    defaults: dict[str, object] = {
+        "mrn": f"MRN{next(_mrn)}",
+        "family_name": "Doe",
+        "given_name": "Jane",
+        "date_of_birth": dt.date(1960, 5, 1),
+        "room": team.room,
+        "scheduled_start": timezone.now() + dt.timedelta(hours=2),
+        "surgeon": team.surgeon,
+        "anesthesia": team.anesthesia,
+        "procedure": procedure,
+    }
+    defaults.update(kwargs)
+    return services.case_schedule(actor=team.nurse, **defaults)  # type: ignore[arg-type]
+
+
+def evidence_record(
+    team: Team,
+    case: Case,
+    *,
+    levels: str = "L2",
+    side: str = "left",
+    consent_levels: str | None = None,
+    consent_side: str | None = None,
+    lumbar: int = 5,
+    sign: bool = True,
+) -> None:
+    """Plan (signed), consent, marking, pre-op imaging and anatomy, all agreeing unless told."""
+    services.anatomy_record(actor=team.radiographer, case=case, thoracic=12, lumbar=lumbar)
+    plan = services.plan_revise(actor=team.surgeon, case=case, procedure=case.procedure, levels=levels, side=side)
+    if sign:
+        services.plan_sign(
+            actor=team.surgeon,
+            case=case,
+            plan_number=plan.number,
+            password=TEST_PASSWORD,
+            username=team.surgeon.username,
+        )
+    services.consent_record(
+        actor=team.nurse,
+        case=case,
+        procedure=case.procedure,
+        levels=consent_levels or levels,
+        side=consent_side or side,
+        date_signed=timezone.now().date(),
+        witness="W. Itness",
+    )
+    region = "lumbar"
+    services.marking_record(actor=team.nurse, case=case, region=region, side=side, marked_by=team.surgeon)
+    services.imaging_record(
+        actor=team.nurse,
+        case=case,
+        modality="mri",
+        study_date=timezone.now().date(),
+        levels=levels,
+        reviewed_by=team.surgeon,
+    )
+
+
+def phase_attest(team: Team, case: Case, phase: str) -> int:
+    """Attest every applicable step of ``phase`` with the right person for each role."""
+    n = 0
+    for step in checklist_status(Case.objects.get(pk=case.pk)):
+        if step.phase != phase:
+            continue
+        for role in step.missing_roles:
+            services.step_attest(actor=team.by_role(role), case=case.pk, step_code=step.code, role=role)
+            n += 1
+    return n
+
+
+def case_through_time_out(team: Team, case: Case) -> Case:
+    services.case_patient_in_room(actor=team.nurse, case=case)
+    phase_attest(team, case, "sign_in")
+    phase_attest(team, case, "time_out")
+    services.time_out_complete(actor=team.nurse, case=case.pk)
+    return Case.objects.get(pk=case.pk)
