@@ -124,8 +124,7 @@ MSG_PREOP_LEVELS: Final = "Pre-op imaging shows {preop}, plan names {plan}."
 MSG_MARKING_SIDE: Final = "Skin mark says {marking}, plan says {plan}."
 MSG_MARKING_REGION: Final = "Skin mark is on the {region} region, plan names {units}."
 MSG_COUNT_LABEL: Final = (
-    "{counting} from {reference} in this patient ({anatomy}) is {counted}, "
-    "but the image was labelled {label}."
+    "{counting} from {reference} in this patient ({anatomy}) is {counted}, but the image was labelled {label}."
 )
 MSG_COUNT_NOWHERE: Final = (
     "{counting} from {reference} does not land on any {noun} in this patient ({anatomy}), "
@@ -166,9 +165,7 @@ ERR_FIELD_NOT_OBJECT: Final = "{path}: must be an object with {expected}."
 ERR_REQUIRED: Final = "{path}: this field is required."
 ERR_NOT_TEXT: Final = "{path}: must be text (got {value})."
 ERR_CHOICE: Final = "{path}: {value} is not one of {choices}."
-ERR_STRUCTURE_DIFFERS: Final = (
-    "{path}: {procedure} works on a {expected}, not a {given}."
-)
+ERR_STRUCTURE_DIFFERS: Final = "{path}: {procedure} works on a {expected}, not a {given}."
 ERR_ROOT_MIDLINE: Final = (
     "{path}: a nerve root is on one side; use left, right or bilateral for {procedure}, not midline."
 )
@@ -241,23 +238,21 @@ class _Request:
 
 # --- reading the request -------------------------------------------------------------------------
 
+# JSON objects are dicts: checking ``dict`` first skips the slower ABC check (same result).
+_MAPPING_TYPES: Final = (dict, Mapping)
+
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _unknown_keys(
-    path: str, field: str, data: Mapping[Any, Any], expected: Sequence[str], errors: InputErrors
-) -> None:
+def _unknown_keys(path: str, field: str, data: Mapping[Any, Any], expected: Sequence[str], errors: InputErrors) -> None:
     for key in data:
         if key not in expected:
-            errors.add(field, ERR_UNKNOWN_FIELD.format(
-                path=path, key=quote_value(key), expected=", ".join(expected)))
+            errors.add(field, ERR_UNKNOWN_FIELD.format(path=path, key=quote_value(key), expected=", ".join(expected)))
 
 
-def _choice(
-    path: str, field: str, value: object, choices: Sequence[str], errors: InputErrors
-) -> str | None:
+def _choice(path: str, field: str, value: object, choices: Sequence[str], errors: InputErrors) -> str | None:
     if value is None:
         errors.add(field, ERR_REQUIRED.format(path=path))
         return None
@@ -316,7 +311,7 @@ class _Reading:
 
 
 def _procedure_structure(data: object) -> Structure | None:
-    if isinstance(data, Mapping):
+    if isinstance(data, _MAPPING_TYPES):
         procedure = data.get("procedure")
         if isinstance(procedure, str):
             return STRUCTURE_BY_PROCEDURE.get(procedure)
@@ -325,7 +320,7 @@ def _procedure_structure(data: object) -> Structure | None:
 
 def _read_order(field: str, data: object, reading: _Reading, errors: InputErrors) -> _Order | None:
     before = errors.count(field)
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _MAPPING_TYPES):
         errors.add(field, ERR_FIELD_NOT_OBJECT.format(path=field, expected="procedure, levels and side"))
         return None
     _unknown_keys(field, field, data, ORDER_FIELDS, errors)
@@ -334,12 +329,20 @@ def _read_order(field: str, data: object, reading: _Reading, errors: InputErrors
     given = data.get("structure")
     if given is not None:
         if not isinstance(given, str) or given not in STRUCTURES:
-            errors.add(field, ERR_CHOICE.format(
-                path=f"{field}.structure", value=quote_value(given), choices=", ".join(STRUCTURES)))
+            errors.add(
+                field,
+                ERR_CHOICE.format(path=f"{field}.structure", value=quote_value(given), choices=", ".join(STRUCTURES)),
+            )
         elif structure is not None and given != structure:
-            errors.add(field, ERR_STRUCTURE_DIFFERS.format(
-                path=f"{field}.structure", procedure=procedure,
-                expected=STRUCTURE_NOUNS[structure][0], given=STRUCTURE_NOUNS[given][0]))
+            errors.add(
+                field,
+                ERR_STRUCTURE_DIFFERS.format(
+                    path=f"{field}.structure",
+                    procedure=procedure,
+                    expected=STRUCTURE_NOUNS[structure][0],
+                    given=STRUCTURE_NOUNS[given][0],
+                ),
+            )
     side = _choice(f"{field}.side", field, data.get("side"), SIDES, errors)
     if side == "midline" and structure == "nerve_root":
         errors.add(field, ERR_ROOT_MIDLINE.format(path=f"{field}.side", procedure=procedure))
@@ -350,7 +353,7 @@ def _read_order(field: str, data: object, reading: _Reading, errors: InputErrors
 
 
 def _read_marking(data: object, errors: InputErrors) -> _Marking | None:
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _MAPPING_TYPES):
         errors.add("marking", ERR_FIELD_NOT_OBJECT.format(path="marking", expected="region and side"))
         return None
     _unknown_keys("marking", "marking", data, MARKING_FIELDS, errors)
@@ -361,10 +364,8 @@ def _read_marking(data: object, errors: InputErrors) -> _Marking | None:
     return _Marking(region, side)
 
 
-def _read_preop(
-    data: object, structure: Structure, reading: _Reading, errors: InputErrors
-) -> tuple[Unit, ...] | None:
-    if not isinstance(data, Mapping):
+def _read_preop(data: object, structure: Structure, reading: _Reading, errors: InputErrors) -> tuple[Unit, ...] | None:
+    if not isinstance(data, _MAPPING_TYPES):
         errors.add("preop_imaging", ERR_FIELD_NOT_OBJECT.format(path="preop_imaging", expected="levels"))
         return None
     _unknown_keys("preop_imaging", "preop_imaging", data, PREOP_FIELDS, errors)
@@ -383,9 +384,8 @@ def _read_localizations(
     for index, item in enumerate(data):
         path = f"localizations[{index}]"
         before = errors.count(field)
-        if not isinstance(item, Mapping):
-            errors.add(field, ERR_FIELD_NOT_OBJECT.format(
-                path=path, expected=", ".join(LOCALIZATION_FIELDS)))
+        if not isinstance(item, _MAPPING_TYPES):
+            errors.add(field, ERR_FIELD_NOT_OBJECT.format(path=path, expected=", ".join(LOCALIZATION_FIELDS)))
             continue
         _unknown_keys(path, field, item, LOCALIZATION_FIELDS, errors)
         reference = _choice(f"{path}.reference", field, item.get("reference"), REFERENCES, errors)
@@ -406,19 +406,21 @@ def _read_localizations(
         units = _levels(f"{path}.level", field, label, label_structure, reading, errors, single=True)
         if errors.count(field) > before or units is None or reference is None:
             continue
-        found.append(_Localization(
-            index=index,
-            reference=cast(Reference, reference),
-            count=cast(int, count),
-            structure=cast(Structure, label_structure),
-            label=units[0],
-            marker_in_place=cast(bool, marker),
-        ))
+        found.append(
+            _Localization(
+                index=index,
+                reference=cast(Reference, reference),
+                count=cast(int, count),
+                structure=cast(Structure, label_structure),
+                label=units[0],
+                marker_in_place=cast(bool, marker),
+            )
+        )
     return tuple(found)
 
 
 def _read_request(request: object) -> _Request:
-    if not isinstance(request, Mapping):
+    if not isinstance(request, _MAPPING_TYPES):
         raise LevelInputError({NON_FIELD_ERRORS: [ERR_NOT_OBJECT]})
     errors = InputErrors()
     _unknown_keys("request", NON_FIELD_ERRORS, request, REQUEST_FIELDS, errors)
@@ -428,8 +430,9 @@ def _read_request(request: object) -> _Request:
     stage = DEFAULT_STAGE if raw_stage is None else _choice("stage", "stage", raw_stage, STAGES, errors)
 
     raw_anatomy = request.get("anatomy")
-    reading = _Reading(Anatomy.usual(), recorded=raw_anatomy is not None)
-    if raw_anatomy is not None:
+    if raw_anatomy is None:
+        reading = _Reading(Anatomy.usual(), recorded=False)
+    else:
         try:
             reading = _Reading(Anatomy.from_json(raw_anatomy), recorded=True)
         except LevelInputError as error:
@@ -447,14 +450,10 @@ def _read_request(request: object) -> _Request:
     raw_marking = request.get("marking")
     marking = None if raw_marking is None else _read_marking(raw_marking, errors)
     raw_preop = request.get("preop_imaging")
-    preop_units = (
-        None if raw_preop is None
-        else _read_preop(raw_preop, structure or "vertebra", reading, errors)
-    )
+    preop_units = None if raw_preop is None else _read_preop(raw_preop, structure or "vertebra", reading, errors)
     raw_localizations = request.get("localizations")
     localizations = (
-        () if raw_localizations is None
-        else _read_localizations(raw_localizations, structure, reading, errors)
+        () if raw_localizations is None else _read_localizations(raw_localizations, structure, reading, errors)
     )
     errors.raise_if_any()
     return _Request(
@@ -494,16 +493,31 @@ def _compare_consent(plan: _Order, consent: _Order) -> list[Finding]:
     sources = ("consent", "plan")
     found: list[Finding] = []
     if consent.procedure != plan.procedure:
-        found.append(_finding(CONSENT_MISMATCH, sources, MSG_CONSENT_PROCEDURE.format(
-            consent=_procedure_words(consent.procedure), plan=_procedure_words(plan.procedure))))
+        found.append(
+            _finding(
+                CONSENT_MISMATCH,
+                sources,
+                MSG_CONSENT_PROCEDURE.format(
+                    consent=_procedure_words(consent.procedure), plan=_procedure_words(plan.procedure)
+                ),
+            )
+        )
     consent_names = {unit.name for unit in consent.units}
     plan_names = {unit.name for unit in plan.units}
     if consent_names != plan_names:
-        found.append(_finding(CONSENT_MISMATCH, sources, MSG_CONSENT_LEVELS.format(
-            consent=_names(consent.units), plan=_names(plan.units))))
+        found.append(
+            _finding(
+                CONSENT_MISMATCH,
+                sources,
+                MSG_CONSENT_LEVELS.format(consent=_names(consent.units), plan=_names(plan.units)),
+            )
+        )
     if consent.side != plan.side:
-        found.append(_finding(CONSENT_MISMATCH, sources, MSG_CONSENT_SIDE.format(
-            consent=consent.side.upper(), plan=plan.side.upper())))
+        found.append(
+            _finding(
+                CONSENT_MISMATCH, sources, MSG_CONSENT_SIDE.format(consent=consent.side.upper(), plan=plan.side.upper())
+            )
+        )
     return found
 
 
@@ -511,41 +525,77 @@ def _compare_marking(plan: _Order, marking: _Marking) -> list[Finding]:
     sources = ("marking", "plan")
     found: list[Finding] = []
     if marking.side != plan.side:
-        found.append(_finding(MARKING_MISMATCH, sources, MSG_MARKING_SIDE.format(
-            marking=marking.side.upper(), plan=plan.side.upper())))
+        found.append(
+            _finding(
+                MARKING_MISMATCH, sources, MSG_MARKING_SIDE.format(marking=marking.side.upper(), plan=plan.side.upper())
+            )
+        )
     outside = [unit for unit in plan.units if not region_contains(marking.region, unit)]
     if outside:
-        described = join_words([
-            f"{unit.name} ({'/'.join(unit_regions(unit)).upper()})" for unit in outside
-        ])
-        found.append(_finding(MARKING_MISMATCH, sources, MSG_MARKING_REGION.format(
-            region=marking.region.upper(), units=described)))
+        described = join_words([f"{unit.name} ({'/'.join(unit_regions(unit)).upper()})" for unit in outside])
+        found.append(
+            _finding(
+                MARKING_MISMATCH, sources, MSG_MARKING_REGION.format(region=marking.region.upper(), units=described)
+            )
+        )
     return found
 
 
 def _judge_localization(request: _Request, item: _Localization) -> list[Finding]:
     source = f"localizations[{item.index}]"
     reference = REFERENCE_PHRASES[item.reference]
-    counting = _counting_words(item.structure, item.count)
     if not item.marker_in_place:
-        return [_finding(MARKER_REMOVED, (source,), MSG_MARKER_REMOVED.format(
-            number=item.index + 1, counting=counting.lower(), reference=reference,
-            label=item.label.name))]
+        counting = _counting_words(item.structure, item.count)
+        return [
+            _finding(
+                MARKER_REMOVED,
+                (source,),
+                MSG_MARKER_REMOVED.format(
+                    number=item.index + 1, counting=counting.lower(), reference=reference, label=item.label.name
+                ),
+            )
+        ]
     found: list[Finding] = []
     counted = count_to_unit(item.reference, item.count, item.structure, request.anatomy)
     if counted is None:
-        found.append(_finding(COUNT_LABEL_MISMATCH, (source, "anatomy"), MSG_COUNT_NOWHERE.format(
-            counting=counting, reference=reference, noun=STRUCTURE_NOUNS[item.structure][0],
-            anatomy=_anatomy_words(request), label=item.label.name)))
+        counting = _counting_words(item.structure, item.count)
+        found.append(
+            _finding(
+                COUNT_LABEL_MISMATCH,
+                (source, "anatomy"),
+                MSG_COUNT_NOWHERE.format(
+                    counting=counting,
+                    reference=reference,
+                    noun=STRUCTURE_NOUNS[item.structure][0],
+                    anatomy=_anatomy_words(request),
+                    label=item.label.name,
+                ),
+            )
+        )
     elif counted != item.label:
-        found.append(_finding(COUNT_LABEL_MISMATCH, (source, "anatomy"), MSG_COUNT_LABEL.format(
-            counting=counting, reference=reference, anatomy=_anatomy_words(request),
-            counted=counted.name, label=item.label.name)))
+        counting = _counting_words(item.structure, item.count)
+        found.append(
+            _finding(
+                COUNT_LABEL_MISMATCH,
+                (source, "anatomy"),
+                MSG_COUNT_LABEL.format(
+                    counting=counting,
+                    reference=reference,
+                    anatomy=_anatomy_words(request),
+                    counted=counted.name,
+                    label=item.label.name,
+                ),
+            )
+        )
     plan = request.plan
     if plan is not None and item.label not in plan.units:
-        found.append(_finding(LOCALIZATION_OUTSIDE_PLAN, (source, "plan"),
-                              MSG_LOCALIZATION_OUTSIDE_PLAN.format(
-                                  label=item.label.name, plan=_names(plan.units))))
+        found.append(
+            _finding(
+                LOCALIZATION_OUTSIDE_PLAN,
+                (source, "plan"),
+                MSG_LOCALIZATION_OUTSIDE_PLAN.format(label=item.label.name, plan=_names(plan.units)),
+            )
+        )
     return found
 
 
@@ -565,8 +615,13 @@ def _judge(request: _Request) -> list[Finding]:
     if request.preop_units is None:
         found.append(_finding(PREOP_IMAGING_MISSING, ("preop_imaging",), MSG_PREOP_IMAGING_MISSING))
     elif plan is not None and set(request.preop_units) != set(plan.units):
-        found.append(_finding(PREOP_IMAGING_MISMATCH, ("preop_imaging", "plan"), MSG_PREOP_LEVELS.format(
-            preop=_names(request.preop_units), plan=_names(plan.units))))
+        found.append(
+            _finding(
+                PREOP_IMAGING_MISMATCH,
+                ("preop_imaging", "plan"),
+                MSG_PREOP_LEVELS.format(preop=_names(request.preop_units), plan=_names(plan.units)),
+            )
+        )
     if not request.anatomy_recorded:
         found.append(_finding(ANATOMY_MISSING, ("anatomy",), MSG_ANATOMY_MISSING))
 
@@ -580,12 +635,17 @@ def _judge(request: _Request) -> list[Finding]:
         used = sorted({item.reference for item in in_place}, key=REFERENCES.index)
         if request.anatomy.is_high_risk and len(used) < 2:
             used_words = (
-                f"only {REFERENCE_PHRASES[used[0]]} was used" if used
+                f"only {REFERENCE_PHRASES[used[0]]} was used"
+                if used
                 else "no count has been read with the marker in place"
             )
-            found.append(_finding(SECOND_REFERENCE_REQUIRED, ("anatomy", "localizations"),
-                                  MSG_SECOND_REFERENCE_REQUIRED.format(
-                                      anatomy=request.anatomy.describe(), used=used_words)))
+            found.append(
+                _finding(
+                    SECOND_REFERENCE_REQUIRED,
+                    ("anatomy", "localizations"),
+                    MSG_SECOND_REFERENCE_REQUIRED.format(anatomy=request.anatomy.describe(), used=used_words),
+                )
+            )
 
     if plan is not None:
         near = [unit for unit in plan.units if near_conus(unit)]
@@ -631,9 +691,9 @@ def check_levels(request: Mapping[str, Any]) -> dict[str, Any]:
         "stage": parsed.stage,
         "target": _target(plan) if plan is not None else None,
         "findings": [finding.to_json() for finding in findings],
-        "expected_counts": {
-            unit.name: expected_counts(unit, parsed.anatomy) for unit in plan.units
-        } if plan is not None else {},
+        "expected_counts": {unit.name: expected_counts(unit, parsed.anatomy) for unit in plan.units}
+        if plan is not None
+        else {},
         "anatomy": {
             **parsed.anatomy.to_json(),
             "recorded": parsed.anatomy_recorded,
@@ -641,4 +701,3 @@ def check_levels(request: Mapping[str, Any]) -> dict[str, Any]:
             "description": parsed.anatomy.describe(),
         },
     }
-

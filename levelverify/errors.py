@@ -22,9 +22,10 @@ class LevelInputError(ValueError):
         super().__init__(self._summary())
 
     def _summary(self) -> str:
-        return "; ".join(
-            message for messages in self.errors.values() for message in messages
-        ) or "invalid level-check input"
+        return (
+            "; ".join(message for messages in self.errors.values() for message in messages)
+            or "invalid level-check input"
+        )
 
 
 class InputErrors:

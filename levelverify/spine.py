@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import ClassVar, Final, Literal, TypeAlias, cast
 
@@ -248,39 +248,49 @@ class Anatomy:
         "lowest_mobile",
         "source",
     )
+    _FIELD_SET: ClassVar[frozenset[str]] = frozenset(FIELDS)
 
     def __post_init__(self) -> None:
-        errors = InputErrors()
-        values = _read_anatomy_fields(
-            {
-                "thoracic": self.thoracic,
-                "lumbar": self.lumbar,
-                "lowest_rib": self.lowest_rib or None,
-                "lowest_mobile": self.lowest_mobile or None,
-                "source": self.source,
-            },
-            errors,
+        fields = (
+            self.thoracic,
+            self.lumbar,
+            self.lowest_rib or None,
+            self.lowest_mobile or None,
+            self.source,
         )
-        errors.raise_if_any()
-        object.__setattr__(self, "lowest_rib", values["lowest_rib"])
-        object.__setattr__(self, "lowest_mobile", values["lowest_mobile"])
+        landmarks = _cached_landmarks if _all_plain(fields) else _landmarks
+        lowest_rib, lowest_mobile = landmarks(*fields)
+        object.__setattr__(self, "lowest_rib", lowest_rib)
+        object.__setattr__(self, "lowest_mobile", lowest_mobile)
 
     @classmethod
     def usual(cls) -> Anatomy:
-        return cls()
+        return _USUAL_ANATOMY if cls is Anatomy else cls()
 
     @classmethod
     def from_json(cls, data: object) -> Anatomy:
         """Build from the request's ``anatomy`` object; raises ``LevelInputError`` keyed ``anatomy``."""
         if not isinstance(data, Mapping):
-            raise LevelInputError({"anatomy": [
-                'anatomy: must be an object such as {"thoracic": 12, "lumbar": 5, "source": "whole_spine"}'
-            ]})
+            raise LevelInputError(
+                {
+                    "anatomy": [
+                        'anatomy: must be an object such as {"thoracic": 12, "lumbar": 5, "source": "whole_spine"}'
+                    ]
+                }
+            )
+        # A JSON object of known fields with plain values: one shared (frozen) instance per values.
+        if cls is Anatomy and type(data) is dict and data.keys() <= cls._FIELD_SET:
+            values = tuple(map(data.get, cls.FIELDS))
+            if _all_plain(values):
+                return _anatomy_from_plain_json(*values)
+        return cls._from_json_mapping(data)
+
+    @classmethod
+    def _from_json_mapping(cls, data: Mapping[object, object]) -> Anatomy:
         errors = InputErrors()
         for key in data:
             if key not in cls.FIELDS:
-                errors.add("anatomy", f"anatomy: unknown field {quote_value(key)} "
-                           f"(expected {', '.join(cls.FIELDS)})")
+                errors.add("anatomy", f"anatomy: unknown field {quote_value(key)} (expected {', '.join(cls.FIELDS)})")
         values = _read_anatomy_fields(data, errors)
         errors.raise_if_any()
         return cls(
@@ -302,6 +312,10 @@ class Anatomy:
 
     @property
     def is_usual(self) -> bool:
+        return self._is_usual
+
+    @cached_property
+    def _is_usual(self) -> bool:
         return (
             self.thoracic == USUAL_THORACIC
             and self.lumbar == USUAL_LUMBAR
@@ -316,6 +330,10 @@ class Anatomy:
 
     def describe(self) -> str:
         """E.g. "12 thoracic, 6 lumbar vertebrae" or "…, lowest mobile vertebra L4"."""
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
         parts = [f"{self.thoracic} thoracic, {self.lumbar} lumbar vertebrae"]
         if self.lowest_rib != f"T{self.thoracic}":
             parts.append(f"lowest rib on {self.lowest_rib}")
@@ -328,16 +346,11 @@ class Anatomy:
     @cached_property
     def sequence(self) -> tuple[Vertebra, ...]:
         """C1..C7, T1..T<thoracic>, L1..L<lumbar>, S1..S5; position = index + 1."""
-        counts = (CERVICAL_COUNT, self.thoracic, self.lumbar, SACRAL_COUNT)
-        return tuple(
-            Vertebra(region, number)
-            for region, count in zip(REGION_LETTERS, counts, strict=True)
-            for number in range(1, count + 1)
-        )
+        return _sequence(self.thoracic, self.lumbar)
 
     @cached_property
     def _positions(self) -> Mapping[Vertebra, int]:
-        return {v: index + 1 for index, v in enumerate(self.sequence)}
+        return _positions(self.thoracic, self.lumbar)
 
     def position(self, v: Vertebra) -> int | None:
         return self._positions.get(v)
@@ -366,11 +379,11 @@ class Anatomy:
             return upper is not None and lower == upper + 1
         return all(self.has(v) for v in unit.vertebrae)
 
-    @property
+    @cached_property
     def lowest_rib_vertebra(self) -> Vertebra:
         return vertebra(self.lowest_rib)
 
-    @property
+    @cached_property
     def lowest_mobile_vertebra(self) -> Vertebra:
         return vertebra(self.lowest_mobile)
 
@@ -381,6 +394,69 @@ class Anatomy:
         if structure == "nerve_root":
             return tuple(NerveRoot(v) for v in self.sequence)
         return tuple(Segment(a, b) for a, b in zip(self.sequence, self.sequence[1:], strict=False))
+
+
+# The anatomy is rebuilt from JSON on every check, so its derived data is cached here, keyed by value.
+# Caches are only used for "plain" values (exactly int, str or None: hashable, and no two of them
+# compare equal across types); anything else takes the uncached path with the same result or error.
+_PLAIN_TYPES: Final = frozenset({int, str, type(None)})
+
+
+def _all_plain(values: Iterable[object]) -> bool:
+    return _PLAIN_TYPES.issuperset(map(type, values))
+
+
+@lru_cache(maxsize=64)  # (thoracic, lumbar): nine valid pairs; the tuple is immutable and shared
+def _sequence(thoracic: int, lumbar: int) -> tuple[Vertebra, ...]:
+    counts = (CERVICAL_COUNT, thoracic, lumbar, SACRAL_COUNT)
+    return tuple(
+        Vertebra(region, number)
+        for region, count in zip(REGION_LETTERS, counts, strict=True)
+        for number in range(1, count + 1)
+    )
+
+
+@lru_cache(maxsize=64)  # read-only view, shared by every anatomy with these counts
+def _positions(thoracic: int, lumbar: int) -> Mapping[Vertebra, int]:
+    return MappingProxyType({v: index + 1 for index, v in enumerate(_sequence(thoracic, lumbar))})
+
+
+def _landmarks(
+    thoracic: object, lumbar: object, lowest_rib: object, lowest_mobile: object, source: object
+) -> tuple[str, str]:
+    """Validate constructor values (empty landmarks given as None); raises ``LevelInputError``."""
+    errors = InputErrors()
+    values = _read_anatomy_fields(
+        {
+            "thoracic": thoracic,
+            "lumbar": lumbar,
+            "lowest_rib": lowest_rib,
+            "lowest_mobile": lowest_mobile,
+            "source": source,
+        },
+        errors,
+    )
+    errors.raise_if_any()
+    return cast(str, values["lowest_rib"]), cast(str, values["lowest_mobile"])
+
+
+# Canonical landmarks per plain field values (a LevelInputError is raised anew, never cached).
+_cached_landmarks: Final = lru_cache(maxsize=1024)(_landmarks)
+
+
+@lru_cache(maxsize=1024)  # one shared (frozen) Anatomy per plain JSON values; errors are not cached
+def _anatomy_from_plain_json(
+    thoracic: object, lumbar: object, lowest_rib: object, lowest_mobile: object, source: object
+) -> Anatomy:
+    return Anatomy._from_json_mapping(
+        {
+            "thoracic": thoracic,
+            "lumbar": lumbar,
+            "lowest_rib": lowest_rib,
+            "lowest_mobile": lowest_mobile,
+            "source": source,
+        }
+    )
 
 
 def _is_int(value: object) -> bool:
@@ -400,8 +476,10 @@ def _read_anatomy_fields(data: Mapping[object, object], errors: InputErrors) -> 
         elif _is_int(raw) and cast(int, raw) in allowed:
             values[key] = raw
         else:
-            errors.add("anatomy", f"anatomy.{key}: must be a whole number from {allowed[0]} to "
-                       f"{allowed[-1]} (got {quote_value(raw)})")
+            errors.add(
+                "anatomy",
+                f"anatomy.{key}: must be a whole number from {allowed[0]} to {allowed[-1]} (got {quote_value(raw)})",
+            )
     for key, region, allowed_for in (
         ("lowest_rib", "thoracic", allowed_lowest_ribs),
         ("lowest_mobile", "lumbar", allowed_lowest_mobiles),
@@ -418,17 +496,22 @@ def _read_anatomy_fields(data: Mapping[object, object], errors: InputErrors) -> 
         if name in allowed_names:
             values[key] = name
         else:
-            errors.add("anatomy", f"anatomy.{key}: must be {join_words(list(allowed_names), 'or')} "
-                       f"with {count} {region} vertebrae (got {quote_value(raw)})")
+            errors.add(
+                "anatomy",
+                f"anatomy.{key}: must be {join_words(list(allowed_names), 'or')} "
+                f"with {count} {region} vertebrae (got {quote_value(raw)})",
+            )
     raw_source = data.get("source")
     if raw_source is None:
         values["source"] = "whole_spine"
     elif raw_source in SOURCES:
         values["source"] = raw_source
     else:
-        errors.add("anatomy", f"anatomy.source: must be whole_spine or lumbar_only "
-                   f"(got {quote_value(raw_source)})")
+        errors.add("anatomy", f"anatomy.source: must be whole_spine or lumbar_only (got {quote_value(raw_source)})")
     return values
+
+
+_USUAL_ANATOMY: Final = Anatomy()  # returned by Anatomy.usual(): frozen, so one instance serves all
 
 
 # --- notation ------------------------------------------------------------------------------------
@@ -452,17 +535,17 @@ def quote_value(value: object, limit: int = 40) -> str:
 
 def _not_in_anatomy(name: str, anatomy: Anatomy) -> str:
     if name == "C8":
-        return ("C8 is not a vertebra (there are 7 cervical vertebrae); "
-                "RightLevel names roots after the vertebra they run under")
+        return (
+            "C8 is not a vertebra (there are 7 cervical vertebrae); "
+            "RightLevel names roots after the vertebra they run under"
+        )
     return f"{name} does not exist in this patient's anatomy ({anatomy.describe()})"
 
 
 def _read_item(item: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit, ...]:
     match = _ITEM_RE.fullmatch(item)
     if match is None:
-        raise NotationError(
-            f"cannot read {quote_value(item)} as a level; write e.g. L2, L2-L3, L2/3 or a span L1-L3"
-        )
+        raise NotationError(f"cannot read {quote_value(item)} as a level; write e.g. L2, L2-L3, L2/3 or a span L1-L3")
     first_region, first_number, second_region, second_number = match.groups()
     names = [f"{first_region.upper()}{int(first_number)}"]
     if second_number is not None:
@@ -484,9 +567,7 @@ def _read_item(item: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit,
         if structure == "segment":
             below = anatomy.vertebra_at(top_position + 1)
             example = f", e.g. {top}-{below}" if below is not None else ""
-            raise NotationError(
-                f"{top} is a single vertebra; a segment names two adjacent vertebrae{example}"
-            )
+            raise NotationError(f"{top} is a single vertebra; a segment names two adjacent vertebrae{example}")
         bottom_position = top_position
     else:
         bottom_position = cast(int, anatomy.position(ends[1]))
@@ -494,14 +575,10 @@ def _read_item(item: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit,
             raise NotationError(f"{quote_value(item.strip())} names {top} twice")
         if bottom_position < top_position:
             raise NotationError(
-                f"{quote_value(item.strip())} is written bottom-up; write the upper level first "
-                f"({ends[1]}-{top})"
+                f"{quote_value(item.strip())} is written bottom-up; write the upper level first ({ends[1]}-{top})"
             )
     if structure == "segment":
-        return tuple(
-            cast(Segment, anatomy.segment_at(position))
-            for position in range(top_position, bottom_position)
-        )
+        return tuple(cast(Segment, anatomy.segment_at(position)) for position in range(top_position, bottom_position))
     span = anatomy.sequence[top_position - 1 : bottom_position]
     if structure == "nerve_root":
         return tuple(NerveRoot(v) for v in span)
@@ -522,6 +599,13 @@ def parse_levels(text: str, structure: Structure, anatomy: Anatomy) -> tuple[Uni
     structure = _check_structure(structure)
     if not isinstance(text, str):
         raise NotationError(f"levels must be text such as L2 or L2-L3 (got {quote_value(text)})")
+    return _parse_levels(text, structure, anatomy)
+
+
+# The same few level texts are read on every check. Results are immutable tuples; a NotationError is
+# raised anew on every call (lru_cache never stores exceptions). Texts are at most MAX_LEVELS_TEXT long.
+@lru_cache(maxsize=4096)
+def _parse_levels(text: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit, ...]:
     if not text.strip():
         raise NotationError("no level given")
     if len(text) > MAX_LEVELS_TEXT:
@@ -572,9 +656,7 @@ def _landmark_position(reference: Reference, anatomy: Anatomy) -> int:
     return cast(int, anatomy.position(anatomy.lowest_mobile_vertebra))
 
 
-def count_to_unit(
-    reference: str, count: int, structure: str, anatomy: Anatomy
-) -> Unit | None:
+def count_to_unit(reference: str, count: int, structure: str, anatomy: Anatomy) -> Unit | None:
     """The unit a count lands on, or ``None`` when it lands off the sequence (or count < 1).
 
     Vertebra (and nerve-root) counts: from C2, count k is position 2+k; from the last rib, k
@@ -586,6 +668,11 @@ def count_to_unit(
     kind = _check_structure(structure)
     if not _is_int(count) or count < 1:
         return None
+    return _count_to_unit(ref, count, kind, anatomy)
+
+
+@lru_cache(maxsize=4096)  # results are immutable units (or None); arguments are already validated
+def _count_to_unit(ref: Reference, count: int, kind: Structure, anatomy: Anatomy) -> Unit | None:
     landmark = _landmark_position(ref, anatomy)
     if ref == "sacrum":
         position = landmark - (count - 1)  # vertebra, or the upper vertebra of the disc
@@ -603,7 +690,11 @@ def count_to_unit(
 
 def unit_to_count(reference: str, unit: Unit, anatomy: Anatomy) -> int | None:
     """The count from ``reference`` that lands on ``unit``; ``None`` when no count ≥ 1 reaches it."""
-    ref = _check_reference(reference)
+    return _unit_to_count(_check_reference(reference), unit, anatomy)
+
+
+@lru_cache(maxsize=4096)  # an int or None per (reference, unit, anatomy); all three are immutable
+def _unit_to_count(ref: Reference, unit: Unit, anatomy: Anatomy) -> int | None:
     if not anatomy.contains(unit):
         return None
     landmark = _landmark_position(ref, anatomy)
@@ -619,7 +710,12 @@ def unit_to_count(reference: str, unit: Unit, anatomy: Anatomy) -> int | None:
 
 def expected_counts(unit: Unit, anatomy: Anatomy) -> dict[str, int | None]:
     """Counts that land on ``unit`` from each reference (``None`` where none can)."""
-    return {reference: unit_to_count(reference, unit, anatomy) for reference in REFERENCES}
+    return dict(_expected_counts(unit, anatomy))
+
+
+@lru_cache(maxsize=4096)  # immutable pairs; expected_counts hands out a fresh dict each call
+def _expected_counts(unit: Unit, anatomy: Anatomy) -> tuple[tuple[str, int | None], ...]:
+    return tuple((reference, _unit_to_count(reference, unit, anatomy)) for reference in REFERENCES)
 
 
 # --- regions -------------------------------------------------------------------------------------
@@ -643,7 +739,4 @@ def region_contains(region: str, unit: Unit) -> bool:
 
 def near_conus(unit: Unit) -> bool:
     """A unit involving T12, L1 or L2, or a thirteenth thoracic vertebra (between T12 and L1)."""
-    return any(
-        v in CONUS_VERTEBRAE or (v.region == "T" and v.number > USUAL_THORACIC)
-        for v in unit.vertebrae
-    )
+    return any(v in CONUS_VERTEBRAE or (v.region == "T" and v.number > USUAL_THORACIC) for v in unit.vertebrae)

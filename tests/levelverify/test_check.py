@@ -46,8 +46,14 @@ from levelverify.errors import LevelInputError
 Request = dict[str, Any]
 
 
-def base(procedure: str = "selective_nerve_root_block", levels: str = "L2", side: str = "left",
-         region: str = "lumbar", stage: str = "time_out", **anatomy: Any) -> Request:
+def base(
+    procedure: str = "selective_nerve_root_block",
+    levels: str = "L2",
+    side: str = "left",
+    region: str = "lumbar",
+    stage: str = "time_out",
+    **anatomy: Any,
+) -> Request:
     """A request on which every piece of evidence agrees."""
     return {
         "stage": stage,
@@ -90,14 +96,29 @@ def test_constants() -> None:
     assert SIDES == ("left", "right", "bilateral", "midline")
     assert set(REFERENCES) == {"sacrum", "c2", "last_rib"}
     assert STAGES == ("time_out", "localization")
-    assert sorted(code for code, sev in SEVERITY_BY_CODE.items() if sev == "stop") == sorted([
-        "CONSENT_MISMATCH", "PREOP_IMAGING_MISMATCH", "MARKING_MISMATCH", "COUNT_LABEL_MISMATCH",
-        "LOCALIZATION_OUTSIDE_PLAN"])
-    assert sorted(code for code, sev in SEVERITY_BY_CODE.items() if sev == "incomplete") == sorted([
-        "PLAN_MISSING", "CONSENT_MISSING", "MARKING_MISSING", "PREOP_IMAGING_MISSING",
-        "ANATOMY_MISSING", "LOCALIZATION_MISSING", "SECOND_REFERENCE_REQUIRED"])
-    assert sorted(code for code, sev in SEVERITY_BY_CODE.items() if sev == "warning") == sorted([
-        "MARKER_REMOVED", "CONUS_PROXIMITY", "LUMBAR_ONLY_NUMBERING"])
+    assert sorted(code for code, sev in SEVERITY_BY_CODE.items() if sev == "stop") == sorted(
+        [
+            "CONSENT_MISMATCH",
+            "PREOP_IMAGING_MISMATCH",
+            "MARKING_MISMATCH",
+            "COUNT_LABEL_MISMATCH",
+            "LOCALIZATION_OUTSIDE_PLAN",
+        ]
+    )
+    assert sorted(code for code, sev in SEVERITY_BY_CODE.items() if sev == "incomplete") == sorted(
+        [
+            "PLAN_MISSING",
+            "CONSENT_MISSING",
+            "MARKING_MISSING",
+            "PREOP_IMAGING_MISSING",
+            "ANATOMY_MISSING",
+            "LOCALIZATION_MISSING",
+            "SECOND_REFERENCE_REQUIRED",
+        ]
+    )
+    assert sorted(code for code, sev in SEVERITY_BY_CODE.items() if sev == "warning") == sorted(
+        ["MARKER_REMOVED", "CONUS_PROXIMITY", "LUMBAR_ONLY_NUMBERING"]
+    )
     for code in SEVERITY_BY_CODE:
         assert getattr(check, code) == code
 
@@ -174,8 +195,9 @@ def test_consent_procedure_mismatch() -> None:
     request = base()
     request["consent"]["procedure"] = "transforaminal_epidural_injection"
     result = check_levels(request)
-    assert messages(result, CONSENT_MISMATCH) == [MSG_CONSENT_PROCEDURE.format(
-        consent="TRANSFORAMINAL EPIDURAL INJECTION", plan="SELECTIVE NERVE ROOT BLOCK")]
+    assert messages(result, CONSENT_MISMATCH) == [
+        MSG_CONSENT_PROCEDURE.format(consent="TRANSFORAMINAL EPIDURAL INJECTION", plan="SELECTIVE NERVE ROOT BLOCK")
+    ]
 
 
 def test_consent_for_a_procedure_on_another_structure_reads_its_own_levels() -> None:
@@ -295,8 +317,8 @@ def test_count_label_mismatch_six_lumbar() -> None:
         "but the image was labelled L2."
     ]
     assert messages(result, COUNT_LABEL_MISMATCH)[0] == MSG_COUNT_LABEL.format(
-        counting="Count 4", reference="the sacrum", anatomy="12 thoracic, 6 lumbar vertebrae",
-        counted="L3", label="L2")
+        counting="Count 4", reference="the sacrum", anatomy="12 thoracic, 6 lumbar vertebrae", counted="L3", label="L2"
+    )
     finding = next(f for f in result["findings"] if f["code"] == COUNT_LABEL_MISMATCH)
     assert finding["sources"] == ["localizations[0]", "anatomy"]
 
@@ -430,7 +452,8 @@ def test_nothing_at_all_is_incomplete_not_pass() -> None:
     result = check_levels({})
     assert result["verdict"] == "incomplete"
     assert sorted(codes(result)) == sorted(
-        [PLAN_MISSING, CONSENT_MISSING, MARKING_MISSING, PREOP_IMAGING_MISSING, ANATOMY_MISSING])
+        [PLAN_MISSING, CONSENT_MISSING, MARKING_MISSING, PREOP_IMAGING_MISSING, ANATOMY_MISSING]
+    )
     result = check_levels({"stage": "localization"})
     assert LOCALIZATION_MISSING in codes(result)
 
@@ -593,8 +616,12 @@ INVALID = [
     ("plan.levels", ..., "plan", "plan.levels: this field is required"),
     ("plan.levels", 2, "plan", "must be text"),
     ("plan.levels", "", "plan", "no level given"),
-    ("plan.levels", "L6", "plan",
-     "plan.levels: L6 does not exist in this patient's anatomy (12 thoracic, 5 lumbar vertebrae)"),
+    (
+        "plan.levels",
+        "L6",
+        "plan",
+        "plan.levels: L6 does not exist in this patient's anatomy (12 thoracic, 5 lumbar vertebrae)",
+    ),
     ("plan.levels", "T13", "plan", "T13 does not exist"),
     ("plan.levle", "L2", "plan", "unknown field 'levle'"),
     ("consent", [], "consent", "consent: must be an object"),
@@ -678,8 +705,10 @@ def test_invalid_anatomy_still_reports_other_fields() -> None:
 
 def test_level_that_exists_only_in_the_recorded_anatomy() -> None:
     assert check_levels(base("vertebral_augmentation", "L6", "midline", lumbar=6))["verdict"] == "pass"
-    assert check_levels(base("vertebral_augmentation", "T13", "midline", region="thoracic", thoracic=13))[
-        "verdict"] == "pass"
+    assert (
+        check_levels(base("vertebral_augmentation", "T13", "midline", region="thoracic", thoracic=13))["verdict"]
+        == "pass"
+    )
     errors = input_errors(base("vertebral_augmentation", "T12", "midline", region="thoracic", thoracic=11))
     assert "(11 thoracic, 5 lumbar vertebrae)" in errors["plan"][0]
 

@@ -42,8 +42,7 @@ from levelverify.spine import (
 )
 
 # No example database: the suite must not write files into the repository.
-FAST = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 ANATOMIES = [
     Anatomy(thoracic, lumbar, rib, mobile, source)
@@ -54,7 +53,14 @@ ANATOMIES = [
     for source in SOURCES
 ]
 TOP_LEVEL_ERROR_KEYS = {
-    "plan", "consent", "marking", "preop_imaging", "localizations", "anatomy", "stage", "non_field_errors",
+    "plan",
+    "consent",
+    "marking",
+    "preop_imaging",
+    "localizations",
+    "anatomy",
+    "stage",
+    "non_field_errors",
 }
 
 
@@ -152,8 +158,11 @@ LEVELISH = st.text(alphabet="CTLSctlsx0123456789-/\u2013\u2014\u2212, \t", max_s
 
 
 @FAST
-@given(text=st.one_of(st.text(max_size=60), LEVELISH), structure=st.sampled_from(STRUCTURES),
-       anatomy=st.sampled_from(ANATOMIES))
+@given(
+    text=st.one_of(st.text(max_size=60), LEVELISH),
+    structure=st.sampled_from(STRUCTURES),
+    anatomy=st.sampled_from(ANATOMIES),
+)
 def test_parser_raises_only_its_own_error(text: str, structure: Structure, anatomy: Anatomy) -> None:
     try:
         units = parse_levels(text, structure, anatomy)
@@ -189,12 +198,10 @@ def assert_well_formed(request: Any) -> dict[str, Any] | None:
     except LevelInputError as error:
         assert error.errors
         assert set(error.errors) <= TOP_LEVEL_ERROR_KEYS
-        assert all(messages and all(isinstance(m, str) and m for m in messages)
-                   for messages in error.errors.values())
+        assert all(messages and all(isinstance(m, str) and m for m in messages) for messages in error.errors.values())
         return None
     assert result["verdict"] in ("pass", "stop", "incomplete")
-    findings = [_Finding(f["code"], f["severity"], tuple(f["sources"]), f["message"])
-                for f in result["findings"]]
+    findings = [_Finding(f["code"], f["severity"], tuple(f["sources"]), f["message"]) for f in result["findings"]]
     assert result["verdict"] == verdict_for(findings)
     for finding in findings:
         assert SEVERITY_BY_CODE[finding.code] == finding.severity
@@ -217,8 +224,7 @@ def test_check_on_arbitrary_json(body: Any) -> None:
 
 
 @FAST
-@given(body=st.dictionaries(st.sampled_from(sorted(TOP_LEVEL_ERROR_KEYS - {"non_field_errors"})), JSON,
-                            max_size=7))
+@given(body=st.dictionaries(st.sampled_from(sorted(TOP_LEVEL_ERROR_KEYS - {"non_field_errors"})), JSON, max_size=7))
 def test_check_on_arbitrary_values_for_known_fields(body: dict[str, Any]) -> None:
     assert_well_formed(body)
 
@@ -229,17 +235,37 @@ def maybe(strategy: st.SearchStrategy[Any], junk: st.SearchStrategy[Any] = JSON_
 
 
 LEVEL_TEXT = st.one_of(
-    st.sampled_from(["L2", "L2-L3", "L2/3", "L1-L3", "L4-S1", "T12-L1", "L5-S1", "L2, L3", "L6", "T13",
-                     "C5-C6", "S1", "L3-L2", "L2-", ""]),
+    st.sampled_from(
+        [
+            "L2",
+            "L2-L3",
+            "L2/3",
+            "L1-L3",
+            "L4-S1",
+            "T12-L1",
+            "L5-S1",
+            "L2, L3",
+            "L6",
+            "T13",
+            "C5-C6",
+            "S1",
+            "L3-L2",
+            "L2-",
+            "",
+        ]
+    ),
     LEVELISH,
 )
-ANATOMY_JSON = st.fixed_dictionaries({}, optional={
-    "thoracic": maybe(st.integers(11, 13)),
-    "lumbar": maybe(st.integers(4, 6)),
-    "lowest_rib": maybe(st.sampled_from(["T10", "T11", "T12", "T13", "L1"])),
-    "lowest_mobile": maybe(st.sampled_from(["L3", "L4", "L5", "L6", "S1"])),
-    "source": maybe(st.sampled_from(SOURCES)),
-})
+ANATOMY_JSON = st.fixed_dictionaries(
+    {},
+    optional={
+        "thoracic": maybe(st.integers(11, 13)),
+        "lumbar": maybe(st.integers(4, 6)),
+        "lowest_rib": maybe(st.sampled_from(["T10", "T11", "T12", "T13", "L1"])),
+        "lowest_mobile": maybe(st.sampled_from(["L3", "L4", "L5", "L6", "S1"])),
+        "source": maybe(st.sampled_from(SOURCES)),
+    },
+)
 ORDER_JSON = st.fixed_dictionaries(
     {
         "procedure": maybe(st.sampled_from(PROCEDURES)),
@@ -248,22 +274,28 @@ ORDER_JSON = st.fixed_dictionaries(
     },
     optional={"structure": maybe(st.sampled_from(STRUCTURES))},
 )
-LOCALIZATION_JSON = st.fixed_dictionaries({
-    "reference": maybe(st.sampled_from(REFERENCES)),
-    "count": maybe(st.integers(1, 35), st.integers() | JSON_SCALARS),
-    "level": maybe(LEVEL_TEXT),
-    "marker_in_place": maybe(st.booleans()),
-})
-NEAR_VALID = st.fixed_dictionaries({}, optional={
-    "stage": maybe(st.sampled_from(STAGES)),
-    "anatomy": maybe(ANATOMY_JSON),
-    "plan": maybe(ORDER_JSON),
-    "consent": maybe(ORDER_JSON),
-    "marking": maybe(st.fixed_dictionaries({"region": maybe(st.sampled_from(REGIONS)),
-                                            "side": maybe(st.sampled_from(SIDES))})),
-    "preop_imaging": maybe(st.fixed_dictionaries({"levels": maybe(LEVEL_TEXT)})),
-    "localizations": maybe(st.lists(maybe(LOCALIZATION_JSON), max_size=3)),
-})
+LOCALIZATION_JSON = st.fixed_dictionaries(
+    {
+        "reference": maybe(st.sampled_from(REFERENCES)),
+        "count": maybe(st.integers(1, 35), st.integers() | JSON_SCALARS),
+        "level": maybe(LEVEL_TEXT),
+        "marker_in_place": maybe(st.booleans()),
+    }
+)
+NEAR_VALID = st.fixed_dictionaries(
+    {},
+    optional={
+        "stage": maybe(st.sampled_from(STAGES)),
+        "anatomy": maybe(ANATOMY_JSON),
+        "plan": maybe(ORDER_JSON),
+        "consent": maybe(ORDER_JSON),
+        "marking": maybe(
+            st.fixed_dictionaries({"region": maybe(st.sampled_from(REGIONS)), "side": maybe(st.sampled_from(SIDES))})
+        ),
+        "preop_imaging": maybe(st.fixed_dictionaries({"levels": maybe(LEVEL_TEXT)})),
+        "localizations": maybe(st.lists(maybe(LOCALIZATION_JSON), max_size=3)),
+    },
+)
 
 
 @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -289,8 +321,10 @@ def agreeing_requests(draw: st.DrawFn) -> tuple[dict[str, Any], Anatomy, Structu
         "anatomy": anatomy.to_json(),
         "plan": {"procedure": procedure, "levels": ", ".join(format_unit(u) for u in units), "side": side},
         "consent": {"procedure": procedure, "levels": ",".join(reversed(notations)), "side": side},
-        "marking": {"region": "cervicothoracic" if units[0].vertebrae[0].region == "C" else "thoracolumbar",
-                    "side": side},
+        "marking": {
+            "region": "cervicothoracic" if units[0].vertebrae[0].region == "C" else "thoracolumbar",
+            "side": side,
+        },
         "preop_imaging": {"levels": ", ".join(notations)},
     }
     return request, anatomy, structure, units
@@ -319,8 +353,9 @@ def test_count_matches_label_exactly_when_the_arithmetic_says_so(
     if count is None or count + shift < 1:
         return
     request["stage"] = "localization"
-    request["localizations"] = [{"reference": reference, "count": count + shift, "level": format_unit(unit),
-                                 "marker_in_place": True}]
+    request["localizations"] = [
+        {"reference": reference, "count": count + shift, "level": format_unit(unit), "marker_in_place": True}
+    ]
     result = assert_well_formed(request)
     assert result is not None
     mismatched = any(f["code"] == COUNT_LABEL_MISMATCH for f in result["findings"])

@@ -66,14 +66,23 @@ def test_scenario(case: dict[str, Any]) -> None:
 
 def test_comparison_helpers_detect_differences() -> None:
     expect = {"status": 200, "verdict": "stop", "codes": ["CONSENT_MISMATCH"], "warnings": ["CONUS_PROXIMITY"]}
-    good = {"verdict": "stop", "findings": [
-        {"code": "CONSENT_MISMATCH", "severity": "stop"}, {"code": "CONUS_PROXIMITY", "severity": "warning"}]}
+    good = {
+        "verdict": "stop",
+        "findings": [
+            {"code": "CONSENT_MISMATCH", "severity": "stop"},
+            {"code": "CONUS_PROXIMITY", "severity": "warning"},
+        ],
+    }
     assert verdict_problems(expect, good) == []
     assert verdict_problems(expect, {"verdict": "pass", "findings": []}) != []
     extra = {"verdict": "stop", "findings": [*good["findings"], {"code": "MARKING_MISMATCH", "severity": "stop"}]}
     assert verdict_problems(expect, extra) != []
     passing = {"status": 200, "verdict": "pass", "codes": [], "warnings": []}
-    assert verdict_problems(passing, {"verdict": "pass", "findings": [
-        {"code": "CONSENT_MISSING", "severity": "incomplete"}]}) != []
+    assert (
+        verdict_problems(
+            passing, {"verdict": "pass", "findings": [{"code": "CONSENT_MISSING", "severity": "incomplete"}]}
+        )
+        != []
+    )
     assert error_problems({"status": 400, "field": "plan"}, {"plan": ["plan.levels: bad"]}) == []
     assert error_problems({"status": 400, "field": "plan"}, {"consent": ["bad"]}) != []

@@ -157,8 +157,20 @@ def test_describe() -> None:
 # --- notation ------------------------------------------------------------------------------------
 
 SEGMENT_NOTATIONS = [
-    "L2-L3", "L2-3", "L2/3", "L2/L3", "L2\u20133", "L2\u2014L3", "l2 - l3", " L2 - L3 ", "L2 /L3",
-    "l2-3", "L2\u2013L3", "L2\u2014 3", "L2\u22123", "L 2-L 3",
+    "L2-L3",
+    "L2-3",
+    "L2/3",
+    "L2/L3",
+    "L2\u20133",
+    "L2\u2014L3",
+    "l2 - l3",
+    " L2 - L3 ",
+    "L2 /L3",
+    "l2-3",
+    "L2\u2013L3",
+    "L2\u2014 3",
+    "L2\u22123",
+    "L 2-L 3",
 ]
 
 
@@ -480,3 +492,56 @@ def test_unit_regions_and_unknown_region() -> None:
 )
 def test_near_conus(unit: Vertebra | Segment | NerveRoot, near: bool) -> None:
     assert near_conus(unit) is near
+
+
+# --- caches (results are memoized; errors never are) --------------------------------------------
+
+
+def test_cached_parse_raises_the_same_error_every_time() -> None:
+    for text, structure in (("L6", "vertebra"), ("L2", "segment"), ("L3-L1", "nerve_root"), ("X1", "vertebra")):
+        messages = []
+        for _ in range(3):
+            with pytest.raises(NotationError) as caught:
+                parse_levels(text, structure, USUAL)  # type: ignore[arg-type]
+            messages.append((caught.value.messages, caught.value.not_in_anatomy, str(caught.value)))
+        assert messages[0] == messages[1] == messages[2]
+    for _ in range(2):
+        with pytest.raises(NotationError, match="names 2 vertebrae"):
+            parse_unit("L2-L3", "vertebra", USUAL)
+
+
+def test_cached_parse_depends_on_the_anatomy() -> None:
+    assert parse_levels("L6", "vertebra", SIX_LUMBAR) == (v("L6"),)
+    with pytest.raises(NotationError, match=r"\(12 thoracic, 4 lumbar vertebrae\)"):
+        parse_levels("L5-L6", "vertebra", FOUR_LUMBAR)
+    # Equal anatomies share results; a differing landmark changes only the error message.
+    with pytest.raises(NotationError) as usual_error:
+        parse_levels("L6", "vertebra", USUAL)
+    with pytest.raises(NotationError) as sacralized_error:
+        parse_levels("L6", "vertebra", SACRALIZED_L5)
+    assert "lowest mobile vertebra L4" in str(sacralized_error.value)
+    assert "lowest mobile" not in str(usual_error.value)
+
+
+def test_anatomy_from_json_is_shared_and_errors_repeat() -> None:
+    data = {"thoracic": 12, "lumbar": 6, "lowest_mobile": "l6"}
+    first, second = Anatomy.from_json(data), Anatomy.from_json(dict(data))
+    assert first == second == SIX_LUMBAR
+    assert first.sequence is second.sequence
+    assert Anatomy.usual() == USUAL
+    for bad in ({"thoracic": 14}, {"thoracic": True}, {"lumbar": 5.0}, {"lumbar": [5]}, {"lumbars": 6}):
+        errors = []
+        for _ in range(2):
+            with pytest.raises(LevelInputError) as caught:
+                Anatomy.from_json(bad)
+            errors.append(caught.value.errors)
+        assert errors[0] == errors[1]
+    for _ in range(2):
+        with pytest.raises(LevelInputError, match=r"anatomy\.thoracic"):
+            Anatomy(thoracic=14)
+
+
+def test_expected_counts_hands_out_a_fresh_dict() -> None:
+    counts = expected_counts(v("L2"), USUAL)
+    counts["sacrum"] = 99
+    assert expected_counts(v("L2"), USUAL) == {"sacrum": 4, "c2": 19, "last_rib": 2}
