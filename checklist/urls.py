@@ -9,5 +9,9 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-user/", views.SwitchUserView.as_view(), name="switch-user"),
-    path("", views.HomeView.as_view(), name="home"),
+    path("", views.RoleLandingView.as_view(), name="home"),
+    path("cases/", views.CaseListView.as_view(), name="case-list"),
+    path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
+    path("cases/<int:case_id>/do/<slug:action>", views.CaseActionView.as_view(), name="case-action"),
+    path("cases/<int:case_id>/levels-preview", views.LevelsPreviewView.as_view(), name="levels-preview"),
 ]

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from checklist import selectors
+from checklist import forms, page_selectors, roles, selectors, services
+from checklist.levels import anatomy_of, current_evidence
+from checklist.models import Case, User
+from checklist.policies import visible_cases
+from checklist.services.bulk import phase_attest_mine
+from config.api_errors import ApplicationError, ConflictError
+from levelverify.check import STRUCTURE_BY_PROCEDURE
+from levelverify.spine import NotationError, display_target, format_units, parse_levels
 
 LOCKED_OUT = "Too many failed sign-in attempts for this username: it is locked for a while."
 
@@ -70,5 +80,326 @@ class SwitchUserView(View):
         return redirect("login")
 
 
-class HomeView(LoginRequiredMixin, TemplateView):
-    template_name = "checklist/home.html"
+# ------------------------------------------------------------------------------------------------
+# Tablet pages
+# ------------------------------------------------------------------------------------------------
+
+LANDING_BY_ROLE = {
+    roles.QUALITY_OFFICER: "case-list",
+    roles.ADMIN: "case-list",
+}
+
+
+class RoleLandingView(LoginRequiredMixin, View):
+    """The role decides the landing page: the OR team gets today's cases."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return redirect(LANDING_BY_ROLE.get(request.user.role or "", "case-list"))  # type: ignore[union-attr]
+
+
+class CaseListView(LoginRequiredMixin, TemplateView):
+    template_name = "checklist/case_list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        mine = self.request.GET.get("mine") == "1" or (user.role == roles.SURGEON and "mine" not in self.request.GET)  # type: ignore[union-attr]
+        cases = list(page_selectors.cases_today(user, mine_only=mine))  # type: ignore[arg-type]
+        context.update(
+            cases=[(case, page_selectors.target_of(case)) for case in cases],
+            mine=mine,
+            today=timezone.localdate(),
+            is_surgeon=user.role == roles.SURGEON,  # type: ignore[union-attr]
+        )
+        return context
+
+
+def _visible_case_or_404(request: HttpRequest, case_id: int) -> Case:
+    case = (
+        visible_cases(request.user)  # type: ignore[arg-type]
+        .select_related("patient", "room", "surgeon", "anesthesia", "latest_verdict", "checklist_run")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise Http404("No such case, or it is not in your rooms.")
+    return case
+
+
+FORMS: dict[str, type[forms.VersionedForm]] = {
+    "plan": forms.PlanForm,
+    "sign": forms.SignForm,
+    "confirm": forms.SignForm,
+    "consent": forms.ConsentForm,
+    "marking": forms.MarkingForm,
+    "imaging": forms.ImagingForm,
+    "anatomy": forms.AnatomyForm,
+    "localization": forms.LocalizationForm,
+    "treated": forms.TreatedLevelsForm,
+}
+
+
+def _initial_forms(case: Case, page: page_selectors.CasePage) -> dict[str, Any]:
+    version: dict[str, Any] = {"expected_version": case.evidence_version}
+    plan = page.evidence.plan
+    consent_initial: dict[str, Any] = {**version, "procedure": case.procedure}
+    if plan is not None:
+        consent_initial.update(levels=plan.levels, side=plan.side)
+    built: dict[str, Any] = {}
+    for name, form_class in FORMS.items():
+        initial: dict[str, Any] = dict(version)
+        if name == "plan" and plan is not None:
+            initial.update(levels=plan.levels, side=plan.side, approach=plan.approach, notes=plan.notes)
+        if name == "consent":
+            initial = consent_initial
+        if name == "marking":
+            initial.update(marked_by=case.surgeon_id, side=plan.side if plan else None, region="lumbar")
+        if name == "imaging":
+            initial.update(reviewed_by=case.surgeon_id)
+        if name == "localization":
+            initial.update(read_by=case.surgeon_id, phase="pre_incision", reference="sacrum")
+        built[name] = form_class(initial=initial, prefix=name)
+    return built
+
+
+class CaseDetailView(LoginRequiredMixin, View):
+    """The case page: target header, verdict strip, phases as cards, evidence forms."""
+
+    template_name = "checklist/case_detail.html"
+
+    def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        case = _visible_case_or_404(request, case_id)
+        return self.render(request, case)
+
+    def render(
+        self,
+        request: HttpRequest,
+        case: Case,
+        *,
+        bound: tuple[str, Any] | None = None,
+        error: str | None = None,
+        conflict: bool = False,
+        status: int = 200,
+    ) -> HttpResponse:
+        page = page_selectors.case_page(case, request.user)  # type: ignore[arg-type]
+        built = _initial_forms(case, page)
+        open_form = None
+        if bound is not None:
+            built[bound[0]] = bound[1]
+            open_form = bound[0]
+        context = {
+            "page": page,
+            "case": case,
+            "forms": built,
+            "open_form": open_form,
+            "action_error": error,
+            "conflict": conflict,
+            "first_signature": not request.session.get(SESSION_SIGNED),
+            "partial": request.headers.get("HX-Request") == "true" and request.GET.get("partial") == "live",
+        }
+        template = "checklist/_case_live.html" if context["partial"] else self.template_name
+        return render(request, template, context, status=status)
+
+
+SESSION_SIGNED = "rightlevel_signed"
+
+
+class CaseActionView(LoginRequiredMixin, View):
+    """POST /cases/<id>/do/<action>: one form, one service call, then back to the case page.
+    Errors come back inline on the same page (400), stale writes as a conflict notice (409)."""
+
+    def post(self, request: HttpRequest, case_id: int, action: str) -> HttpResponse:
+        case = _visible_case_or_404(request, case_id)
+        handler = ACTIONS.get(action)
+        if handler is None:
+            raise Http404("Unknown action.")
+        form_class, call = handler
+        form = form_class(request.POST, request.FILES, prefix=action if action in FORMS else None)
+        page = CaseDetailView()
+        if not form.is_valid():
+            return page.render(request, case, bound=(action, form) if action in FORMS else None,
+                               error=_form_error_text(form) if action not in FORMS else None, status=400)  # fmt: skip
+        data = form.cleaned_data
+        try:
+            message = call(request, case, data)
+        except ConflictError as exc:
+            if action in FORMS:
+                form = form_class(
+                    {**request.POST.dict(), f"{action}-expected_version": exc.extra["current"]["evidence_version"]},
+                    prefix=action,
+                )
+                form.is_valid()
+            fresh = _visible_case_or_404(request, case_id)
+            return page.render(request, fresh, bound=(action, form) if action in FORMS else None,
+                               error=exc.message, conflict=True, status=409)  # fmt: skip
+        except ApplicationError as exc:
+            fresh = _visible_case_or_404(request, case_id)
+            if action in FORMS:
+                for field, errors in exc.errors.items():
+                    target = field if field in form.fields else None
+                    for error in errors:
+                        form.add_error(target, error)
+                if not exc.errors:
+                    form.add_error(None, exc.message)
+                return page.render(request, fresh, bound=(action, form), status=exc.status_code)
+            return page.render(request, fresh, error=exc.message, status=exc.status_code)
+        messages.success(request, message)
+        return redirect(reverse("case-detail", args=[case_id]) + f"#{ANCHORS.get(action, 'top')}")
+
+
+def _actor(request: HttpRequest) -> User:
+    """The signed-in user (LoginRequiredMixin has already refused anonymous requests)."""
+    return cast(User, request.user)
+
+
+def _form_error_text(form: Any) -> str:
+    return " ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+
+
+def _do_plan(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    plan = services.plan_revise(actor=_actor(request), case=case.pk, procedure=case.procedure, levels=d["levels"],
+                                side=d["side"], approach=d["approach"], notes=d["notes"],
+                                expected_version=d["expected_version"])  # fmt: skip
+    return f"Plan version {plan.number} saved: {plan.levels} {plan.side}. It must be signed."
+
+
+def _do_sign(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    plan_number = int(request.POST.get("plan_number", "0") or 0)
+    signature = services.plan_sign(actor=_actor(request), case=case.pk, plan_number=plan_number, password=d["password"],
+                                   username=d["username"] or None,
+                                   first_in_session=not request.session.get(SESSION_SIGNED),
+                                   expected_version=d["expected_version"])  # fmt: skip
+    request.session[SESSION_SIGNED] = True
+    return (
+        f"Signed by {signature.printed_name} at {timezone.localtime(signature.signed_at):%H:%M}: {signature.meaning}."
+    )
+
+
+def _do_confirm(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    signature = services.localization_confirm(actor=_actor(request), case=case.pk, password=d["password"],
+                                              username=d["username"] or None,
+                                              first_in_session=not request.session.get(SESSION_SIGNED),
+                                              expected_version=d["expected_version"])  # fmt: skip
+    request.session[SESSION_SIGNED] = True
+    return f"Level confirmed by {signature.printed_name}."
+
+
+def _do_consent(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    consent = services.consent_record(actor=_actor(request), case=case.pk, procedure=d["procedure"], levels=d["levels"],
+                                      side=d["side"], date_signed=d["date_signed"], witness=d["witness"],
+                                      scan=d.get("scan"), expected_version=d["expected_version"])  # fmt: skip
+    return f"Consent recorded: {consent.levels} {consent.side}."
+
+
+def _do_marking(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    services.marking_record(actor=_actor(request), case=case.pk, region=d["region"], side=d["side"],
+                            marked_by=d["marked_by"], expected_version=d["expected_version"])  # fmt: skip
+    return f"Site marking recorded: {d['region']}, {d['side']}."
+
+
+def _do_imaging(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    imaging = services.imaging_record(actor=_actor(request), case=case.pk, modality=d["modality"],
+                                      study_date=d["study_date"], levels=d["levels"], reviewed_by=d["reviewed_by"],
+                                      expected_version=d["expected_version"])  # fmt: skip
+    return f"Pre-op imaging recorded: {imaging.levels}."
+
+
+def _do_anatomy(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    record = services.anatomy_record(actor=_actor(request), case=case.pk, thoracic=d["thoracic"], lumbar=d["lumbar"],
+                                     lowest_rib=d["lowest_rib"].strip().upper(),
+                                     lowest_mobile=d["lowest_mobile"].strip().upper(), source=d["source"],
+                                     expected_version=d["expected_version"])  # fmt: skip
+    return f"Anatomy recorded: {record.thoracic} thoracic, {record.lumbar} lumbar."
+
+
+def _do_localization(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    x = services.localization_record(actor=_actor(request), case=case.pk, phase=d["phase"], reference=d["reference"],
+                                     count=d["count"], label=d["label"], marker_in_place=d["marker_in_place"] == "yes",
+                                     durable_mark_placed=d["durable_mark_placed"], read_by=d["read_by"],
+                                     expected_version=d["expected_version"])  # fmt: skip
+    return f"Level image recorded: count {x.count} from the {x.get_reference_display().lower()} = {x.label}."
+
+
+def _do_treated(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    services.treated_levels_record(actor=_actor(request), case=case.pk, levels=d["levels"],
+                                   expected_version=d["expected_version"])  # fmt: skip
+    return "Levels treated recorded."
+
+
+def _do_attest(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    services.step_attest(actor=_actor(request), case=case.pk, step_code=d["step_code"], role=d["role"],
+                         expected_version=d["expected_version"])  # fmt: skip
+    return "Attested."
+
+
+def _do_attest_phase(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    done = phase_attest_mine(actor=_actor(request), case=case.pk, phase=d["phase"], role=d["role"],
+                             expected_version=d["expected_version"])  # fmt: skip
+    return f"Attested {len(done)} step{'s' if len(done) != 1 else ''} as {d['role']}."
+
+
+def _do_in_room(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    services.case_patient_in_room(actor=_actor(request), case=case.pk, expected_version=d["expected_version"])
+    return "Patient is in the room: sign-in has started."
+
+
+def _do_time_out(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    services.time_out_complete(actor=_actor(request), case=case.pk, expected_version=d["expected_version"])
+    return "Time-out complete. Next: localization with the marker in place."
+
+
+def _do_durable(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    services.localization_mark_durable(actor=_actor(request), case=case.pk, localization_id=d["localization_id"],
+                                       expected_version=d["expected_version"])  # fmt: skip
+    return "Durable mark recorded."
+
+
+def _do_sign_out(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    services.sign_out_complete(actor=_actor(request), case=case.pk, expected_version=d["expected_version"])
+    return "Sign-out complete. The case is closed."
+
+
+ACTIONS: dict[str, tuple[type[forms.VersionedForm], Callable[[HttpRequest, Case, dict[str, Any]], str]]] = {
+    "plan": (forms.PlanForm, _do_plan),
+    "sign": (forms.SignForm, _do_sign),
+    "confirm": (forms.SignForm, _do_confirm),
+    "consent": (forms.ConsentForm, _do_consent),
+    "marking": (forms.MarkingForm, _do_marking),
+    "imaging": (forms.ImagingForm, _do_imaging),
+    "anatomy": (forms.AnatomyForm, _do_anatomy),
+    "localization": (forms.LocalizationForm, _do_localization),
+    "treated": (forms.TreatedLevelsForm, _do_treated),
+    "attest": (forms.AttestForm, _do_attest),
+    "attest-phase": (forms.PhaseAttestForm, _do_attest_phase),
+    "in-room": (forms.VersionedForm, _do_in_room),
+    "time-out": (forms.VersionedForm, _do_time_out),
+    "durable-mark": (forms.DurableMarkForm, _do_durable),
+    "sign-out": (forms.VersionedForm, _do_sign_out),
+}
+ANCHORS = {
+    "plan": "evidence", "sign": "evidence", "consent": "evidence", "marking": "evidence", "imaging": "evidence",
+    "anatomy": "evidence", "localization": "localization", "confirm": "localization", "durable-mark": "localization",
+    "treated": "phase-sign_out",
+}  # fmt: skip
+
+
+class LevelsPreviewView(LoginRequiredMixin, View):
+    """htmx: echo how free-text levels will be read ("Reads as: L2-L3 segment") before saving."""
+
+    def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        case = _visible_case_or_404(request, case_id)
+        text = str(next((v for k, v in request.GET.items() if k.endswith(("levels", "label"))), ""))
+        kind = request.GET.get("kind", "levels")
+        structure = STRUCTURE_BY_PROCEDURE.get(request.GET.get("consent-procedure") or case.procedure, "vertebra")
+        if kind == "label":
+            structure = "segment" if structure == "segment" else "vertebra"
+        evidence = current_evidence(case)
+        anatomy = anatomy_of(evidence.anatomy)
+        if not text.strip():
+            return HttpResponse("")
+        try:
+            units = parse_levels(text, structure, anatomy)
+        except NotationError as exc:
+            return render(request, "checklist/_levels_preview.html", {"error": "; ".join(exc.messages)})
+        display = display_target(structure, units)
+        return render(request, "checklist/_levels_preview.html", {"canonical": format_units(units), "display": display})

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -77,6 +78,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widget templates come from templates/ too (the large touch-target radio buttons).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Database ---------------------------------------------------------------------------------
 # SQLite is the embedded default (no server to install). WAL lets the web server, the worker and

@@ -1,0 +1,144 @@
+"""Tablet forms. Each one only shapes input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from checklist.models import (
+    AnatomySource,
+    LocalizationPhase,
+    MarkingRegion,
+    Modality,
+    Procedure,
+    Reference,
+    Side,
+    User,
+)
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class BigRadio(forms.RadioSelect):
+    """Radio buttons drawn as large touch targets (see .choice-buttons in the stylesheet)."""
+
+    template_name = "checklist/widgets/big_radio.html"
+    option_template_name = "checklist/widgets/big_radio_option.html"
+
+
+class VersionedForm(forms.Form):
+    """Every write carries the case's evidence version as the device displayed it."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+def _people(role: str) -> Any:
+    return User.objects.filter(groups__name=role, is_active=True).order_by("full_name")
+
+
+class LevelsField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 200)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "inputmode": "text",
+                                   "class": "levels-input"}),
+        )  # fmt: skip
+        super().__init__(**kwargs)
+
+
+class PlanForm(VersionedForm):
+    levels = LevelsField(label="Level(s)", help_text="e.g. L2, L2-L3, L1-L3")
+    side = forms.ChoiceField(choices=Side.choices, widget=BigRadio)
+    approach = forms.CharField(max_length=200, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class SignForm(VersionedForm):
+    username = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "username"})
+    )
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class ConsentForm(VersionedForm):
+    procedure = forms.ChoiceField(choices=Procedure.choices)
+    levels = LevelsField(label="Level(s) on the consent")
+    side = forms.ChoiceField(choices=Side.choices, widget=BigRadio)
+    date_signed = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    witness = forms.CharField(max_length=200)
+    scan = forms.FileField(required=False, label="Scan of the signed form (optional)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["date_signed"].initial = timezone.localdate()
+
+
+class MarkingForm(VersionedForm):
+    region = forms.ChoiceField(choices=MarkingRegion.choices, widget=BigRadio)
+    side = forms.ChoiceField(choices=Side.choices, widget=BigRadio)
+    marked_by = forms.ModelChoiceField(queryset=User.objects.none(), label="Marked by")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["marked_by"].queryset = _people("surgeon")  # type: ignore[attr-defined]
+
+
+class ImagingForm(VersionedForm):
+    modality = forms.ChoiceField(choices=Modality.choices, widget=BigRadio)
+    study_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    levels = LevelsField(label="Level of the pathology")
+    reviewed_by = forms.ModelChoiceField(queryset=User.objects.none())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reviewed_by"].queryset = (_people("surgeon") | _people("radiographer")).distinct()  # type: ignore[attr-defined]
+
+
+class AnatomyForm(VersionedForm):
+    thoracic = forms.TypedChoiceField(
+        choices=[(11, "11"), (12, "12"), (13, "13")], coerce=int, widget=BigRadio, initial=12
+    )
+    lumbar = forms.TypedChoiceField(choices=[(4, "4"), (5, "5"), (6, "6")], coerce=int, widget=BigRadio, initial=5)
+    lowest_rib = forms.CharField(max_length=4, required=False, help_text="Blank = the last thoracic vertebra")
+    lowest_mobile = forms.CharField(
+        max_length=4,
+        required=False,
+        help_text="Blank = the last lumbar vertebra; L4 if L5 is sacralized, S1 if lumbarized",
+    )
+    source = forms.ChoiceField(choices=AnatomySource.choices, widget=BigRadio, initial=AnatomySource.WHOLE_SPINE)
+
+
+class LocalizationForm(VersionedForm):
+    phase = forms.ChoiceField(choices=LocalizationPhase.choices, widget=BigRadio)
+    reference = forms.ChoiceField(choices=Reference.choices, widget=BigRadio)
+    count = forms.IntegerField(min_value=1, max_value=40, widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    label = forms.CharField(max_length=20, label="Level the marker is on", widget=forms.TextInput(
+        attrs={"autocomplete": "off", "autocapitalize": "characters", "class": "levels-input"}))  # fmt: skip
+    marker_in_place = forms.ChoiceField(choices=YES_NO, widget=BigRadio, label="Marker still in place when read?")
+    durable_mark_placed = forms.BooleanField(required=False, label="Durable mark placed at this level")
+    read_by = forms.ModelChoiceField(queryset=User.objects.none(), label="Image read by")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["read_by"].queryset = (_people("surgeon") | _people("radiographer")).distinct()  # type: ignore[attr-defined]
+
+
+class TreatedLevelsForm(VersionedForm):
+    levels = LevelsField(label="Levels actually treated")
+
+
+class AttestForm(VersionedForm):
+    step_code = forms.CharField(max_length=80)
+    role = forms.CharField(max_length=20)
+
+
+class PhaseAttestForm(VersionedForm):
+    phase = forms.CharField(max_length=20)
+    role = forms.CharField(max_length=20)
+
+
+class DurableMarkForm(VersionedForm):
+    localization_id = forms.IntegerField(min_value=1)

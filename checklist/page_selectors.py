@@ -1,0 +1,158 @@
+"""Reads for the tablet pages: everything one screen needs, gathered in a few queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from checklist.levels import CurrentEvidence, current_evidence, plan_content, signature_valid
+from checklist.models import Case, NearMiss, User
+from checklist.policies import can, user_roles, visible_cases
+from checklist.selectors import StepStatus, checklist_status, checklist_template
+from checklist.templates_catalog import PHASE_LABELS, PHASES
+from levelverify.check import check_levels
+from levelverify.errors import LevelInputError
+
+VERDICT_WORDS = {
+    "pass": ("PASS", "All evidence agrees."),
+    "incomplete": ("INCOMPLETE", "Evidence is missing."),
+    "stop": ("STOP", "The evidence disagrees. Do not proceed."),
+}
+# What resolves each finding, in words for the stop screen.
+RESOLUTIONS = {
+    "CONSENT_MISMATCH": (
+        "Check the signed consent with the patient and surgeon; record a corrected consent, "
+        "or revise and re-sign the plan."
+    ),
+    "PREOP_IMAGING_MISMATCH": (
+        "Review the pre-op images with the surgeon; record the correct imaging level or revise the plan."
+    ),
+    "MARKING_MISMATCH": "The surgeon re-marks the site on the correct side and region; record the new marking.",
+    "COUNT_LABEL_MISMATCH": (
+        "Recount on the image with the marker in place, from the named landmark; record the new count."
+    ),
+    "LOCALIZATION_OUTSIDE_PLAN": "The marker is not at a planned level: move it, re-image and record the new count.",
+    "PLAN_SIGNATURE_INVALID": "The signed plan was altered: the surgeon reviews and signs a new plan version.",
+    "EVIDENCE_INVALID": "Correct the record that does not fit the recorded anatomy.",
+    "TREATED_LEVELS_MISMATCH": "Record the levels actually treated; if they differ from the plan, escalate per policy.",
+}
+
+
+def cases_today(user: User, *, day: dt.date | None = None, mine_only: bool = False) -> QuerySet[Case]:
+    day = day or timezone.localdate()
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    end = start + dt.timedelta(days=1)
+    cases = visible_cases(user).filter(scheduled_start__gte=start, scheduled_start__lt=end)
+    if mine_only:
+        cases = cases.filter(surgeon=user) | cases.filter(co_surgeons=user)
+    return cases.select_related("patient", "room", "surgeon", "latest_verdict").order_by("scheduled_start", "id")
+
+
+def target_of(case: Case) -> dict[str, Any] | None:
+    """The normalized target and expected counts, from the stored verdict's input (pure, no query)."""
+    verdict = case.latest_verdict
+    if verdict is None or "plan" not in verdict.request:
+        return None
+    try:
+        result = check_levels(verdict.request)
+    except LevelInputError:
+        return None
+    target = result.get("target")
+    if not target:
+        return None
+    return {**target, "expected_counts": result.get("expected_counts", {}), "anatomy": result.get("anatomy")}
+
+
+@dataclass
+class Phase:
+    code: str
+    label: str
+    steps: list[StepStatus]
+    open: bool
+    blocked_reason: str | None
+
+    @property
+    def complete(self) -> bool:
+        return all(step.complete for step in self.steps)
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for step in self.steps if step.complete)
+
+
+@dataclass
+class CasePage:
+    case: Case
+    evidence: CurrentEvidence
+    target: dict[str, Any] | None
+    findings: list[dict[str, Any]]
+    stops: list[dict[str, Any]]
+    missing: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    phases: list[Phase]
+    my_roles: list[str]
+    plan_signature_valid: bool | None
+    near_misses: list[NearMiss]
+    can: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def verdict_word(self) -> str:
+        return VERDICT_WORDS[self.case.verdict][0]
+
+    @property
+    def verdict_summary(self) -> str:
+        return VERDICT_WORDS[self.case.verdict][1]
+
+
+def _phase_gate(case: Case, phase: str, done: dict[str, bool]) -> str | None:
+    if case.patient_in_room_at is None:
+        return "Waiting for the patient to be in the room."
+    if phase == "time_out" and not done["sign_in"]:
+        return "Opens when the sign-in is complete."
+    if phase == "localization" and case.time_out_completed_at is None:
+        return "Opens when the time-out is complete."
+    if phase == "sign_out" and case.localization_passed_at is None:
+        return "Opens when the localization has passed."
+    return None
+
+
+def case_page(case: Case, user: User) -> CasePage:
+    evidence = current_evidence(case)
+    findings = list(case.latest_verdict.findings) if case.latest_verdict else []
+    steps = checklist_status(case)
+    done = {p: all(s.complete for s in steps if s.phase == p) for p in PHASES}
+    phases = []
+    for code in PHASES:
+        gate = _phase_gate(case, code, done)
+        phases.append(Phase(code, PHASE_LABELS[code], [s for s in steps if s.phase == code], gate is None, gate))
+    held = user_roles(user)
+    plan = evidence.plan
+    valid = None
+    if plan is not None and plan.signature is not None:
+        valid = signature_valid(plan.signature, plan_content(plan))
+    actions = (
+        "plan.revise", "plan.sign", "consent.record", "marking.record", "imaging.record", "anatomy.record",
+        "localization.record", "localization.mark_durable", "localization.confirm", "step.attest",
+        "time_out.complete", "treated_levels.record", "sign_out.complete", "case.patient_in_room", "audit.view",
+    )  # fmt: skip
+    for finding in findings:
+        finding.setdefault("resolution", RESOLUTIONS.get(finding["code"], ""))
+    checklist_template(case)  # validates the pinned template exists
+    return CasePage(
+        case=case,
+        evidence=evidence,
+        target=target_of(case),
+        findings=findings,
+        stops=[f for f in findings if f["severity"] == "stop"],
+        missing=[f for f in findings if f["severity"] == "incomplete"],
+        warnings=[f for f in findings if f["severity"] == "warning"],
+        phases=phases,
+        my_roles=[r for r in ("surgeon", "anesthesia", "nurse", "radiographer") if r in held],
+        plan_signature_valid=valid,
+        near_misses=list(case.near_misses.all()),
+        can={action.replace(".", "_"): can(user, action, case) for action in actions},
+    )

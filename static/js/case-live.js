@@ -1,0 +1,96 @@
+// Case page: live sync across devices, the stop screen, and the "reads as" echo of typed levels.
+(function () {
+  "use strict";
+  var live = document.getElementById("case-live");
+  if (!live) { return; }
+  var PASSIVE = { "X-RightLevel-Passive": "1" };
+  var statusUrl = live.getAttribute("data-status-url");
+  var liveUrl = live.getAttribute("data-live-url");
+  var etag = null;
+  var version = live.getAttribute("data-version");
+  var notice = document.getElementById("sync-notice");
+
+  // --- stop screen: shown for every new stop verdict until acknowledged on this device ----------
+  function bindStopOverlay() {
+    var overlay = document.getElementById("stop-overlay");
+    if (!overlay) { return; }
+    var key = "rightlevel-stop-ack-" + overlay.getAttribute("data-verdict-id");
+    if (window.sessionStorage.getItem(key)) { overlay.hidden = true; return; }
+    var button = document.getElementById("stop-ack");
+    overlay.hidden = false;
+    button.focus();
+    button.addEventListener("click", function () {
+      window.sessionStorage.setItem(key, "1");
+      overlay.hidden = true;
+      var header = document.getElementById("top");
+      if (header) { header.setAttribute("tabindex", "-1"); header.focus(); }
+    });
+    overlay.addEventListener("keydown", function (event) {
+      if (event.key === "Tab") { event.preventDefault(); button.focus(); }  // keep focus inside
+    });
+  }
+
+  // --- live sync: a cheap status poll; the case part of the page is refetched when it changes ---
+  function refresh() {
+    return fetch(liveUrl, { credentials: "same-origin", headers: Object.assign({ "HX-Request": "true" }, PASSIVE) })
+      .then(function (response) {
+        if (response.status === 401) { window.location.href = "/login/?timeout=1"; return null; }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (html === null) { return; }
+        live.innerHTML = html;
+        var inner = document.getElementById("case-live-inner");
+        if (inner) { version = inner.getAttribute("data-version"); }
+        if (notice) {
+          notice.hidden = false;
+          window.setTimeout(function () { notice.hidden = true; }, 4000);
+        }
+        bindStopOverlay();
+      });
+  }
+
+  function poll() {
+    var headers = Object.assign({ "Accept": "application/json" }, PASSIVE);
+    if (etag) { headers["If-None-Match"] = etag; }
+    fetch(statusUrl, { credentials: "same-origin", headers: headers, cache: "no-store" })
+      .then(function (response) {
+        if (response.status === 401 || response.status === 403) { window.location.href = "/login/?timeout=1"; return null; }
+        if (response.status === 304 || !response.ok) { return null; }
+        etag = response.headers.get("ETag");
+        return response.json();
+      })
+      .then(function (status) {
+        if (status && String(status.version) !== String(version)) { return refresh(); }
+        return null;
+      })
+      .catch(function () { /* network blip: try again at the next tick */ })
+      .finally(function () { window.setTimeout(poll, 2000); });
+  }
+
+  // --- "reads as": echo how typed levels will be read, before saving ----------------------------
+  function bindPreviews() {
+    var inputs = document.querySelectorAll("form[data-preview-url] input.levels-input");
+    Array.prototype.forEach.call(inputs, function (input) {
+      var form = input.form;
+      var target = document.getElementById(input.id + "-preview");
+      var timer = null;
+      input.addEventListener("input", function () {
+        window.clearTimeout(timer);
+        timer = window.setTimeout(function () {
+          var url = new URL(form.getAttribute("data-preview-url"), window.location.href);
+          url.searchParams.set(input.name, input.value);
+          var procedure = form.querySelector("select[name$='procedure']");
+          if (procedure) { url.searchParams.set("consent-procedure", procedure.value); }
+          fetch(url, { credentials: "same-origin" })
+            .then(function (response) { return response.ok ? response.text() : ""; })
+            .then(function (html) { if (target) { target.innerHTML = html; } });
+        }, 250);
+      });
+    });
+  }
+
+  bindStopOverlay();
+  bindPreviews();
+  window.setTimeout(poll, 2000);
+})();
