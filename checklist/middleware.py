@@ -38,7 +38,8 @@ class RequestIdMiddleware:
 
 
 def inactivity_timeout_seconds() -> int:
-    return int(settings.RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES) * 60
+    seconds = getattr(settings, "RIGHTLEVEL_INACTIVITY_TIMEOUT_SECONDS", None)
+    return int(seconds) if seconds else int(settings.RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES) * 60
 
 
 class InactivityLogoutMiddleware:
@@ -61,8 +62,9 @@ class InactivityLogoutMiddleware:
 
     @staticmethod
     def _logged_out_response(request: HttpRequest) -> HttpResponse:
-        minutes = settings.RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES
-        reason = f"Signed out after {minutes} minutes without activity."
+        seconds = inactivity_timeout_seconds()
+        span = f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
+        reason = f"Signed out after {span} without activity."
         if request.path.startswith("/api/") or request.headers.get(PASSIVE_HEADER):
             return JsonResponse({"detail": reason, "errors": {}}, status=401)
         if request.headers.get("HX-Request"):

@@ -54,3 +54,29 @@ def redis_url() -> str:
     if not url:
         pytest.fail("RIGHTLEVEL_TEST_REDIS_URL is not set: run the suite with scripts/test, which starts Redis")
     return url
+
+
+def _sqlite_flush_around_audit_triggers() -> None:
+    """Transactional tests end with a flush, which on SQLite is DELETE FROM every table, and the
+    audit triggers (rightly) refuse that. Test-only: lift the triggers for the flush, then put
+    them back. On PostgreSQL the flush is TRUNCATE, which row triggers do not see."""
+    import importlib
+
+    from django.db.backends.sqlite3.operations import DatabaseOperations
+
+    triggers = importlib.import_module("checklist.migrations.0004_audit_append_only_triggers")
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with self.connection.schema_editor(atomic=False) as editor:
+            triggers.drop_triggers(None, editor)
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.schema_editor(atomic=False) as editor:
+                triggers.create_triggers(None, editor)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+
+
+_sqlite_flush_around_audit_triggers()

@@ -121,6 +121,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Automatic logoff (HIPAA 164.312(a)(2)(iii)): a session with no user activity for this many
 # minutes is ended. Background polls do not count as activity (see checklist.middleware).
 RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES = env.int("INACTIVITY_TIMEOUT_MINUTES", default=15)
+# Seconds win when set (browser tests use a few seconds); otherwise the minutes above.
+RIGHTLEVEL_INACTIVITY_TIMEOUT_SECONDS: int | None = None
 # Hard upper bound on a session, whatever the activity: one long shift.
 SESSION_COOKIE_AGE = env.int("SESSION_MAX_AGE_SECONDS", default=12 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True

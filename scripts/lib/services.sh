@@ -21,6 +21,7 @@ debian_packages_ensure() {
   { [ -n "${DATABASE_URL:-}" ] || _pg_bindir >/dev/null; } || missing+=(postgresql)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== apt-get install ${missing[*]}"
     _as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -96,4 +97,12 @@ services_start() {
     echo "== Redis $(redis-server --version | awk '{print $3}') on 127.0.0.1:$rport"
   fi
   export RIGHTLEVEL_REDIS_SERVER=${RIGHTLEVEL_REDIS_SERVER:-$(command -v redis-server || true)}
+}
+
+# Test-only JavaScript (axe-core, injected into pages by the browser tests), from package-lock.json.
+node_packages_ensure() {
+  if [ ! -f node_modules/axe-core/axe.min.js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "== npm install (axe-core for the accessibility checks)"
+    npm install --no-audit --no-fund --silent
+  fi
 }

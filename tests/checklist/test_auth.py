@@ -31,9 +31,10 @@ def test_login_with_good_credentials_lands_on_home(client: Client, nurse: User, 
     response = _login(client, nurse.username, password)
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
-    home = client.get(reverse("home"))
-    assert home.status_code == 200
-    assert nurse.full_name in home.content.decode()
+    landing = client.get(reverse("home"), follow=True)
+    assert landing.status_code == 200
+    assert landing.redirect_chain[-1][0] == reverse("case-list")  # the OR team lands on today's cases
+    assert nurse.full_name in landing.content.decode()
 
 
 def test_login_with_a_wrong_password_shows_a_form_error(client: Client, nurse: User) -> None:
@@ -107,7 +108,7 @@ def test_token_endpoint_respects_the_lockout(api_client, nurse: User, password: 
 @override_settings(RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES=15)
 def test_inactivity_logs_the_user_out(client: Client, nurse: User) -> None:
     client.force_login(nurse)
-    assert client.get(reverse("home")).status_code == 200
+    assert client.get(reverse("case-list")).status_code == 200
     session = client.session
     session[SESSION_LAST_ACTIVITY] = time.time() - 16 * 60
     session.save()
