@@ -13,3 +13,13 @@ def session_timeout(request: HttpRequest) -> dict[str, Any]:
         "inactivity_timeout_seconds": inactivity_timeout_seconds(),
         "passive_header": PASSIVE_HEADER,
     }
+
+
+def notifications(request: HttpRequest) -> dict[str, Any]:
+    """The bell's unread count on every page (one indexed query)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from checklist.models import Notification
+
+    return {"unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count()}

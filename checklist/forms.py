@@ -142,3 +142,9 @@ class PhaseAttestForm(VersionedForm):
 
 class DurableMarkForm(VersionedForm):
     localization_id = forms.IntegerField(min_value=1)
+
+
+class NotificationPreferenceForm(forms.Form):
+    email = forms.BooleanField(required=False, label="Also send reminders by e-mail")
+    webhook = forms.BooleanField(required=False, label="Also page me through the paging system")
+    pager_id = forms.CharField(max_length=60, required=False, label="Pager id")

@@ -27,6 +27,10 @@ ROLE_LABELS: Final[dict[str, str]] = {
     ADMIN: "Administrator",
 }
 
+# Designations held on top of a role (groups without permissions of their own).
+CHARGE_NURSE: Final = "charge_nurse"
+DESIGNATIONS: Final[tuple[str, ...]] = (CHARGE_NURSE,)
+
 # Custom permissions, declared on checklist.User's Meta (codename, description).
 PERMISSIONS: Final[tuple[tuple[str, str], ...]] = (
     ("view_case_record", "Can view cases, their evidence and checklists"),

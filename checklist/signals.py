@@ -15,6 +15,8 @@ def _sync_after_migrate(sender: AppConfig, **kwargs: Any) -> None:
         return
     from checklist.schedules import periodic_tasks_sync
     from checklist.services import roles_sync
+    from checklist.services.reminders import reminder_rules_sync
 
     roles_sync()
     periodic_tasks_sync()
+    reminder_rules_sync()

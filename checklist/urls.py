@@ -14,4 +14,5 @@ urlpatterns = [
     path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<int:case_id>/do/<slug:action>", views.CaseActionView.as_view(), name="case-action"),
     path("cases/<int:case_id>/levels-preview", views.LevelsPreviewView.as_view(), name="levels-preview"),
+    path("notifications/", views.NotificationsView.as_view(), name="notifications"),
 ]

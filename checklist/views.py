@@ -403,3 +403,37 @@ class LevelsPreviewView(LoginRequiredMixin, View):
             return render(request, "checklist/_levels_preview.html", {"error": "; ".join(exc.messages)})
         display = display_target(structure, units)
         return render(request, "checklist/_levels_preview.html", {"canonical": format_units(units), "display": display})
+
+
+class NotificationsView(LoginRequiredMixin, View):
+    """The bell's list: newest first; mark read; channel preferences."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from checklist.models import Notification, NotificationPreference
+
+        user = _actor(request)
+        items = Notification.objects.filter(user=user).select_related("case")[:100]
+        preference = NotificationPreference.objects.filter(user=user).first()
+        form = forms.NotificationPreferenceForm(
+            initial={
+                "email": preference.email if preference else True,
+                "webhook": preference.webhook if preference else False,
+                "pager_id": preference.pager_id if preference else "",
+            }
+        )
+        return render(request, "checklist/notifications.html", {"items": items, "form": form})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from checklist.services.reminders import notification_mark_read, notification_preference_set
+
+        user = _actor(request)
+        if request.POST.get("action") == "preferences":
+            form = forms.NotificationPreferenceForm(request.POST)
+            if form.is_valid():
+                notification_preference_set(actor=user, **form.cleaned_data)
+                messages.success(request, "Notification preferences saved.")
+        else:
+            ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+            count = notification_mark_read(actor=user, notification_ids=ids)
+            messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked as read.")
+        return redirect("notifications")

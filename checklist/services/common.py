@@ -53,6 +53,10 @@ def case_touch(case: Case, *, evidence: bool = False, fields: tuple[str, ...] = 
         case.evidence_version += 1
         update.append("evidence_version")
     case.save(update_fields=sorted(set(update)))
+    # Reminders are written and cancelled in the same transaction as the change (the outbox).
+    from checklist.services.reminders import reminders_sync
+
+    reminders_sync(case)
 
 
 def now() -> Any:

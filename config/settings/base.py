@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "checklist.context_processors.session_timeout",
+                "checklist.context_processors.notifications",
             ],
         },
     },
@@ -242,6 +243,13 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 RIGHTLEVEL_HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=30)
+# The reminder sweep: how often beat claims due reminders (seconds).
+RIGHTLEVEL_REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60)
+# Paging webhook: JSON POST signed with HMAC-SHA256 of the body (header X-RightLevel-Signature).
+RIGHTLEVEL_WEBHOOK_URL = env.str("REMINDER_WEBHOOK_URL", default="")
+RIGHTLEVEL_WEBHOOK_SECRET = env.str("REMINDER_WEBHOOK_SECRET", default="")
+# Absolute links in e-mails, e.g. https://rightlevel.hospital.example
+RIGHTLEVEL_BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Logging -----------------------------------------------------------------------------------
 LOGGING = {

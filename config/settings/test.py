@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import DATABASES, VAR_DIR, env
 
@@ -23,4 +25,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not ":memory:", so that a real worker process can open the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # Named after the configured database, so two runs with different DATABASE_URLs never share it.
+    _configured = Path(str(DATABASES["default"]["NAME"]))
+    _folder = _configured.parent if _configured.is_absolute() else VAR_DIR
+    DATABASES["default"]["TEST"] = {"NAME": str(_folder / f"test-{_configured.stem}.sqlite3")}
