@@ -99,3 +99,50 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 40.0, interval: flo
             return True
         time.sleep(interval)
     return predicate()
+
+
+class RedisServer:
+    """A Redis server of the test's own on a free loopback port, which the test can stop and
+    start again (same port, so clients reconnect)."""
+
+    def __init__(self, workdir: Path) -> None:
+        import shutil
+        import socket
+
+        self.binary = os.environ.get("RIGHTLEVEL_REDIS_SERVER") or shutil.which("redis-server") or ""
+        if not self.binary:
+            raise RuntimeError("redis-server is not installed: run scripts/test (it installs Debian's redis-server)")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.workdir = workdir
+        self.process: subprocess.Popen[Any] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        if not wait_for(lambda: _ping(client), timeout=10, interval=0.05):
+            raise RuntimeError("Redis did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def _ping(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001
+        return False

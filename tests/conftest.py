@@ -62,6 +62,11 @@ def _sqlite_flush_around_audit_triggers() -> None:
     them back. On PostgreSQL the flush is TRUNCATE, which row triggers do not see."""
     import importlib
 
+    from django.conf import settings
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return
+    from django.db.backends.sqlite3 import base  # noqa: F401 - import order: base before operations
     from django.db.backends.sqlite3.operations import DatabaseOperations
 
     triggers = importlib.import_module("checklist.migrations.0004_audit_append_only_triggers")
