@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case, User
@@ -58,16 +57,26 @@ def audit_context(*, request_id: str = "", client: str = "") -> Iterator[None]:
 # --- canonical form ------------------------------------------------------------------------------
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
-    """Stable bytes for hashing: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Stable bytes for hashing: sorted keys, no whitespace, UTF-8 (the same bytes as
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``)."""
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def jsonable(value: Any) -> Any:
-    """The JSON value exactly as it will be stored and read back (dates become ISO strings)."""
+    """The JSON value exactly as it will be stored and read back, on SQLite and on PostgreSQL.
+
+    Dates become ISO strings. Floats are brought to the form PostgreSQL's jsonb gives back (an
+    integral float of 1e16 or more comes back as an integer, -0.0 as 0.0), so the hash computed
+    at append time is the hash recomputed from the stored row. NaN and infinities are refused:
+    they are not JSON.
+    """
     if value is None:
         return None
-    return json.loads(json.dumps(value, default=_json_default))
+    return json.loads(json.dumps(value, default=_json_default, allow_nan=False), parse_float=_parse_float)
 
 
 def _json_default(value: Any) -> Any:
@@ -78,30 +87,52 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _parse_float(text: str) -> float | int:
+    number = float(text)
+    if number == 0:
+        return 0.0
+    if abs(number) >= 1e16 and number.is_integer():
+        return int(number)
+    return number
+
+
 def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# The fields an event's hash covers, in the order ``verify`` reads them. ``id`` is not covered: an
+# event is identified by (chain, seq), which is.
+HASHED_FIELDS = (
+    "chain",
+    "seq",
+    "at",
+    "case_id",
+    "actor_id",
+    "actor_username",
+    "actor_name",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "reason",
+    "request_id",
+    "client",
+    "prev_hash",
+)
+_AT = HASHED_FIELDS.index("at")
+
+
+def _payload(values: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
+    payload = dict(zip(HASHED_FIELDS, values, strict=True))
+    payload["at"] = _timestamp(values[_AT])
+    return payload
+
+
 def event_payload(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "chain": event.chain,
-        "seq": event.seq,
-        "at": _timestamp(event.at),
-        "case_id": event.case_id,
-        "actor_id": event.actor_id,
-        "actor_username": event.actor_username,
-        "actor_name": event.actor_name,
-        "actor_role": event.actor_role,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "before": event.before,
-        "after": event.after,
-        "reason": event.reason,
-        "request_id": event.request_id,
-        "client": event.client,
-        "prev_hash": event.prev_hash,
-    }
+    """What an event's hash covers: everything it says, and the previous event's hash."""
+    return _payload([getattr(event, name) for name in HASHED_FIELDS])
 
 
 def event_hash(event: AuditEvent) -> str:
@@ -184,18 +215,41 @@ def append(
 
 # --- verify --------------------------------------------------------------------------------------
 
+SEALS = "seals"
+SEALED_ACTION = "audit.sealed"
+
 
 @dataclass
 class Problem:
+    """One thing wrong with the trail. ``seq`` and ``event_id`` name the event where it shows
+    (None when the event is gone); ``action`` is that event's action when it is still there."""
+
     chain: str
     seq: int | None
     event_id: int | None
     message: str
+    action: str = ""
 
     def describe(self) -> str:
-        where = f"chain {self.chain}" + (f", event #{self.seq}" if self.seq is not None else "")
-        where += f" (id {self.event_id})" if self.event_id is not None else ""
+        if self.chain == SEALS:
+            where = f"seal #{self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
+        else:
+            where = f"chain {self.chain}" + (f", event #{self.seq}" if self.seq is not None else "")
+            details = [f"id {self.event_id}"] if self.event_id is not None else []
+            if self.action:
+                details.append(f"action {self.action}")
+            where += f" ({', '.join(details)})" if details else ""
         return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chain": self.chain,
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "action": self.action or None,
+            "message": self.message,
+            "description": self.describe(),
+        }
 
 
 @dataclass
@@ -213,86 +267,215 @@ class VerifyReport:
     def first_problem(self) -> Problem | None:
         return self.problems[0] if self.problems else None
 
+    def summary(self) -> str:
+        if self.ok:
+            return f"Audit trail intact: {self.events} events in {self.chains} chains, {self.seals} seals verified."
+        return (
+            f"Audit trail BROKEN: {len(self.problems)} problem(s) in {self.events} events, "
+            f"{self.chains} chains, {self.seals} seals."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "chains": self.chains,
+            "seals": self.seals,
+            "problem_count": len(self.problems),
+            "first_problem": self.first_problem.to_dict() if self.first_problem else None,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def chain_sort_key(chain: str) -> tuple[int, int, str]:
+    """The order problems are reported in: the system chain, cases by id, anything else, seals."""
+    if chain == SYSTEM_CHAIN:
+        return (0, 0, "")
+    if chain.startswith("case-") and chain[5:].isdigit():
+        return (1, int(chain[5:]), "")
+    if chain == SEALS:
+        return (3, 0, "")
+    return (2, 0, chain)
+
+
+PROGRESS_EVERY = 1000
+
 
 def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5000) -> VerifyReport:
-    """Recompute every chain and seal. Reports every problem found, first broken event first."""
-    report = VerifyReport()
-    sealed: dict[tuple[str, int], str] = {}
-    _verify_seals(report, sealed)
+    """Recompute every chain and seal; report every problem, the first broken event first.
 
+    Safe while the application keeps appending, without a lock or a long transaction: the seals,
+    the chain heads and the list of cases are read before the events, so every event they
+    promise must be there; events appended later only make the trail longer. ``progress`` is
+    called with the number of events checked since its last call.
+    """
+    report = VerifyReport()
+    seal_hashes: dict[int, str] = {}
+    sealed = _verify_seals(report, seal_hashes)
+    seals_announced: set[int] = set()
+    heads = list(AuditChainHead.objects.exclude(last_seq=0).values_list("chain", "last_seq", "last_hash"))
+    case_ids = set(Case.objects.values_list("id", flat=True))
+
+    problems = report.problems
     chain = ""
     expected_seq = 1
     prev = GENESIS_HASH
-    last_seen: dict[str, tuple[int, str]] = {}
-    for event in AuditEvent.objects.order_by("chain", "seq").iterator(chunk_size=chunk_size):
-        if event.chain != chain:
-            chain, expected_seq, prev = event.chain, 1, GENESIS_HASH
-            report.chains += 1
+    hashes: dict[tuple[str, int], str] = {}  # sealed and head positions -> the hash found there
+    wanted = set(sealed) | {(c, seq) for c, seq, _ in heads}
+    chain_ends: dict[str, int] = {}
+    pending = 0
+    sha256 = hashlib.sha256
+    rows = AuditEvent.objects.order_by("chain", "seq").values_list("id", *HASHED_FIELDS, "event_hash")
+    for row in rows.iterator(chunk_size=chunk_size):
+        event_id, values, stored = row[0], row[1:-1], row[-1]
+        event_chain, seq, case_id, action, prev_hash = values[0], values[1], values[3], values[8], values[16]
+        if event_chain != chain:
+            chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
         report.events += 1
         if progress is not None:
-            progress(1)
-        if event.seq != expected_seq:
-            missing = f"event #{expected_seq}" if event.seq > expected_seq else "a duplicate or reordered event"
-            report.problems.append(Problem(chain, event.seq, event.pk, f"sequence broken: {missing} is missing"))
-        if event.prev_hash != prev:
-            report.problems.append(
+            pending += 1
+            if pending == PROGRESS_EVERY:
+                progress(pending)
+                pending = 0
+        if event_chain != (SYSTEM_CHAIN if case_id is None else f"case-{case_id}"):
+            problems.append(Problem(chain, seq, event_id, f"filed in the wrong chain (case id {case_id})", action))
+        if seq != expected_seq:
+            what = (
+                f"event #{expected_seq} is missing"
+                if seq > expected_seq
+                else f"a duplicate or reordered event (expected #{expected_seq})"
+            )
+            problems.append(Problem(chain, seq, event_id, f"sequence broken: {what}", action))
+        if prev_hash != prev:
+            problems.append(
                 Problem(
                     chain,
-                    event.seq,
-                    event.pk,
-                    "previous-hash link broken (an event was removed, inserted or reordered)",
+                    seq,
+                    event_id,
+                    "link to the previous event broken (an event was removed, inserted or reordered)",
+                    action,
                 )
             )
-        recomputed = event_hash(event)
-        if recomputed != event.event_hash:
-            report.problems.append(
+        recomputed = sha256(canonical_json(_payload(values))).hexdigest()
+        if recomputed != stored:
+            problems.append(
                 Problem(
                     chain,
-                    event.seq,
-                    event.pk,
-                    f"content altered: hash {event.event_hash[:12]}… recomputes as {recomputed[:12]}…",
+                    seq,
+                    event_id,
+                    f"content altered: stored hash {stored[:12]}… but the content hashes to {recomputed[:12]}…",
+                    action,
                 )
             )
-        sealed_hash = sealed.pop((chain, event.seq), None)
-        if sealed_hash is not None and sealed_hash != event.event_hash:
-            report.problems.append(Problem(chain, event.seq, event.pk, "differs from the hash recorded in a seal"))
-        expected_seq = event.seq + 1
-        prev = event.event_hash
-        last_seen[chain] = (event.seq, event.event_hash)
+        if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
+            _check_seal_event(problems, values, event_id, seal_hashes, seals_announced)
+        if (chain, seq) in wanted:
+            hashes[(chain, seq)] = stored
+            if sealed.get((chain, seq), stored) != stored:
+                problems.append(Problem(chain, seq, event_id, "hash differs from the one recorded in a seal", action))
+        expected_seq = seq + 1
+        prev = stored
+        chain_ends[chain] = seq
+    if progress is not None and pending:
+        progress(pending)
+    report.chains = len(chain_ends)
 
-    for (sealed_chain, seq), _hash in sorted(sealed.items()):
-        report.problems.append(
-            Problem(sealed_chain, seq, None, "sealed event is missing: the chain was truncated or deleted")
-        )
-    for head in AuditChainHead.objects.exclude(last_seq=0).order_by("chain"):
-        if last_seen.get(head.chain) != (head.last_seq, head.last_hash):
-            seen = last_seen.get(head.chain, (0, ""))[0]
-            report.problems.append(
+    for (sealed_chain, seq), _ in sorted(sealed.items(), key=lambda item: (chain_sort_key(item[0][0]), item[0][1])):
+        if (sealed_chain, seq) not in hashes:
+            end = chain_ends.get(sealed_chain)
+            what = "deleted" if end is None else f"truncated (it now ends at event #{end})"
+            problems.append(
                 Problem(
-                    head.chain,
-                    head.last_seq,
-                    None,
-                    f"chain head says event #{head.last_seq}, the trail ends at #{seen}",
+                    sealed_chain, seq, None, f"sealed event #{seq} is missing: the chain was {what} after it was sealed"
                 )
             )
+    for head_chain, last_seq, last_hash in heads:
+        found = hashes.get((head_chain, last_seq))
+        if found is None:
+            problems.append(
+                Problem(head_chain, last_seq, None, f"the chain head says event #{last_seq} exists; it is missing")
+            )
+        elif found != last_hash:
+            problems.append(
+                Problem(head_chain, last_seq, None, f"event #{last_seq} differs from the chain head's hash")
+            )
+    for seal_seq in sorted(set(seal_hashes) - seals_announced):
+        problems.append(
+            Problem(
+                SYSTEM_CHAIN,
+                None,
+                None,
+                f"the {SEALED_ACTION} event of seal #{seal_seq} is missing: the system chain was truncated",
+            )
+        )
+    for case_id in sorted(case_ids):
+        if case_chain(case_id) not in chain_ends:
+            problems.append(Problem(case_chain(case_id), None, None, f"case {case_id} has no audit trail at all"))
+
+    problems.sort(key=lambda problem: chain_sort_key(problem.chain))  # stable: event order kept per chain
     return report
 
 
-def _verify_seals(report: VerifyReport, sealed: dict[tuple[str, int], str]) -> None:
+def _check_seal_event(
+    problems: list[Problem],
+    values: tuple[Any, ...],
+    event_id: int,
+    seal_hashes: dict[int, str],
+    announced: set[int],
+) -> None:
+    """Each seal writes an event to the system chain naming it; the two must agree."""
+    after = values[HASHED_FIELDS.index("after")]
+    seq = values[1]
+    try:
+        seal_seq, recorded = int(after["seal"]), str(after["seal_hash"])
+    except (TypeError, KeyError, ValueError):
+        problems.append(Problem(SYSTEM_CHAIN, seq, event_id, "does not name the seal it records", SEALED_ACTION))
+        return
+    announced.add(seal_seq)
+    if seal_seq not in seal_hashes:
+        problems.append(
+            Problem(SYSTEM_CHAIN, seq, event_id, f"records seal #{seal_seq}, which is missing", SEALED_ACTION)
+        )
+    elif seal_hashes[seal_seq] != recorded:
+        problems.append(
+            Problem(SYSTEM_CHAIN, seq, event_id, f"records a different hash for seal #{seal_seq}", SEALED_ACTION)
+        )
+
+
+def _verify_seals(report: VerifyReport, seal_hashes: dict[int, str]) -> dict[tuple[str, int], str]:
+    """Check the seal chain; return every (chain, seq) -> hash the seals vouch for, and fill
+    ``seal_hashes`` (seal seq -> seal hash)."""
+    sealed: dict[tuple[str, int], str] = {}
     prev = GENESIS_HASH
     expected = 1
     for seal in AuditSeal.objects.order_by("seq").iterator():
         report.seals += 1
+        seal_hashes[seal.seq] = seal.seal_hash
         if seal.seq != expected:
-            report.problems.append(Problem("seals", seal.seq, seal.pk, f"seal #{expected} is missing"))
+            report.problems.append(Problem(SEALS, seal.seq, seal.pk, f"seal #{expected} is missing"))
         if seal.prev_hash != prev:
-            report.problems.append(Problem("seals", seal.seq, seal.pk, "seal chain link broken"))
+            report.problems.append(Problem(SEALS, seal.seq, seal.pk, "link to the previous seal broken"))
         if seal_hash(seal) != seal.seal_hash:
-            report.problems.append(Problem("seals", seal.seq, seal.pk, "seal content altered"))
-        for chain, (seq, head_hash) in seal.heads.items():
-            sealed[(chain, int(seq))] = head_hash
+            report.problems.append(Problem(SEALS, seal.seq, seal.pk, "seal content altered"))
+        heads = seal.heads if isinstance(seal.heads, dict) else {}
+        for chain, point in heads.items():
+            try:
+                key, head_hash = (chain, int(point[0])), str(point[1])
+            except (TypeError, ValueError, IndexError):
+                report.problems.append(Problem(SEALS, seal.seq, seal.pk, f"unreadable head for chain {chain}"))
+                continue
+            if sealed.setdefault(key, head_hash) != head_hash:
+                report.problems.append(
+                    Problem(
+                        SEALS,
+                        seal.seq,
+                        seal.pk,
+                        f"records a different hash for chain {chain} event #{key[1]} than an earlier seal",
+                    )
+                )
         prev = seal.seal_hash
         expected = seal.seq + 1
+    return sealed
 
 
 def event_count() -> int:
@@ -304,26 +487,34 @@ def event_count() -> int:
 
 @transaction.atomic
 def seal(*, actor: User | None = None) -> AuditSeal:
-    """Record the head of every chain in a new seal chained to the previous one, and audit it."""
-    last = AuditSeal.objects.select_for_update().order_by("-seq").first()
+    """Record the head of every chain in a new seal chained to the previous one, and audit it.
+
+    Seals are serialized by the system chain's head row (the seal's own event goes there), so two
+    concurrent seals queue instead of colliding on the seal number. ``event_count`` is the number
+    of events the seal covers (the sum of the sealed heads).
+    """
+    chain_head_create(SYSTEM_CHAIN)
+    AuditChainHead.objects.select_for_update().get(chain=SYSTEM_CHAIN)
+    last = AuditSeal.objects.order_by("-seq").first()
     heads = {
-        head.chain: [head.last_seq, head.last_hash]
-        for head in AuditChainHead.objects.exclude(last_seq=0).order_by("chain")
+        chain: [last_seq, last_hash]
+        for chain, last_seq, last_hash in AuditChainHead.objects.exclude(last_seq=0)
+        .order_by("chain")
+        .values_list("chain", "last_seq", "last_hash")
     }
-    total = AuditEvent.objects.aggregate(n=Count("id"))["n"]
     new = AuditSeal(
         seq=(last.seq + 1) if last else 1,
         at=timezone.now(),
         heads=heads,
-        event_count=total,
+        event_count=sum(point[0] for point in heads.values()),
         prev_hash=last.seal_hash if last else GENESIS_HASH,
     )
     new.seal_hash = seal_hash(new)
     new.save(force_insert=True)
     append(
-        action="audit.sealed",
+        action=SEALED_ACTION,
         actor=actor,
         obj=new,
-        after={"seal": new.seq, "chains": len(heads), "events": total, "seal_hash": new.seal_hash},
+        after={"seal": new.seq, "chains": len(heads), "events": new.event_count, "seal_hash": new.seal_hash},
     )
     return new

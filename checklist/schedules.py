@@ -25,6 +25,13 @@ class PeriodicTaskSpec:
     description: str = ""
 
 
+AUDIT_SEAL_SECONDS = 15 * 60
+AUDIT_VERIFY_CRONTAB = {"minute": "0", "hour": "2", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
+
+
+DAILY_DIGEST_CRONTAB = {"minute": "0", "hour": "6", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
+
+
 def periodic_task_specs() -> list[PeriodicTaskSpec]:
     return [
         PeriodicTaskSpec(
@@ -32,6 +39,31 @@ def periodic_task_specs() -> list[PeriodicTaskSpec]:
             task="checklist.tasks.heartbeat",
             every_seconds=settings.RIGHTLEVEL_HEARTBEAT_SECONDS,
             description="Proves the worker and beat are alive; shown on /healthz.",
+        ),
+        PeriodicTaskSpec(
+            name="audit seal",
+            task="checklist.tasks.audit_seal",
+            every_seconds=AUDIT_SEAL_SECONDS,
+            description="Seals the head of every audit chain, so a truncated or deleted chain is detected.",
+        ),
+        PeriodicTaskSpec(
+            name="audit verify nightly",
+            task="checklist.tasks.audit_verify_nightly",
+            crontab=AUDIT_VERIFY_CRONTAB,
+            description="Recomputes every audit chain and seal (logs CRITICAL naming the first broken event), "
+            "then seals.",
+        ),
+        PeriodicTaskSpec(
+            name="reminder sweep",
+            task="checklist.tasks.reminders_sweep",
+            every_seconds=settings.RIGHTLEVEL_REMINDER_SWEEP_SECONDS,
+            description="Claims due reminders, re-checks them and delivers them (in-app, e-mail, webhook).",
+        ),
+        PeriodicTaskSpec(
+            name="quality daily digest",
+            task="checklist.tasks.quality_daily_digest",
+            crontab=DAILY_DIGEST_CRONTAB,
+            description="Yesterday's near misses and incomplete checklists, to the quality officers.",
         ),
     ]
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import Any
 
 from celery import shared_task
 
+from checklist import audit
 from checklist.services import heartbeat_record
 
 logger = logging.getLogger(__name__)
@@ -26,3 +28,91 @@ def heartbeat_record_hostname() -> str:
 
     request = getattr(current_task, "request", None)
     return str(getattr(request, "hostname", None) or socket.gethostname())
+
+
+@shared_task(name="checklist.tasks.audit_seal", bind=True)
+def audit_seal(self: Any) -> dict[str, Any]:
+    """Seal every audit chain head (beat: every 15 minutes)."""
+    return _seal(task_id=self.request.id, task="audit_seal")
+
+
+@shared_task(name="checklist.tasks.audit_verify_nightly", bind=True)
+def audit_verify_nightly(self: Any) -> dict[str, Any]:
+    """Verify the whole trail, then seal it (beat: 02:00). A broken trail is logged at CRITICAL
+    with the first broken event. The seal is taken anyway: earlier seals keep vouching for what
+    they recorded, so a later seal cannot hide a break they detect."""
+    report = audit.verify()
+    first = report.first_problem
+    if first is None:
+        logger.info("RightLevel %s", report.summary())
+    else:
+        logger.critical("RightLevel %s First broken event: %s", report.summary(), first.describe())
+    sealed = _seal(task_id=self.request.id, task="audit_verify_nightly")
+    _tell_quality_officers(report, sealed)
+    return {
+        "ok": report.ok,
+        "events": report.events,
+        "chains": report.chains,
+        "seals": report.seals,
+        "problems": len(report.problems),
+        "first_problem": first.describe() if first else None,
+        "sealed": sealed,
+    }
+
+
+def _tell_quality_officers(report: audit.VerifyReport, sealed: dict[str, Any]) -> None:
+    """The nightly result goes to the quality officers through the reminder outbox."""
+    from django.utils import timezone
+
+    from checklist import reminder_rules
+    from checklist.services.reminders import system_reminder_create
+
+    first = report.first_problem
+    verdict = "intact" if first is None else "BROKEN"
+    body = f"{report.summary()}\nSealed: seal #{sealed['seal']} over {sealed['chains']} chains."
+    if first is not None:
+        body += f"\nFirst broken event: {first.describe()}\nFurther problems: {len(report.problems) - 1}."
+    system_reminder_create(
+        rule_code=reminder_rules.AUDIT_NIGHTLY,
+        occurrence=timezone.localdate().isoformat(),
+        subject=f"Nightly audit verification: trail {verdict}",
+        body=body,
+    )
+
+
+def _seal(*, task_id: str | None, task: str) -> dict[str, Any]:
+    with audit.audit_context(request_id=task_id or "", client=f"celery {task}"):
+        seal = audit.seal()
+    logger.info("RightLevel audit sealed: seal #%d, %d chains, %d events", seal.seq, len(seal.heads), seal.event_count)
+    return {"seal": seal.seq, "chains": len(seal.heads), "events": seal.event_count, "seal_hash": seal.seal_hash}
+
+
+@shared_task(name="checklist.tasks.reminders_sweep", ignore_result=True, acks_late=True)
+def reminders_sweep() -> dict[str, int]:
+    """Deliver due reminders. Safe to run on many workers at once (rows are claimed)."""
+    from checklist.services.reminders import reminders_sweep as sweep
+
+    result = sweep()
+    if result.claimed:
+        logger.info(
+            "Reminder sweep: %d claimed, %d sent, %d cancelled, %d to retry, %d failed",
+            result.claimed, result.sent, result.cancelled, result.retried, result.failed,
+        )  # fmt: skip
+    return {"claimed": result.claimed, "sent": result.sent, "cancelled": result.cancelled}
+
+
+@shared_task(name="checklist.tasks.quality_daily_digest", ignore_result=True, acks_late=True)
+def quality_daily_digest() -> int:
+    """Yesterday's near misses and incomplete checklists, to every quality officer."""
+    from checklist.services.digest import daily_digest_create
+
+    return len(daily_digest_create())
+
+
+@shared_task(name="checklist.tasks.audit_verify_run", bind=True, acks_late=True)
+def audit_verify_run(self: Any, run_id: int) -> dict[str, Any]:
+    """The quality workspace's "verify now": verify with progress on the run's row, then seal."""
+    from checklist.services.audit_verification import audit_verification_execute
+
+    run = audit_verification_execute(run_id=run_id, task_id=self.request.id or "")
+    return {"run": run.pk, "ok": run.ok, "events": run.checked_events, "problems": run.problems_count}

@@ -24,7 +24,8 @@ $$ LANGUAGE plpgsql;
 def create_triggers(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FUNCTION)
+        # params=None: the function's RAISE format uses '%', which must not be read as a placeholder.
+        schema_editor.execute(POSTGRES_FUNCTION, params=None)
         for table in TABLES:
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "

@@ -243,3 +243,15 @@ def test_the_bell_shows_the_unread_count_and_marks_read(client, team) -> None:
     client.post("/notifications/", {})
     assert Notification.objects.get(user=team.surgeon).read_at is not None
     assert "bell-count" not in client.get("/notifications/").content.decode()
+
+
+def test_the_nightly_audit_result_reaches_quality_officers(team) -> None:
+    from checklist.tasks import audit_verify_nightly
+
+    case_schedule(team, scheduled_start=timezone.now() + dt.timedelta(days=3))  # nothing of its own due
+    result = audit_verify_nightly.delay().get()
+    assert result["ok"] is True
+    assert reminders_sweep().sent == 1
+    notification = Notification.objects.get(user=team.quality)
+    assert notification.title == "Nightly audit verification: trail intact"
+    assert "Sealed: seal #" in notification.body

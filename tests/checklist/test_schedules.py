@@ -36,3 +36,36 @@ def test_heartbeat_task_records_the_worker_eagerly() -> None:
     assert heartbeat.delay().get() == 1
     assert heartbeat.delay().get() == 2
     assert WorkerHeartbeat.objects.get().beats == 2
+
+
+def test_the_audit_is_sealed_every_15_minutes_and_verified_nightly() -> None:
+    seal = PeriodicTask.objects.select_related("interval").get(name="audit seal")
+    assert seal.task == "checklist.tasks.audit_seal"
+    assert (seal.interval.every, seal.interval.period) == (15 * 60, "seconds")
+    nightly = PeriodicTask.objects.select_related("crontab").get(name="audit verify nightly")
+    assert nightly.task == "checklist.tasks.audit_verify_nightly"
+    crontab = nightly.crontab
+    assert (crontab.minute, crontab.hour, crontab.day_of_week, crontab.day_of_month, crontab.month_of_year) == (
+        "0",
+        "2",
+        "*",
+        "*",
+        "*",
+    )
+
+
+def test_audit_tasks_seal_and_verify_eagerly() -> None:
+    from checklist.models import AuditEvent, AuditSeal
+    from checklist.tasks import audit_seal, audit_verify_nightly
+
+    first = audit_seal.delay().get()
+    assert first["seal"] == 1
+    assert first["events"] == 0  # nothing but the seal's own event, appended after it
+    assert AuditEvent.objects.get(action="audit.sealed").client == "celery audit_seal"
+    nightly = audit_verify_nightly.delay().get()
+    assert nightly["ok"] is True
+    assert nightly["problems"] == 0
+    assert nightly["first_problem"] is None
+    assert nightly["events"] == 1
+    assert nightly["sealed"]["seal"] == 2
+    assert AuditSeal.objects.count() == 2

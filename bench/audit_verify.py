@@ -1,0 +1,137 @@
+"""Audit verification benchmark (issue: audit trail). Prints rates measured in one run.
+
+On a trail of ~10,000 events in 100 case chains (SQLite, throwaway database):
+1. ``audit.verify()`` events per second, against
+2. bare ``hashlib.sha256`` over the same canonical bytes, precomputed in memory (the floor: what
+   hashing alone costs), and
+3. canonical JSON + SHA-256 from in-memory payloads (what verify does per event without the
+   database), and
+4. a verify loop that instantiates a model per event (the previous implementation's shape).
+
+Run: .venv/bin/python bench/audit_verify.py [events]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import django_setup, print_table
+
+CASES = 100
+
+
+def build_trail(total: int) -> None:
+    import datetime as dt
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from checklist import audit, roles, services
+    from checklist.models import Room
+    from tests.factories import UserFactory
+
+    nurse = UserFactory(username="nurse", roles=[roles.NURSE], full_name="Nora Nurse")
+    surgeon = UserFactory(username="surgeon", roles=[roles.SURGEON], full_name="Dr Sam Surgeon")
+    room = Room.objects.create(name="OR 1")
+    room.staff.add(nurse)
+    cases = [
+        services.case_schedule(
+            actor=nurse,
+            mrn=f"MRN{i:06d}",
+            family_name="Doe",
+            given_name="Jane",
+            date_of_birth=dt.date(1960, 5, 1),
+            room=room,
+            scheduled_start=timezone.now() + dt.timedelta(hours=2),
+            surgeon=surgeon,
+            procedure="selective_nerve_root_block",
+        )
+        for i in range(CASES)
+    ]
+    from checklist.models import AuditEvent
+
+    remaining = total - AuditEvent.objects.count()
+    with transaction.atomic():
+        for i in range(remaining):
+            case = cases[i % CASES]
+            audit.append(
+                action="step.attested",
+                actor=nurse,
+                case=case,
+                object_type="StepAttestation",
+                object_id=i,
+                after={
+                    "step": "sign_in.identity_confirmed",
+                    "phase": "sign_in",
+                    "role": "nurse",
+                    "text": "Patient identity, procedure, site and side confirmed with the patient",
+                    "evidence_version": i % 7 + 1,
+                },
+            )
+
+
+def old_style_verify() -> int:
+    """The shape of the previous loop: a model instance per event, hashed through event_hash."""
+    from checklist import audit
+    from checklist.models import AuditEvent
+
+    n = 0
+    for event in AuditEvent.objects.order_by("chain", "seq").iterator(chunk_size=5000):
+        assert audit.event_hash(event) == event.event_hash
+        n += 1
+    return n
+
+
+def best_rate(fn, n: int, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def main() -> None:
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    django_setup()
+    build_trail(total)
+
+    from checklist import audit
+    from checklist.models import AuditEvent
+
+    rows = list(AuditEvent.objects.order_by("chain", "seq").values_list(*audit.HASHED_FIELDS))
+    payloads = [audit._payload(row) for row in rows]
+    blobs = [audit.canonical_json(p) for p in payloads]
+    n = len(rows)
+    report = audit.verify()
+    assert report.ok and report.events == n, report.problems[:3]
+
+    def sha_only() -> None:
+        for blob in blobs:
+            hashlib.sha256(blob).hexdigest()
+
+    def canonical_and_sha() -> None:
+        for payload in payloads:
+            hashlib.sha256(audit.canonical_json(payload)).hexdigest()
+
+    rates = {
+        "verify()": best_rate(audit.verify, n),
+        "sha256 over canonical bytes": best_rate(sha_only, n),
+        "canonical JSON + sha256": best_rate(canonical_and_sha, n),
+        "model-per-event verify loop": best_rate(old_style_verify, n),
+    }
+    base = rates["sha256 over canonical bytes"]
+    print_table(
+        f"audit verify on SQLite: {n} events in {report.chains} chains",
+        [(name, f"{rate:,.0f} events/s", f"{rate / base:.3f}", "") for name, rate in rates.items()],
+    )
+    print(f"\nverify() is {rates['verify()'] / rates['model-per-event verify loop']:.2f}x the model-per-event loop")
+
+
+if __name__ == "__main__":
+    main()
