@@ -1,20 +1,111 @@
+"""The admin: configuration by administrators. User changes made here are audited like any write."""
+
 from __future__ import annotations
+
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
 
-from checklist.models import User, WorkerHeartbeat
+from checklist import audit
+from checklist.models import ReminderRule, Room, User, WorkerHeartbeat
+from checklist.services.signatures import signing_unlock
+
+AUDITED_USER_FIELDS = ("username", "full_name", "email", "is_active", "is_staff", "is_superuser")
+UNLOCK_REASON = "Unlocked in the administration pages after checking with the user."
+
+
+def _user_snapshot(user: User) -> dict[str, Any]:
+    data: dict[str, Any] = {name: getattr(user, name) for name in AUDITED_USER_FIELDS}
+    data["groups"] = sorted(user.groups.values_list("name", flat=True)) if user.pk else []
+    data["rooms"] = sorted(user.rooms.values_list("name", flat=True)) if user.pk else []
+    return data
 
 
 @admin.register(User)
 class RightLevelUserAdmin(UserAdmin):
-    list_display = ("username", "full_name", "email", "is_active", "is_staff")
+    """Every change made here lands in the audit trail (system chain), like any other write."""
+
+    list_display = ("username", "full_name", "email", "is_active", "is_staff", "signing_locked_at")
     search_fields = ("username", "full_name", "email")
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
         ("Signatures", {"fields": ("full_name", "signing_locked_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "full_name", "password1", "password2")}),)
+    # A signing lock is lifted only through signing_unlock (audited, with a reason): the action below.
+    readonly_fields = ("signing_locked_at", "last_login", "date_joined")
+    actions = ["unlock_signing"]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        before = _user_snapshot(User.objects.get(pk=obj.pk)) if change else None
+        request._rightlevel_user_before = before  # type: ignore[attr-defined]
+        request._rightlevel_password_changed = not change or "password" in form.changed_data  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_rightlevel_user_before", None)
+        after = _user_snapshot(form.instance)
+        if before != after or getattr(request, "_rightlevel_password_changed", False):
+            audit.append(
+                action="user.updated" if change else "user.created",
+                actor=cast(User, request.user),
+                obj=form.instance,
+                object_type="User",
+                before=before,
+                after=after,
+                reason="changed in the administration pages",
+            )
+
+    @admin.action(description="Unlock signing for the selected users")
+    def unlock_signing(self, request: HttpRequest, queryset: Any) -> None:
+        count = 0
+        for user in queryset.filter(signing_locked_at__isnull=False):
+            signing_unlock(actor=cast(User, request.user), user=user, reason=UNLOCK_REASON)
+            count += 1
+        self.message_user(request, f"Signing unlocked for {count} user(s).")
+
+
+@admin.register(ReminderRule)
+class ReminderRuleAdmin(admin.ModelAdmin):
+    """Reminder timing, recipients and on/off are configuration (changes are audited)."""
+
+    list_display = ("code", "description", "anchor", "offset_minutes", "recipients", "escalation", "enabled")
+    list_editable = ("offset_minutes", "enabled")
+    readonly_fields = ("code", "anchor", "condition")
+
+    def save_model(self, request: HttpRequest, obj: ReminderRule, form: Any, change: bool) -> None:
+        before = {name: form.initial.get(name) for name in form.changed_data} if change else None
+        super().save_model(request, obj, form, change)
+        audit.append(
+            action="reminder_rule.changed",
+            actor=cast(User, request.user),
+            obj=obj,
+            before=before,
+            after={name: form.cleaned_data.get(name) for name in form.changed_data},
+        )
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    """Who works in which room decides who may act on its cases: changes are audited."""
+
+    list_display = ("name",)
+    filter_horizontal = ("staff",)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        before = sorted(form.instance.staff.values_list("username", flat=True)) if change else []
+        super().save_related(request, form, formsets, change)
+        after = sorted(form.instance.staff.values_list("username", flat=True))
+        audit.append(
+            action="room.updated" if change else "room.created",
+            actor=cast(User, request.user),
+            obj=form.instance,
+            before={"name": form.initial.get("name"), "staff": before} if change else None,
+            after={"name": form.instance.name, "staff": after},
+        )
 
 
 @admin.register(WorkerHeartbeat)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
-from checklist import roles
+from checklist import audit, roles
 from checklist.models import User, WorkerHeartbeat
 
 
@@ -27,6 +27,8 @@ def roles_sync() -> dict[str, list[str]]:
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.set([permissions[c] for c in codenames if c in permissions])
         result[role] = sorted(codenames)
+    for designation in roles.DESIGNATIONS:
+        Group.objects.get_or_create(name=designation)
     return result
 
 
@@ -40,10 +42,11 @@ def user_create(
     email: str = "",
     is_staff: bool = False,
     is_superuser: bool = False,
+    actor: User | None = None,
 ) -> User:
-    """Create a user in the given role groups. Unknown roles are refused."""
+    """Create a user in the given role groups. Unknown roles are refused. Audited on the system chain."""
     role_names = list(role_names)
-    unknown = sorted(set(role_names) - set(roles.ROLES))
+    unknown = sorted(set(role_names) - set(roles.ROLES) - set(roles.DESIGNATIONS))
     if unknown:
         raise ValueError(f"Unknown role(s): {', '.join(unknown)}")
     user = User(
@@ -57,7 +60,20 @@ def user_create(
     user.full_clean()
     user.save()
     user.groups.set(Group.objects.filter(name__in=role_names))
+    audit.append(action="user.created", actor=actor, obj=user, object_type="User", after=_user_json(user, role_names))
     return user
+
+
+def _user_json(user: User, role_names: Iterable[str]) -> dict[str, object]:
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "email": user.email,
+        "roles": sorted(role_names),
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+    }
 
 
 @transaction.atomic
@@ -70,6 +86,7 @@ def user_ensure(
     email: str = "",
     is_staff: bool = False,
     is_superuser: bool = False,
+    actor: User | None = None,
 ) -> tuple[User, bool]:
     """Create the user if absent, else bring its name, roles and password in line (demo seeding)."""
     role_names = list(role_names)
@@ -84,19 +101,32 @@ def user_ensure(
                 email=email,
                 is_staff=is_staff,
                 is_superuser=is_superuser,
+                actor=actor,
             ),
             True,
         )
+    before = _user_json(existing, existing.groups.values_list("name", flat=True))
+    password_changed = not existing.check_password(password)
     existing.full_name = full_name
     existing.email = email
     existing.is_staff = is_staff
     existing.is_superuser = is_superuser
     existing.is_active = True
-    if not existing.check_password(password):
+    if password_changed:
         existing.set_password(password)
     existing.full_clean()
     existing.save()
     existing.groups.set(Group.objects.filter(name__in=role_names))
+    after = _user_json(existing, role_names)
+    if after != before or password_changed:
+        audit.append(
+            action="user.updated",
+            actor=actor,
+            obj=existing,
+            object_type="User",
+            before=before,
+            after={**after, "password_changed": password_changed},
+        )
     return existing, False
 
 

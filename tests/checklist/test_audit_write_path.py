@@ -289,11 +289,6 @@ def test_every_write_of_a_whole_case_is_audited_in_the_call_that_made_it(monkeyp
     assert audit.verify().ok
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.user_create and user_ensure write users and their roles without an audit event "
-    "(HIPAA 164.312(b): who was given which role, by whom, must be recorded)",
-)
 def test_user_administration_is_audited(monkeypatch) -> None:
     team = team_create()
     recorder = WritePathRecorder(record_models())
@@ -485,9 +480,6 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
         )
     ),
 }
-USER_SERVICES_UNAUDITED = pytest.mark.xfail(
-    strict=True, reason="user_create/user_ensure do not audit yet (see test_user_administration_is_audited)"
-)
 
 # Functions exported by checklist.services that are not state changes of the record, and why.
 NOT_AUDITED: dict[str, str] = {
@@ -506,7 +498,7 @@ def test_every_service_is_classified() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=USER_SERVICES_UNAUDITED) if n.startswith("user_") else n for n in SCENARIOS],
+    list(SCENARIOS),
 )
 def test_a_service_changes_nothing_unless_its_audit_event_is_written(name: str, monkeypatch) -> None:
     team = team_create()
