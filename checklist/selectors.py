@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
 
-from checklist.models import Case, StepAttestation, WorkerHeartbeat
+from checklist import audit, roles
+from checklist.levels import content_hash, current_evidence, plan_content
+from checklist.models import (
+    AuditEvent,
+    Case,
+    LevelVerdict,
+    Localization,
+    NearMiss,
+    PlanVersion,
+    Room,
+    Signature,
+    StepAttestation,
+    User,
+    WorkerHeartbeat,
+)
+from checklist.policies import visible_cases
 from checklist.templates_catalog import ChecklistTemplate, get_template
+from levelverify.check import check_levels
+from levelverify.errors import LevelInputError
 
 
 @dataclass(frozen=True)
@@ -122,3 +142,206 @@ def checklist_status(case: Case) -> list[StepStatus]:
 
 def phase_complete(case: Case, phase: str) -> bool:
     return all(step.complete for step in checklist_status(case) if step.phase == phase)
+
+
+# --- REST API reads ------------------------------------------------------------------------------
+
+
+def case_visible_get(*, user: User, case_id: int) -> Case:
+    """The case if ``user`` may see it; Http404 otherwise (an invisible case does not exist)."""
+    case = (
+        visible_cases(user)
+        .select_related("patient", "room", "surgeon", "anesthesia", "latest_verdict", "checklist_run")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise Http404("No such case.")
+    return case
+
+
+def case_list(
+    *, user: User, day: date | None = None, room: str | None = None, state: str | None = None
+) -> QuerySet[Case]:
+    """The cases ``user`` may see, optionally of one day (local time), one room, one state."""
+    cases = visible_cases(user)
+    if day is not None:
+        start = timezone.make_aware(datetime.combine(day, time.min))
+        cases = cases.filter(scheduled_start__gte=start, scheduled_start__lt=start + timedelta(days=1))
+    if room:
+        cases = cases.filter(room__name=room)
+    if state:
+        cases = cases.filter(state=state)
+    return cases.select_related("patient", "room", "surgeon", "anesthesia", "latest_verdict").order_by(
+        "scheduled_start", "id"
+    )
+
+
+STATUS_FIELDS = ("id", "version", "evidence_version", "state", "verdict")
+
+
+def case_status_visible(*, user: User, case_id: int) -> dict[str, Any] | None:
+    """The case's version numbers, state and verdict, or None if ``user`` may not see it.
+
+    ONE query: the visibility rules of ``policies.visible_cases`` (roles read from the user's
+    groups in subqueries) and the version read together, so devices can poll it cheaply."""
+    uid = user.pk
+    memberships = User.groups.through.objects.filter(user_id=uid)
+
+    def holds(*names: str) -> Exists:
+        return Exists(memberships.filter(group__name__in=names))
+
+    co_surgeon = Case.co_surgeons.through.objects.filter(case_id=OuterRef("pk"), user_id=uid)
+    room_staff = Room.staff.through.objects.filter(room_id=OuterRef("room_id"), user_id=uid)
+    visible = (
+        Q(holds(roles.QUALITY_OFFICER, roles.ADMIN))
+        | (Q(holds(roles.SURGEON)) & (Q(surgeon_id=uid) | Q(Exists(co_surgeon))))
+        | (Q(holds(roles.ANESTHESIA)) & Q(anesthesia_id=uid))
+        | (Q(holds(roles.NURSE, roles.ANESTHESIA, roles.RADIOGRAPHER)) & Q(Exists(room_staff)))
+    )
+    return Case.objects.filter(visible, pk=case_id).values(*STATUS_FIELDS).first()
+
+
+def case_status(case_id: int) -> dict[str, Any]:
+    """The state a write leaves the case in, with the findings of its latest verdict."""
+    case = Case.objects.select_related("latest_verdict").get(pk=case_id)
+    summary = {name: getattr(case, name) for name in STATUS_FIELDS}
+    summary["findings"] = list(case.latest_verdict.findings) if case.latest_verdict else []
+    return summary
+
+
+def verdict_display(verdict: LevelVerdict | None) -> dict[str, Any]:
+    """Target, expected counts and anatomy for a stored verdict, recomputed (pure, no query) from
+    the exact input it was computed from; empty when that input has no readable plan."""
+    if verdict is None or "plan" not in verdict.request:
+        return {"target": None, "expected_counts": {}, "anatomy": None}
+    try:
+        result = check_levels(verdict.request)
+    except LevelInputError:
+        return {"target": None, "expected_counts": {}, "anatomy": None}
+    return {
+        "target": result.get("target"),
+        "expected_counts": result.get("expected_counts", {}),
+        "anatomy": result.get("anatomy"),
+    }
+
+
+def case_rows(cases: QuerySet[Case]) -> list[Case]:
+    """Cases for a compact list, each with ``target_display`` from its stored verdict's input."""
+    rows = list(cases)
+    for case in rows:
+        target = verdict_display(case.latest_verdict)["target"]
+        case.target_display = target["display"] if target else None  # type: ignore[attr-defined]
+    return rows
+
+
+def case_row_get(case_id: int) -> Case:
+    rows = case_rows(
+        Case.objects.filter(pk=case_id).select_related("patient", "room", "surgeon", "anesthesia", "latest_verdict")
+    )
+    return rows[0]
+
+
+def signature_states(signatures: list[Signature]) -> list[Signature]:
+    """Set ``valid`` (the signed content still hashes the same) and ``current`` (what was signed
+    is still in force) on each signature."""
+    for signature in signatures:
+        valid = False
+        current = False
+        if signature.subject_type == "PlanVersion":
+            plan = PlanVersion.objects.select_related("case").filter(pk=signature.subject_id).first()
+            if plan is not None:
+                valid = signature.content_hash == content_hash(plan_content(plan)) == content_hash(signature.content)
+                latest = PlanVersion.objects.filter(case_id=plan.case_id).order_by("-number").first()
+                current = valid and latest is not None and latest.pk == plan.pk
+        elif signature.subject_type == "Localization":
+            valid, current = _confirmation_state(signature)
+        signature.valid = valid  # type: ignore[attr-defined]
+        signature.current = current  # type: ignore[attr-defined]
+    return signatures
+
+
+def _confirmation_state(signature: Signature) -> tuple[bool, bool]:
+    """A "confirmed level" signature covers the plan version and the localizations it names."""
+    from checklist.services.signatures import localization_content  # the one definition of what is signed
+
+    content = signature.content
+    plan = PlanVersion.objects.filter(case_id=signature.case_id, number=content.get("plan_version")).first()
+    ids = [item.get("id") for item in content.get("localizations", [])]
+    images = {x.pk: x for x in Localization.objects.filter(case_id=signature.case_id, pk__in=ids)}
+    if plan is None or len(images) != len(ids):
+        return False, False
+    recomputed = localization_content(signature.case, [images[i] for i in ids], plan)
+    valid = signature.content_hash == content_hash(recomputed) == content_hash(content)
+    current = valid and plan.superseded_at is None and all(x.superseded_at is None for x in images.values())
+    return valid, current
+
+
+def case_signatures(case: Case) -> list[Signature]:
+    return signature_states(list(Signature.objects.filter(case=case).select_related("signer").order_by("signed_at")))
+
+
+def case_detail(case: Case, *, with_near_misses: bool) -> dict[str, Any]:
+    """Everything about one case for the API: identifiers, team, evidence in force, every plan
+    version with its signature, the latest verdict, the checklist and (if allowed) near misses."""
+    evidence = current_evidence(case)
+    plans = list(PlanVersion.objects.filter(case=case).select_related("created_by", "signature", "signature__signer"))
+    signature_states([p.signature for p in plans if p.signature is not None])
+    run = case.checklist_run
+    verdict = case.latest_verdict
+    return {
+        "case": case,
+        "team": {
+            "surgeon": case.surgeon,
+            "co_surgeons": list(case.co_surgeons.order_by("username")),
+            "anesthesia": case.anesthesia,
+            "room_staff": list(case.room.staff.order_by("username")),
+        },
+        "plan": plans[-1] if plans else None,
+        "plan_versions": plans,
+        "consent": evidence.consent,
+        "marking": evidence.marking,
+        "imaging": evidence.imaging,
+        "anatomy": evidence.anatomy,
+        "localizations": list(
+            Localization.objects.filter(case=case)
+            .select_related("read_by", "recorded_by", "plan_version")
+            .order_by("recorded_at", "id")
+        ),
+        "latest_verdict": None
+        if verdict is None
+        else {
+            "verdict": verdict.verdict,
+            "stage": verdict.stage,
+            "computed_at": verdict.computed_at,
+            "evidence_version": verdict.evidence_version,
+            "trigger": verdict.trigger,
+            "findings": verdict.findings,
+            **verdict_display(verdict),
+        },
+        "checklist": {
+            "template_code": run.template_code,
+            "template_version": run.template_version,
+            "steps": checklist_status(case),
+        },
+        "near_misses": case_near_misses(case) if with_near_misses else None,
+    }
+
+
+def case_audit_events(case: Case, *, after_seq: int = 0, limit: int = 100) -> tuple[list[AuditEvent], int | None]:
+    """One page of the case's audit trail in chain order, and the ``after_seq`` of the next page."""
+    events = list(
+        AuditEvent.objects.filter(chain=audit.case_chain(case.pk), seq__gt=after_seq).order_by("seq")[: limit + 1]
+    )
+    more = len(events) > limit
+    events = events[:limit]
+    return events, (events[-1].seq if more and events else None)
+
+
+def case_near_misses(case: Case) -> list[NearMiss]:
+    return list(NearMiss.objects.filter(case=case).select_related("caught_by", "resolved_by").order_by("resolved_at"))
+
+
+def near_misses_all(*, limit: int = 100, offset: int = 0) -> tuple[list[NearMiss], int]:
+    queryset = NearMiss.objects.select_related("caught_by", "resolved_by", "case", "case__room")
+    return list(queryset.order_by("-resolved_at", "-id")[offset : offset + limit]), queryset.count()

@@ -5,7 +5,7 @@ together, and leaves side effects to ``transaction.on_commit``. Views, API class
 commands call these; nothing else writes models.
 """
 
-from checklist.services.cases import case_patient_in_room, case_schedule, verdict_record
+from checklist.services.cases import case_patient_in_room, case_schedule, room_ensure, verdict_record
 from checklist.services.checklist import sign_out_complete, step_attest, time_out_complete
 from checklist.services.evidence import (
     anatomy_record,
@@ -34,6 +34,7 @@ __all__ = [
     "plan_revise",
     "plan_sign",
     "roles_sync",
+    "room_ensure",
     "sign_out_complete",
     "signing_unlock",
     "step_attest",

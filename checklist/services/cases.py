@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
 
-from checklist import audit
+from checklist import audit, roles
 from checklist.levels import level_evaluate
 from checklist.models import (
     Case,
@@ -23,8 +24,9 @@ from checklist.models import (
 from checklist.policies import require
 from checklist.selectors import phase_complete
 from checklist.services.common import case_lock, case_touch, now, rule_error
+from checklist.services.reminders import reminders_sync
 from checklist.templates_catalog import get_template
-from config.api_errors import field_error
+from config.api_errors import ForbiddenError, field_error
 
 NEAR_MISS_KIND_BY_CODE = {
     "CONSENT_MISMATCH": "consent",
@@ -37,6 +39,34 @@ NEAR_MISS_KIND_BY_CODE = {
     "EVIDENCE_INVALID": "evidence",
 }
 KIND_PRIORITY = ("count", "consent", "marking", "imaging", "treated_levels", "signature", "evidence")
+
+
+@transaction.atomic
+def room_ensure(*, actor: User | None, name: str, staff: Iterable[User] = ()) -> tuple[Room, bool]:
+    """Create the room if absent and make sure ``staff`` are assigned to it (never removes anyone).
+    Audited on the system chain; a call that changes nothing writes nothing. Administrators only
+    (``actor`` None is the system, e.g. a migration)."""
+    if actor is not None and not actor.groups.filter(name=roles.ADMIN).exists():
+        raise ForbiddenError("Only an administrator configures rooms.")
+    staff = list(staff)
+    name = name.strip()
+    if not name:
+        raise field_error("name", "Name the room.")
+    room, created = Room.objects.get_or_create(name=name)
+    if created:
+        audit.append(action="room.created", actor=actor, obj=room, after={"name": room.name})
+    present = dict(room.staff.values_list("pk", "username"))
+    added = sorted({u.username for u in staff if u.pk not in present})
+    if added:
+        room.staff.add(*[u for u in staff if u.pk not in present])
+        audit.append(
+            action="room.staff_added",
+            actor=actor,
+            obj=room,
+            before={"staff": sorted(present.values())},
+            after={"staff": sorted([*present.values(), *added]), "added": added},
+        )
+    return room, created
 
 
 @transaction.atomic
@@ -116,6 +146,7 @@ def case_schedule(
         },
     )
     verdict_record(case=case, actor=actor, trigger="case.scheduled")
+    reminders_sync(case)
     return case
 
 
@@ -225,8 +256,17 @@ def _near_miss_record(
     *, case: Case, stop: LevelVerdict | None, resolving: LevelVerdict, actor: User | None, trigger: str
 ) -> NearMiss:
     assert stop is not None
-    stop_findings = [f for f in stop.findings if f["severity"] == "stop"]
-    codes = sorted({f["code"] for f in stop_findings})
+    # Every stop finding seen while the stop was open (a second disagreement may have joined the
+    # first before both were resolved), each code once, in the order first seen.
+    stop_findings: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    episode = LevelVerdict.objects.filter(case=case, verdict="stop", pk__gte=stop.pk).order_by("pk")
+    for verdict in episode:
+        for finding in verdict.findings:
+            if finding["severity"] == "stop" and finding["code"] not in seen:
+                seen.add(finding["code"])
+                stop_findings.append(finding)
+    codes = sorted(seen)
     kinds = {NEAR_MISS_KIND_BY_CODE.get(code, "evidence") for code in codes}
     kind = next((k for k in KIND_PRIORITY if k in kinds), "evidence")
     caught_by = stop.triggered_by or actor

@@ -448,7 +448,11 @@ def localization_record(
     expected_version: int | None = None,
 ) -> Localization:
     """One read of the level image: reference, count, the label the team gave it, and whether
-    the marker was still in place when it was read (MHA 2011)."""
+    the marker was still in place when it was read (MHA 2011).
+
+    A read with the marker in place replaces the current reads from the same reference (they are
+    marked superseded, never deleted): re-imaging after moving the marker, or recounting, is how a
+    count that disagrees is resolved. A read after the marker was removed replaces nothing."""
     case = case_lock(case, expected_version=expected_version)
     require(actor, "localization.record", case)
     if case.time_out_completed_at is None:
@@ -477,6 +481,20 @@ def localization_record(
         recorded_at=now(),
     )
     localization.full_clean()
+    if marker_in_place:
+        replaced = Localization.objects.filter(
+            case=case, reference=reference, marker_in_place=True, superseded_at__isnull=True
+        )
+        for previous in replaced:
+            audit.append(
+                action="localization.superseded",
+                actor=actor,
+                case=case,
+                obj=previous,
+                before={"reference": previous.reference, "count": previous.count, "label": previous.label},
+                reason=f"replaced by a new read from the {previous.get_reference_display().lower()}",
+            )
+        replaced.update(superseded_at=localization.recorded_at)
     localization.save()
     audit.append(
         action="localization.recorded",

@@ -89,6 +89,8 @@ def _notify_admins_of_lock(user: User, failures: int) -> None:
 def _authenticate_signer(
     *, actor: User, case: Case, meaning: str, password: str, username: str | None, first_in_session: bool
 ) -> None:
+    # Read the lock from the database: the caller's User instance may predate a lock set since.
+    actor.signing_locked_at = User.objects.filter(pk=actor.pk).values_list("signing_locked_at", flat=True).first()
     if actor.signing_locked_at is not None:
         raise LockedError(SIGNING_LOCKED.format(name=actor.full_name, limit=SIGNING_FAILURE_LIMIT))
     if _credentials_ok(actor, password=password, username=username, first_in_session=first_in_session):
