@@ -51,7 +51,7 @@ class RuleSpec:
 DEFAULT_RULES: Final[tuple[RuleSpec, ...]] = (
     RuleSpec("plan_unsigned_24h", "Plan not signed 24 h before the scheduled start",
              SCHEDULED_START, -24 * 60, PLAN_UNSIGNED, (SURGEON,)),
-    RuleSpec("plan_unsigned_2h", "Plan still not signed 2 h before the scheduled start (escalation)",
+    RuleSpec("plan_unsigned_2h", "Plan still not signed 2 h before the scheduled start",
              SCHEDULED_START, -2 * 60, PLAN_UNSIGNED, (SURGEON, CHARGE_NURSE), escalation=True),
     RuleSpec("consent_12h", "Consent not recorded, or not matching the plan, 12 h before the start",
              SCHEDULED_START, -12 * 60, CONSENT_MISSING_OR_MISMATCH, (ROOM_NURSE, SURGEON)),
@@ -63,7 +63,7 @@ DEFAULT_RULES: Final[tuple[RuleSpec, ...]] = (
              TIME_OUT_COMPLETED, 30, LOCALIZATION_NOT_PASSED, (SURGEON,)),
     RuleSpec("sign_out_overdue", "Sign-out not done 30 minutes after the procedure ended",
              PROCEDURE_ENDED, 30, SIGN_OUT_NOT_DONE, (ROOM_NURSE,)),
-    RuleSpec("stop_unresolved", "A level-check stop unresolved for 10 minutes (escalation)",
+    RuleSpec("stop_unresolved", "A level-check stop unresolved for 10 minutes",
              STOP_OPENED, 10, STOP_UNRESOLVED, (CHARGE_NURSE, QUALITY_OFFICER), escalation=True),
     RuleSpec(AUDIT_NIGHTLY, "Nightly audit verification and seal, with the result",
              SYSTEM, 0, ALWAYS, (QUALITY_OFFICER,)),
