@@ -12,8 +12,9 @@ venv_ensure() {
   local digest
   digest=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$reqfile"
+    # (this machine's pip config names local mirror folders that may be absent: drop those warnings)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2> >(grep -v "is ignored" >&2)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$reqfile" 2> >(grep -v "is ignored" >&2)
     echo "$digest" >"$stamp"
   fi
   # shellcheck disable=SC1091
