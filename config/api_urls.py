@@ -9,4 +9,6 @@ from checklist import apis as checklist_apis
 urlpatterns = [
     path("auth/token/", checklist_apis.TokenObtainApi.as_view(), name="api-token"),
     path("", include("levelverify.urls")),
+    path("", include("checklist.api_urls")),
+    path("", include("checklist.quality.api_urls")),
 ]
