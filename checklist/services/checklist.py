@@ -139,7 +139,9 @@ def step_attest(
                 plan_version=evidence.plan,
             )
     except IntegrityError as exc:  # the partial unique index: a concurrent twin got there first
-        raise ConflictError("This step was just attested on another device.") from exc
+        raise ConflictError(
+            "This step was just attested on another device.", extra={"current": case_state_summary(case)}
+        ) from exc
     audit.append(
         action="step.attested",
         actor=actor,

@@ -55,6 +55,15 @@ EVIDENCE_BY_RECORD = {
 MAX_SCAN_BYTES = 20 * 1024 * 1024
 
 
+IMAGE_READERS = ("surgeon", "radiographer")
+
+
+def _require_reader(person: User, field: str, what: str) -> None:
+    """Images are read by a surgeon or a radiographer (domain: the level image is read by them)."""
+    if not person.is_active or not person.groups.filter(name__in=IMAGE_READERS).exists():
+        raise field_error(field, f"{person.full_name} may not {what}: choose a surgeon or a radiographer.")
+
+
 def canonical_levels(field: str, text: str, procedure: str, anatomy: Anatomy) -> str:
     """Parse ``text`` in the procedure's structure for this anatomy; return the canonical form
     (raises a 400 naming ``field`` with the parser's message)."""
@@ -333,6 +342,7 @@ def imaging_record(
 ) -> PreopImaging:
     case = case_lock(case, expected_version=expected_version)
     require(actor, "imaging.record", case)
+    _require_reader(reviewed_by, "reviewed_by", "review the pre-op images")
     evidence = current_evidence(case)
     canonical = canonical_levels("levels", levels, case.procedure, anatomy_of(evidence.anatomy))
     if study_date > now().date():
@@ -455,6 +465,7 @@ def localization_record(
     count that disagrees is resolved. A read after the marker was removed replaces nothing."""
     case = case_lock(case, expected_version=expected_version)
     require(actor, "localization.record", case)
+    _require_reader(read_by, "read_by", "read the level image")
     if case.time_out_completed_at is None:
         raise rule_error("Complete the time-out before recording the level image.")
     if count < 1:

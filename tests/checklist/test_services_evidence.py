@@ -268,3 +268,23 @@ def test_every_evidence_write_bumps_the_evidence_version_and_checks_expected_ver
         _consent(team, case, "L2", expected_version=start)
     assert caught.value.extra["current"]["evidence_version"] == case.evidence_version
     _consent(team, case, "L2", expected_version=case.evidence_version)
+
+
+def test_only_a_surgeon_or_radiographer_reads_images(team_for_readers) -> None:
+    from config.api_errors import ApplicationError
+
+    team, case = team_for_readers
+    with pytest.raises(ApplicationError) as caught:
+        services.imaging_record(actor=team.nurse, case=case.pk, modality="mri", study_date=timezone.localdate(),
+                                levels="L2", reviewed_by=team.quality)  # fmt: skip
+    assert "reviewed_by" in caught.value.errors
+    services.imaging_record(actor=team.nurse, case=case.pk, modality="mri", study_date=timezone.localdate(),
+                            levels="L2", reviewed_by=team.radiographer)  # fmt: skip
+
+
+@pytest.fixture
+def team_for_readers():
+    from tests.workflow import case_schedule, team_create
+
+    team = team_create(suffix="r")
+    return team, case_schedule(team)
