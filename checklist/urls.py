@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from checklist import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("cases/<int:case_id>/do/<slug:action>", views.CaseActionView.as_view(), name="case-action"),
     path("cases/<int:case_id>/levels-preview", views.LevelsPreviewView.as_view(), name="levels-preview"),
     path("notifications/", views.NotificationsView.as_view(), name="notifications"),
+    path("quality/", include("checklist.quality.urls")),
 ]

@@ -85,7 +85,7 @@ class SwitchUserView(View):
 # ------------------------------------------------------------------------------------------------
 
 LANDING_BY_ROLE = {
-    roles.QUALITY_OFFICER: "case-list",
+    roles.QUALITY_OFFICER: "quality-dashboard",
     roles.ADMIN: "case-list",
 }
 

@@ -1,0 +1,1 @@
+"""The quality officers' workspace: audit review, integrity, compliance figures, near misses, exports."""

@@ -1,0 +1,345 @@
+"""The quality officers' workspace under /quality/. Thin: reads come from checklist.quality.selectors,
+the two writes (a learning note, "verify now") from services. Every page needs the ``audit.view``
+policy (the near-miss register ``near_miss.view``); anyone else gets 403."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+
+from checklist.models import Case, NearMiss, User
+from checklist.policies import require
+from checklist.quality import charts, exports, forms, selectors
+from checklist.quality.selectors import CaseFilter
+from checklist.selectors import case_signatures
+from checklist.services.audit_verification import audit_verification_start
+from checklist.services.near_misses import near_miss_annotate
+from config.api_errors import ApplicationError, ForbiddenError
+
+
+class QualityView(LoginRequiredMixin, View):
+    """Signed in, and allowed ``policy``; 403 otherwise."""
+
+    policy = "audit.view"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        try:
+            require(cast(User, request.user), self.policy)
+        except ForbiddenError as exc:
+            raise PermissionDenied(exc.message) from exc
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _query(request: HttpRequest, **changes: Any) -> str:
+    """The current query string with ``changes`` (None removes a key)."""
+    params = {k: v for k, v in request.GET.items() if k not in ("before", "after")}
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return "?" + urlencode(params) if params else "?"
+
+
+def _filter_form(form_class: type[forms.CaseFilterForm], request: HttpRequest) -> forms.CaseFilterForm:
+    """A bound filter form; when it is valid, bound again with its defaults filled in, so the date
+    inputs show the range the figures cover."""
+    form = form_class(request.GET)
+    if not form.is_valid():
+        return form
+    data = request.GET.copy()
+    for name in ("date_from", "date_to"):
+        value = form.cleaned_data.get(name)
+        if value and not data.get(name):
+            data[name] = value.isoformat()
+    filled = form_class(data)
+    filled.is_valid()
+    return filled
+
+
+def _hide(request: HttpRequest) -> bool:
+    return request.GET.get("hide_names") in ("1", "on", "true")
+
+
+# --- dashboard -----------------------------------------------------------------------------------
+
+
+class DashboardView(QualityView):
+    template_name = "quality/dashboard.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = _filter_form(forms.CaseFilterForm, request)
+        context: dict[str, Any] = {"form": form, "hide_names": _hide(request), "tab": "dashboard"}
+        if not form.is_valid():
+            return render(request, self.template_name, context, status=400)
+        figures = selectors.compliance(CaseFilter.from_form(form))
+        by_surgeon = figures.near_misses_by_surgeon
+        if context["hide_names"]:
+            for i, row in enumerate(by_surgeon, start=1):
+                row["label"] = f"Surgeon {i}"
+        extra = figures.extra_kinds
+        context.update(
+            figures=figures,
+            integrity=selectors.integrity_status(),
+            phase_chart=charts.rate_chart(figures.phases),
+            indicator_chart=charts.rate_chart(
+                [figures.time_out_before_first_image, figures.two_reference_variant, figures.sign_out],
+                ["Time-out first", "Two references", "Sign-out"],
+            ),
+            wait_chart=charts.column_chart(figures.wait_buckets),
+            week_chart=charts.week_chart(figures.near_misses_by_week, extra),
+            room_chart=charts.bar_chart(figures.near_misses_by_room, extra),
+            surgeon_chart=charts.bar_chart(by_surgeon, extra),
+            legend=charts.legend(extra),
+            kinds=[(kind, charts.KIND_LABELS.get(kind, kind)) for kind in (*figures.near_miss_kinds, *extra)],
+            export_query=_query(request),
+            hide_toggle_url=_query(request, hide_names=None if context["hide_names"] else 1),
+        )
+        return render(request, self.template_name, context)
+
+
+# --- audit browser and case timeline -------------------------------------------------------------
+
+
+class AuditBrowserView(QualityView):
+    template_name = "quality/audit.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = forms.AuditFilterForm(request.GET)
+        context: dict[str, Any] = {"form": form, "tab": "audit"}
+        if not form.is_valid():
+            return render(request, self.template_name, context, status=400)
+        data = form.cleaned_data
+        page = selectors.audit_events_browse(
+            where=CaseFilter.from_form(form),
+            action=data["action"],
+            username=data["user"],
+            mrn=data["mrn"],
+            before=data.get("before"),
+            after=data.get("after"),
+        )
+        context.update(
+            page=page,
+            events=selectors.annotate_changes(page.events),
+            older_url=_query(request, before=page.older) if page.older else None,
+            newer_url=_query(request, after=page.newer) if page.newer else None,
+            first_url=_query(request) if data.get("before") or data.get("after") else None,
+        )
+        return render(request, self.template_name, context)
+
+
+def _case_or_404(case_id: int) -> Case:
+    case = selectors.case_for_quality(case_id)
+    if case is None:
+        raise Http404("No such case.")
+    return case
+
+
+class CaseTimelineView(QualityView):
+    template_name = "quality/case.html"
+
+    def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        case = _case_or_404(case_id)
+        after = request.GET.get("after", "0")
+        if not after.isdigit():
+            return render(
+                request, "quality/bad_request.html", {"message": "The page cursor is not a number."}, status=400
+            )
+        events, next_seq = selectors.case_timeline(case, after_seq=int(after))
+        from checklist.page_selectors import target_of
+
+        return render(
+            request,
+            self.template_name,
+            {
+                "case": case,
+                "target": target_of(case),
+                "events": events,
+                "next_url": f"?after={next_seq}" if next_seq else None,
+                "signatures": case_signatures(case),
+                "near_misses": list(case.near_misses.select_related("caught_by", "resolved_by")),
+                "head": selectors.chain_head(case),
+                "tab": "audit",
+            },
+        )
+
+
+class CasePdfView(QualityView):
+    def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        case = _case_or_404(case_id)
+        response = HttpResponse(exports.case_record_pdf(case), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="rightlevel-case-{case.pk}.pdf"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# --- integrity -----------------------------------------------------------------------------------
+
+
+class IntegrityView(QualityView):
+    template_name = "quality/integrity.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        integrity = selectors.integrity_status()
+        run = integrity.last_run
+        case_id, event_id = selectors.problem_location(run.first_problem) if run else (None, None)
+        return render(
+            request,
+            self.template_name,
+            {
+                "integrity": integrity,
+                "runs": selectors.verification_runs(),
+                "seals": selectors.seals_recent(),
+                "problem_case_id": case_id,
+                "problem_event_id": event_id,
+                "tab": "integrity",
+            },
+        )
+
+
+class VerifyNowView(QualityView):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        run, started = audit_verification_start(actor=cast(User, request.user))
+        if started:
+            messages.success(request, f"Verification run {run.pk} started.")
+        else:
+            messages.info(request, f"Verification run {run.pk} is already running; showing its progress.")
+        return redirect("quality-integrity")
+
+
+class RunStatusView(QualityView):
+    """The progress of one run, polled by static/js/quality.js."""
+
+    def get(self, request: HttpRequest, run_id: int) -> JsonResponse:
+        status = selectors.run_status(run_id)
+        if status is None:
+            raise Http404("No such verification run.")
+        response = JsonResponse(status)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# --- near-miss register --------------------------------------------------------------------------
+
+
+class NearMissListView(QualityView):
+    policy = "near_miss.view"
+    template_name = "quality/near_misses.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = _filter_form(forms.NearMissFilterForm, request)
+        context: dict[str, Any] = {"form": form, "tab": "near_misses", "hide_names": _hide(request)}
+        if not form.is_valid():
+            return render(request, self.template_name, context, status=400)
+        data = form.cleaned_data
+        rows, older = selectors.near_miss_page(
+            where=CaseFilter.from_form(form), kind=data["kind"], before=data.get("before")
+        )
+        for row in rows:
+            row.minutes_to_resolution = selectors.minutes(row.time_to_resolution)  # type: ignore[attr-defined]
+            row.disagreed = [f.get("message", "") for f in row.findings if isinstance(f, dict)]  # type: ignore[attr-defined]
+        context.update(
+            rows=rows,
+            older_url=_query(request, before=older) if older else None,
+            first_url=_query(request) if data.get("before") else None,
+            can_annotate=_is_quality_officer(cast(User, request.user)),
+            export_query=_query(request),
+            here=request.get_full_path(),
+            hidden=selectors.HIDDEN_NAME,
+        )
+        return render(request, self.template_name, context)
+
+
+def _is_quality_officer(user: User) -> bool:
+    from checklist import roles
+    from checklist.policies import user_roles
+
+    return roles.QUALITY_OFFICER in user_roles(user)
+
+
+class NearMissNoteView(QualityView):
+    policy = "near_miss.view"
+
+    def post(self, request: HttpRequest, near_miss_id: int) -> HttpResponse:
+        form = forms.LearningNoteForm(request.POST)
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("quality-near-misses")
+        target = f"{target.split('#')[0]}#near-miss-{near_miss_id}"
+        if not form.is_valid():
+            messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+            return redirect(target)
+        try:
+            near_miss_annotate(
+                actor=cast(User, request.user),
+                near_miss=near_miss_id,
+                learning_note=form.cleaned_data["learning_note"],
+                expected_note=form.cleaned_data["expected_note"],
+            )
+        except ForbiddenError as exc:
+            raise PermissionDenied(exc.message) from exc
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect(target)
+        except NearMiss.DoesNotExist as exc:
+            raise Http404("No such near miss.") from exc
+        messages.success(request, "Learning note saved.")
+        return redirect(target)
+
+
+# --- exports -------------------------------------------------------------------------------------
+
+CSV_EXPORTS: dict[str, tuple[str, list[str], Callable[..., Iterator[list[Any]]]]] = {
+    "cases": ("cases", exports.CASE_HEADER, exports.case_rows),
+    "steps": ("checklist-steps", exports.STEP_HEADER, exports.step_rows),
+    "near-misses": ("near-misses", exports.NEAR_MISS_HEADER, exports.near_miss_rows),
+    "audit-events": ("audit-events", exports.AUDIT_HEADER, exports.audit_rows),
+}
+
+
+class ExportsView(QualityView):
+    template_name = "quality/exports.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = _filter_form(forms.ExportForm, request)
+        status = 200 if form.is_valid() else 400
+        exports_list = [(kind, name) for kind, (name, _, _) in CSV_EXPORTS.items()] if status == 200 else []
+        return render(
+            request,
+            self.template_name,
+            {"form": form, "exports": exports_list, "query": _query(request), "tab": "exports"},
+            status=status,
+        )
+
+
+class CsvExportView(QualityView):
+    def get(self, request: HttpRequest, kind: str) -> HttpResponseBase:
+        if kind not in CSV_EXPORTS:
+            raise Http404("No such export.")
+        if kind == "near-misses":
+            require(cast(User, request.user), "near_miss.view")
+        form = forms.ExportForm(request.GET)
+        if not form.is_valid():
+            return render(
+                request,
+                ExportsView.template_name,
+                {"form": form, "exports": [], "query": _query(request), "tab": "exports"},
+                status=400,
+            )
+        name, header, rows = CSV_EXPORTS[kind]
+        where = CaseFilter.from_form(form)
+        start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+        filename = f"rightlevel-{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+        return exports.csv_response(filename, header, rows(where, hide_names=form.cleaned_data["hide_names"]))
