@@ -38,40 +38,41 @@ def audit_seal(self: Any) -> dict[str, Any]:
 
 @shared_task(name="checklist.tasks.audit_verify_nightly", bind=True)
 def audit_verify_nightly(self: Any) -> dict[str, Any]:
-    """Verify the whole trail, then seal it (beat: 02:00). A broken trail is logged at CRITICAL
-    with the first broken event. The seal is taken anyway: earlier seals keep vouching for what
-    they recorded, so a later seal cannot hide a break they detect."""
-    report = audit.verify()
-    first = report.first_problem
-    if first is None:
-        logger.info("RightLevel %s", report.summary())
-    else:
-        logger.critical("RightLevel %s First broken event: %s", report.summary(), first.describe())
-    sealed = _seal(task_id=self.request.id, task="audit_verify_nightly")
-    _tell_quality_officers(report, sealed)
+    """Verify the whole trail, then seal it (beat: 02:00), as a recorded verification run that the
+    quality dashboard shows. A broken trail is logged at CRITICAL with the first broken event; the
+    seal is taken anyway (earlier seals keep vouching for what they recorded). The result goes to
+    the quality officers."""
+    from checklist.services.audit_verification import audit_verification_execute, audit_verification_start
+
+    run, created = audit_verification_start(actor=None, enqueue=lambda run_id: None)
+    if not created:
+        logger.warning("RightLevel nightly verification skipped: run %s is still in progress", run.pk)
+        return {"skipped": True, "running": run.pk}
+    run = audit_verification_execute(run_id=run.pk, task_id=self.request.id or "")
+    _tell_quality_officers(run)
     return {
-        "ok": report.ok,
-        "events": report.events,
-        "chains": report.chains,
-        "seals": report.seals,
-        "problems": len(report.problems),
-        "first_problem": first.describe() if first else None,
-        "sealed": sealed,
+        "ok": run.ok,
+        "events": run.checked_events,
+        "problems": run.problems_count,
+        "first_problem": run.first_problem or None,
+        "run": run.pk,
+        "seal": run.seal.seq if run.seal else None,
     }
 
 
-def _tell_quality_officers(report: audit.VerifyReport, sealed: dict[str, Any]) -> None:
+def _tell_quality_officers(run: Any) -> None:
     """The nightly result goes to the quality officers through the reminder outbox."""
     from django.utils import timezone
 
     from checklist import reminder_rules
     from checklist.services.reminders import system_reminder_create
 
-    first = report.first_problem
-    verdict = "intact" if first is None else "BROKEN"
-    body = f"{report.summary()}\nSealed: seal #{sealed['seal']} over {sealed['chains']} chains."
-    if first is not None:
-        body += f"\nFirst broken event: {first.describe()}\nFurther problems: {len(report.problems) - 1}."
+    verdict = "intact" if run.ok else "BROKEN"
+    body = f"Verification run {run.pk}: {run.checked_events} events checked, trail {verdict}."
+    if run.seal is not None:
+        body += f"\nSealed: seal #{run.seal.seq} over {len(run.seal.heads)} chains."
+    if not run.ok:
+        body += f"\nFirst broken event: {run.first_problem}\nProblems found: {run.problems_count}."
     system_reminder_create(
         rule_code=reminder_rules.AUDIT_NIGHTLY,
         occurrence=timezone.localdate().isoformat(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from checklist.models import Case, StepAttestation, User
+from checklist.policies import require
 from checklist.selectors import checklist_status
 from checklist.services.checklist import step_attest
 from checklist.services.common import rule_error
@@ -18,6 +19,7 @@ def phase_attest_mine(
     All or nothing: if one step cannot be attested (evidence missing, a stop), none is, and the
     error names that step. Each attestation is its own audited event."""
     case_id = case.pk if isinstance(case, Case) else case
+    require(actor, "step.attest", Case.objects.select_related("room").get(pk=case_id))
     pending = [
         step.code
         for step in checklist_status(Case.objects.get(pk=case_id))

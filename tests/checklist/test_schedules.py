@@ -66,6 +66,10 @@ def test_audit_tasks_seal_and_verify_eagerly() -> None:
     assert nightly["ok"] is True
     assert nightly["problems"] == 0
     assert nightly["first_problem"] is None
-    assert nightly["events"] == 1
-    assert nightly["sealed"]["seal"] == 2
+    assert nightly["events"] == 2  # the first seal's event and the run's start
+    assert nightly["seal"] == 2
+    from checklist.models import AuditVerificationRun
+
+    run = AuditVerificationRun.objects.get(pk=nightly["run"])
+    assert run.requested_by is None and run.ok is True  # the dashboard shows nightly runs too
     assert AuditSeal.objects.count() == 2
