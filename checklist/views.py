@@ -20,7 +20,7 @@ from django.views.generic import TemplateView
 from checklist import forms, page_selectors, roles, selectors, services
 from checklist.levels import anatomy_of, current_evidence
 from checklist.models import Case, User
-from checklist.policies import visible_cases
+from checklist.policies import can
 from checklist.services.bulk import phase_attest_mine
 from config.api_errors import ApplicationError, ConflictError
 from levelverify.check import STRUCTURE_BY_PROCEDURE
@@ -115,13 +115,13 @@ class CaseListView(LoginRequiredMixin, TemplateView):
 
 
 def _visible_case_or_404(request: HttpRequest, case_id: int) -> Case:
+    # By primary key, then the scope rules (see selectors.case_visible_get for why not visible_cases).
     case = (
-        visible_cases(request.user)  # type: ignore[arg-type]
-        .select_related("patient", "room", "surgeon", "anesthesia", "latest_verdict", "checklist_run")
+        Case.objects.select_related("patient", "room", "surgeon", "anesthesia", "latest_verdict", "checklist_run")
         .filter(pk=case_id)
         .first()
     )
-    if case is None:
+    if case is None or not can(_actor(request), "case.view", case):
         raise Http404("No such case, or it is not in your rooms.")
     return case
 
@@ -187,7 +187,10 @@ class CaseDetailView(LoginRequiredMixin, View):
         if bound is not None:
             built[bound[0]] = bound[1]
             open_form = bound[0]
+        level_choices, label_choices = _level_choices(case, page)
         context = {
+            "level_choices": level_choices,
+            "label_choices": label_choices,
             "page": page,
             "case": case,
             "forms": built,
@@ -202,6 +205,18 @@ class CaseDetailView(LoginRequiredMixin, View):
 
 
 SESSION_SIGNED = "rightlevel_signed"
+PICKER_REGION = ("T11", "T12", "T13", "L1", "L2", "L3", "L4", "L5", "L6", "S1")
+
+
+def _level_choices(case: Case, page: page_selectors.CasePage) -> tuple[list[str], list[str]]:
+    """Tap-to-pick levels around the lumbar spine, for this procedure and this patient's anatomy:
+    (plan / consent / imaging levels, the localization label)."""
+    anatomy = anatomy_of(page.evidence.anatomy)
+    vertebrae = [v.name for v in anatomy.sequence if v.name in PICKER_REGION]
+    segments = [f"{a}-{b}" for a, b in zip(vertebrae, vertebrae[1:], strict=False)]
+    structure = STRUCTURE_BY_PROCEDURE.get(case.procedure, "vertebra")
+    levels = segments if structure == "segment" else vertebrae
+    return levels, (segments if structure == "segment" else vertebrae)
 
 
 class CaseActionView(LoginRequiredMixin, View):

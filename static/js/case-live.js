@@ -90,7 +90,38 @@
     });
   }
 
+  // --- level pickers: tap levels instead of typing them (several for a fusion) ------------------
+  function bindPickers() {
+    var buttons = document.querySelectorAll(".level-pick");
+    function levelsOf(input) {
+      return input.value.split(",").map(function (v) { return v.trim().toUpperCase(); }).filter(Boolean);
+    }
+    function sync(input) {
+      var chosen = levelsOf(input);
+      Array.prototype.forEach.call(document.querySelectorAll(".level-pick[data-target='" + input.id + "']"), function (b) {
+        b.setAttribute("aria-pressed", chosen.indexOf(b.getAttribute("data-level")) >= 0 ? "true" : "false");
+      });
+    }
+    Array.prototype.forEach.call(buttons, function (button) {
+      var input = document.getElementById(button.getAttribute("data-target"));
+      if (!input) { return; }
+      sync(input);
+      button.addEventListener("click", function () {
+        var level = button.getAttribute("data-level");
+        var chosen = levelsOf(input);
+        var multiple = input.name.indexOf("label") < 0;  // an image label is one level
+        var at = chosen.indexOf(level);
+        if (at >= 0) { chosen.splice(at, 1); } else if (multiple) { chosen.push(level); } else { chosen = [level]; }
+        input.value = chosen.join(", ");
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        sync(input);
+      });
+      input.addEventListener("input", function () { sync(input); });
+    });
+  }
+
   bindStopOverlay();
   bindPreviews();
+  bindPickers();
   window.setTimeout(poll, 2000);
 })();
