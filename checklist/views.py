@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any, cast
 
 from django.conf import settings
@@ -213,7 +214,7 @@ def _level_choices(case: Case, page: page_selectors.CasePage) -> tuple[list[str]
     (plan / consent / imaging levels, the localization label)."""
     anatomy = anatomy_of(page.evidence.anatomy)
     vertebrae = [v.name for v in anatomy.sequence if v.name in PICKER_REGION]
-    segments = [f"{a}-{b}" for a, b in zip(vertebrae, vertebrae[1:], strict=False)]
+    segments = [f"{a}-{b}" for a, b in pairwise(vertebrae)]
     structure = STRUCTURE_BY_PROCEDURE.get(case.procedure, "vertebra")
     levels = segments if structure == "segment" else vertebrae
     return levels, (segments if structure == "segment" else vertebrae)
