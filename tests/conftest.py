@@ -56,32 +56,41 @@ def redis_url() -> str:
     return url
 
 
-def _sqlite_flush_around_audit_triggers() -> None:
-    """Transactional tests end with a flush, which on SQLite is DELETE FROM every table, and the
-    audit triggers (rightly) refuse that. Test-only: lift the triggers for the flush, then put
-    them back. On PostgreSQL the flush is TRUNCATE, which row triggers do not see."""
+def _flush_around_audit_triggers() -> None:
+    """Transactional tests end with a flush: DELETE FROM every table on SQLite, TRUNCATE on
+    PostgreSQL. The audit triggers (rightly) refuse both. Test-only: lift the triggers for the
+    flush, then put them back."""
     import importlib
 
     from django.conf import settings
 
-    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        return
-    from django.db.backends.sqlite3 import base  # noqa: F401 - import order: base before operations
-    from django.db.backends.sqlite3.operations import DatabaseOperations
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine.endswith("sqlite3"):
+        from django.db.backends.sqlite3 import base  # noqa: F401 - import order: base before operations
+        from django.db.backends.sqlite3.operations import DatabaseOperations
 
-    triggers = importlib.import_module("checklist.migrations.0004_audit_append_only_triggers")
+        triggers = importlib.import_module("checklist.migrations.0004_audit_append_only_triggers")
+        drop, create = triggers.drop_triggers, triggers.create_triggers
+    elif engine.endswith("postgresql"):
+        from django.db.backends.postgresql import base as pg_base  # noqa: F401
+        from django.db.backends.postgresql.operations import DatabaseOperations  # type: ignore[assignment]
+
+        triggers = importlib.import_module("checklist.migrations.0007_audit_truncate_trigger")
+        drop, create = triggers.drop_truncate_triggers, triggers.create_truncate_triggers
+    else:
+        return
     original = DatabaseOperations.execute_sql_flush
 
     def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
         with self.connection.schema_editor(atomic=False) as editor:
-            triggers.drop_triggers(None, editor)
+            drop(None, editor)
         try:
             original(self, sql_list)
         finally:
             with self.connection.schema_editor(atomic=False) as editor:
-                triggers.create_triggers(None, editor)
+                create(None, editor)
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
-_sqlite_flush_around_audit_triggers()
+_flush_around_audit_triggers()
