@@ -29,3 +29,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _configured = Path(str(DATABASES["default"]["NAME"]))
     _folder = _configured.parent if _configured.is_absolute() else VAR_DIR
     DATABASES["default"]["TEST"] = {"NAME": str(_folder / f"test-{_configured.stem}.sqlite3")}
+
+# Tests serve static files through the finders; no collected folder (which WhiteNoise warns about).
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
