@@ -180,6 +180,21 @@ def case_patient_in_room(*, actor: User, case: Case | int, expected_version: int
     return case
 
 
+def case_state_commit(case: Case, *, actor: User | None, before_state: str, evidence: bool = False) -> None:
+    """Derive the state, bump the versions (and reconcile reminders), and audit a state change."""
+    case_state_recompute(case)
+    case_touch(case, evidence=evidence, fields=("state",))
+    if case.state != before_state:
+        audit.append(
+            action="case.state_changed",
+            actor=actor,
+            case=case,
+            obj=case,
+            before={"state": before_state},
+            after={"state": case.state},
+        )
+
+
 def case_state_recompute(case: Case) -> None:
     """Derive the state from the facts recorded (no save; the caller saves)."""
     if case.state == CaseState.CANCELLED:

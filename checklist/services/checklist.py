@@ -13,10 +13,10 @@ from django.db import IntegrityError, transaction
 
 from checklist import audit
 from checklist.levels import current_evidence
-from checklist.models import Case, StepAttestation, User
+from checklist.models import Case, PlanVersion, StepAttestation, User
 from checklist.policies import require, user_roles
 from checklist.selectors import checklist_status, checklist_template
-from checklist.services.cases import case_state_recompute, verdict_record
+from checklist.services.cases import case_state_commit, case_state_recompute, verdict_record
 from checklist.services.common import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.templates_catalog import PHASE_LABELS, StepTemplate
 from config.api_errors import ConflictError, ForbiddenError, field_error
@@ -125,7 +125,7 @@ def step_attest(
             ALREADY_ATTESTED.format(name=existing.user.full_name, role=acting, at=existing.attested_at),
             extra={"current": case_state_summary(case)},
         )
-    evidence = current_evidence(case)
+    plan = PlanVersion.objects.filter(case=case).order_by("-number").first()  # the plan in force
     try:
         with transaction.atomic():
             attestation = StepAttestation.objects.create(
@@ -136,7 +136,7 @@ def step_attest(
                 user=actor,
                 attested_at=now(),
                 evidence_version=case.evidence_version,
-                plan_version=evidence.plan,
+                plan_version=plan,
             )
     except IntegrityError as exc:  # the partial unique index: a concurrent twin got there first
         raise ConflictError(
@@ -157,17 +157,7 @@ def step_attest(
     )
     before_state = case.state
     localization_pass_check(case, actor=actor)
-    case_state_recompute(case)
-    case_touch(case, fields=("state",))
-    if case.state != before_state:
-        audit.append(
-            action="case.state_changed",
-            actor=actor,
-            case=case,
-            obj=case,
-            before={"state": before_state},
-            after={"state": case.state},
-        )
+    case_state_commit(case, actor=actor, before_state=before_state)
     return attestation
 
 
@@ -225,17 +215,7 @@ def time_out_complete(*, actor: User, case: Case | int, expected_version: int | 
     )
     # The check now runs at the localization stage (an image with the marker in place is needed).
     verdict_record(case=case, actor=actor, trigger="time_out.completed")
-    before_state = case.state
-    case_state_recompute(case)
-    case_touch(case, evidence=True, fields=("state",))
-    audit.append(
-        action="case.state_changed",
-        actor=actor,
-        case=case,
-        obj=case,
-        before={"state": before_state},
-        after={"state": case.state},
-    )
+    case_state_commit(case, actor=actor, before_state=case.state, evidence=True)
     return case
 
 

@@ -28,7 +28,7 @@ from checklist.models import (
 )
 from checklist.policies import require
 from checklist.selectors import checklist_template
-from checklist.services.cases import case_state_recompute, verdict_record
+from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.common import case_lock, case_touch, now, rule_error
 from config.api_errors import ApplicationError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE
@@ -126,17 +126,7 @@ def _after_evidence_change(case: Case, *, actor: User, record: str, trigger: str
         _void_dependent(case, record=record, actor=actor, reason=f"{record.replace('_', ' ')} changed")
     before_state = case.state
     verdict_record(case=case, actor=actor, trigger=trigger)
-    case_state_recompute(case)
-    case_touch(case, evidence=True, fields=("state",))
-    if case.state != before_state:
-        audit.append(
-            action="case.state_changed",
-            actor=actor,
-            case=case,
-            obj=case,
-            before={"state": before_state},
-            after={"state": case.state},
-        )
+    case_state_commit(case, actor=actor, before_state=before_state, evidence=True)
 
 
 # --- plan --------------------------------------------------------------------------------------

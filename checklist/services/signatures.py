@@ -19,9 +19,9 @@ from checklist import audit, roles
 from checklist.levels import content_hash, current_evidence, plan_content
 from checklist.models import Case, Localization, PlanVersion, Signature, SignatureMeaning, SigningFailure, User
 from checklist.policies import require
-from checklist.services.cases import case_state_recompute, verdict_record
+from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.checklist import localization_pass_check
-from checklist.services.common import case_lock, case_touch, now, rule_error
+from checklist.services.common import case_lock, now, rule_error
 from config.api_errors import ApplicationError, ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
@@ -174,17 +174,7 @@ def plan_sign(
         plan.save(update_fields=["signature", "signed_at"])
         before_state = locked.state
         verdict_record(case=locked, actor=actor, trigger="plan.signed")
-        case_state_recompute(locked)
-        case_touch(locked, evidence=True, fields=("state",))
-        if locked.state != before_state:
-            audit.append(
-                action="case.state_changed",
-                actor=actor,
-                case=locked,
-                obj=locked,
-                before={"state": before_state},
-                after={"state": locked.state},
-            )
+        case_state_commit(locked, actor=actor, before_state=before_state, evidence=True)
         return signature
 
 
@@ -251,17 +241,7 @@ def localization_confirm(
         Localization.objects.filter(pk=usable[-1].pk).update(confirmed_signature=signature)
         before_state = locked.state
         localization_pass_check(locked, actor=actor)
-        case_state_recompute(locked)
-        case_touch(locked, fields=("state",))
-        if locked.state != before_state:
-            audit.append(
-                action="case.state_changed",
-                actor=actor,
-                case=locked,
-                obj=locked,
-                before={"state": before_state},
-                after={"state": locked.state},
-            )
+        case_state_commit(locked, actor=actor, before_state=before_state)
         return signature
 
 

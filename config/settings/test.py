@@ -31,5 +31,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(_folder / f"test-{_configured.stem}.sqlite3")}
 
 # Tests serve static files through the finders; no collected folder (which WhiteNoise warns about).
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]
 WHITENOISE_USE_FINDERS = True
