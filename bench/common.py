@@ -34,6 +34,18 @@ def django_setup(root_urlconf: str = "bench.urls") -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
 
 
+def django_setup_live(settings_module: str = "bench.settings") -> None:
+    """Django on the database DATABASE_URL names, as it is (bench/run has just migrated it): the
+    database the gunicorn under test serves, so what the bench writes the server sees."""
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    if "DATABASE_URL" not in os.environ:
+        sys.exit("DATABASE_URL is not set: run the benchmarks with bench/run, which starts PostgreSQL")
+    import django
+
+    django.setup()
+
+
 def best_per_call(fn: Callable[[], object], *, number: int, repeat: int = 7) -> float:
     """Fastest mean seconds per call over ``repeat`` runs of ``number`` calls (least noisy figure)."""
     times = []

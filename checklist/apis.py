@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +29,7 @@ from checklist.levels import level_evaluate
 from checklist.models import Case, User
 from checklist.views import LOCKED_OUT
 from config.api_errors import ApplicationError
+from config.api_parsers import FormParser, JSONParser
 from levelverify.serializers import ErrorResponseSerializer
 
 BAD_CREDENTIALS = "Unable to sign in with the username and password given."
@@ -50,7 +51,11 @@ class TokenObtainApi(APIView):
     @extend_schema(
         operation_id="auth_token_create",
         request=InputSerializer,
-        responses={200: OutputSerializer},
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(ErrorResponseSerializer, description="Missing fields or wrong credentials."),
+            429: OpenApiResponse(ErrorResponseSerializer, description="Too many failures: the username is locked."),
+        },
         examples=[OpenApiExample("Nurse", value={"username": "nurse", "password": "rightlevel-demo"})],
         tags=["auth"],
     )
@@ -139,7 +144,9 @@ class CaseApi(APIView):
 
     def case_for(self, request: Request, case_id: int) -> Case:
         user = actor_of(request)
-        case = selectors.case_visible_get(user=user, case_id=case_id)
+        # A write's service locks the case and reads it again: the check needs the row alone.
+        related = selectors.CASE_RELATED if request.method == "GET" else ()
+        case = selectors.case_visible_get(user=user, case_id=case_id, related=related)
         policies.require(user, self.policy_action, case)
         return case
 

@@ -13,7 +13,7 @@ from typing import Final
 from django.db.models import Q, QuerySet
 
 from checklist import roles
-from checklist.models import Case, User
+from checklist.models import Case, Room, User
 from config.api_errors import ForbiddenError
 
 N, S, A, R, Q_, AD = (
@@ -81,7 +81,7 @@ def in_scope(user: User, case: Case, role: str) -> bool:
     if role == A and case.anesthesia_id == user.pk:
         return True
     if role in ROOM_SCOPED:
-        return case.room.staff.filter(pk=user.pk).exists()
+        return Room.staff.through.objects.filter(room_id=case.room_id, user_id=user.pk).exists()
     return False
 
 

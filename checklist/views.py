@@ -449,7 +449,8 @@ class NotificationsView(LoginRequiredMixin, View):
                 notification_preference_set(actor=user, **form.cleaned_data)
                 messages.success(request, "Notification preferences saved.")
         else:
-            ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+            # Digits only, and small enough to be a row id (a longer one is no notification of yours).
+            ids = [int(i) for i in request.POST.getlist("id") if i.isdigit() and len(i) < 19] or None
             count = notification_mark_read(actor=user, notification_ids=ids)
             messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked as read.")
         return redirect("notifications")

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -86,6 +87,29 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         response.data = {"detail": str(response.data.get("detail", exc)), "errors": {}}
     return response
+
+
+# Django's own error views, for what never reaches a DRF view: a URL under /api/ that matches no
+# route (a case id that is not a number) or an exception outside DRF. The API answers in its one
+# error shape; the pages keep Django's HTML (templates/404.html and 500.html when present).
+NOT_FOUND = "Not found."
+SERVER_ERROR = "A server error occurred."
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": NOT_FOUND, "errors": {}}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": SERVER_ERROR, "errors": {}}, status=500)
+    return defaults.server_error(request)
 
 
 class ConflictError(ApplicationError):
