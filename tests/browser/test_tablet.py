@@ -118,6 +118,8 @@ def test_a_whole_l2_case_by_four_devices_with_live_sync(new_device, team: Team) 
     nurse.get_by_text("Record the levels treated").click()
     nurse.fill("#id_treated-levels", "L2")
     nurse.get_by_role("button", name="Save levels treated").click()
+    # Wait for the save's own navigation to finish: a reload in the middle of it detaches the page.
+    expect(nurse.locator(".messages")).to_contain_text("Levels treated recorded.")
     for page, role in ((nurse, "nurse"), (surgeon, "surgeon"), (anesthesia, "anesthesia")):
         page.reload()
         if page.get_by_test_id(f"attest-phase-sign_out-{role}").count():
