@@ -29,9 +29,24 @@ class User(AbstractUser):
         return self.full_name or self.username
 
     @cached_property
+    def group_names(self) -> frozenset[str]:
+        """The names of this user's groups (their roles), read once per user object."""
+        return frozenset(self.groups.values_list("name", flat=True))
+
+    @cached_property
+    def room_ids(self) -> frozenset[int]:
+        """The rooms this user is on the staff of, read once per user object (one per request)."""
+        return frozenset(Room.staff.through.objects.filter(user_id=self.pk).values_list("room_id", flat=True))
+
+    def access_forget(self) -> None:
+        """Drop the cached roles and rooms (after the user's groups or rooms change)."""
+        for name in ("group_names", "role", "room_ids"):
+            self.__dict__.pop(name, None)
+
+    @cached_property
     def role(self) -> str | None:
         """The role this user acts under (see checklist.roles.ROLES for the order)."""
-        return roles.primary_role(frozenset(self.groups.values_list("name", flat=True)))
+        return roles.primary_role(self.group_names)
 
     @property
     def role_label(self) -> str:
@@ -118,6 +133,10 @@ class Case(models.Model):
     """One spine procedure. ``version`` changes on every write to the case or anything in it
     (devices poll it); ``evidence_version`` only when the level evidence changes (a write made
     on stale evidence is refused with 409)."""
+
+    # Not a column: what the reminder rules read, as it was when a service locked the case
+    # (services.common.case_lock); case_touch reconciles reminders only when it changed.
+    reminder_inputs_at_lock: tuple[object, ...] | None = None
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="cases")

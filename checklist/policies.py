@@ -13,7 +13,7 @@ from typing import Final
 from django.db.models import Q, QuerySet
 
 from checklist import roles
-from checklist.models import Case, Room, User
+from checklist.models import Case, User
 from config.api_errors import ForbiddenError
 
 N, S, A, R, Q_, AD = (
@@ -57,11 +57,7 @@ NOT_YOUR_CASE = "This case is not in your rooms or on your list."
 def user_roles(user: User) -> frozenset[str]:
     if not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_rightlevel_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._rightlevel_roles = cached  # type: ignore[attr-defined]
-    return cached
+    return user.group_names
 
 
 def acting_role(user: User, action: str) -> str | None:
@@ -81,7 +77,7 @@ def in_scope(user: User, case: Case, role: str) -> bool:
     if role == A and case.anesthesia_id == user.pk:
         return True
     if role in ROOM_SCOPED:
-        return Room.staff.through.objects.filter(room_id=case.room_id, user_id=user.pk).exists()
+        return case.room_id in user.room_ids
     return False
 
 

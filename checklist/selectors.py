@@ -144,8 +144,11 @@ def checklist_status(case: Case) -> list[StepStatus]:
     return out
 
 
-def phase_complete(case: Case, phase: str) -> bool:
-    return all(step.complete for step in checklist_status(case) if step.phase == phase)
+def phase_complete(case: Case, phase: str, status: list[StepStatus] | None = None) -> bool:
+    """Is every step of ``phase`` attested by every role it names? ``status``: the case's
+    checklist status when the caller holds a current one (saves reading it again)."""
+    steps = checklist_status(case) if status is None else status
+    return all(step.complete for step in steps if step.phase == phase)
 
 
 # --- REST API reads ------------------------------------------------------------------------------

@@ -25,5 +25,6 @@ class UserFactory(factory.django.DjangoModelFactory):
     def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         if create and extracted:
             self.groups.set(Group.objects.filter(name__in=extracted))
+            self.access_forget()
         if create:
             self.save()

@@ -22,7 +22,7 @@ from checklist.models import (
     User,
 )
 from checklist.policies import require
-from checklist.selectors import phase_complete
+from checklist.selectors import StepStatus, phase_complete
 from checklist.services.common import case_lock, case_touch, now, rule_error
 from checklist.services.reminders import reminders_sync
 from checklist.templates_catalog import get_template
@@ -59,6 +59,8 @@ def room_ensure(*, actor: User | None, name: str, staff: Iterable[User] = ()) ->
     added = sorted({u.username for u in staff if u.pk not in present})
     if added:
         room.staff.add(*[u for u in staff if u.pk not in present])
+        for user in staff:
+            user.access_forget()
         audit.append(
             action="room.staff_added",
             actor=actor,
@@ -180,9 +182,17 @@ def case_patient_in_room(*, actor: User, case: Case | int, expected_version: int
     return case
 
 
-def case_state_commit(case: Case, *, actor: User | None, before_state: str, evidence: bool = False) -> None:
-    """Derive the state, bump the versions (and reconcile reminders), and audit a state change."""
-    case_state_recompute(case)
+def case_state_commit(
+    case: Case,
+    *,
+    actor: User | None,
+    before_state: str,
+    evidence: bool = False,
+    status: list[StepStatus] | None = None,
+) -> None:
+    """Derive the state, bump the versions (and reconcile reminders), and audit a state change.
+    ``status``: the case's current checklist status, when the caller has it up to date."""
+    case_state_recompute(case, status)
     case_touch(case, evidence=evidence, fields=("state",))
     if case.state != before_state:
         audit.append(
@@ -195,7 +205,7 @@ def case_state_commit(case: Case, *, actor: User | None, before_state: str, evid
         )
 
 
-def case_state_recompute(case: Case) -> None:
+def case_state_recompute(case: Case, status: list[StepStatus] | None = None) -> None:
     """Derive the state from the facts recorded (no save; the caller saves)."""
     if case.state == CaseState.CANCELLED:
         return
@@ -205,7 +215,7 @@ def case_state_recompute(case: Case) -> None:
         case.state = CaseState.SIGN_OUT
     elif case.time_out_completed_at:
         case.state = CaseState.LOCALIZATION
-    elif case.patient_in_room_at and phase_complete(case, "sign_in"):
+    elif case.patient_in_room_at and phase_complete(case, "sign_in", status):
         case.state = CaseState.TIME_OUT
     elif case.patient_in_room_at:
         case.state = CaseState.SIGN_IN

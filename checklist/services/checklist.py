@@ -15,7 +15,7 @@ from checklist import audit
 from checklist.levels import current_evidence
 from checklist.models import Case, PlanVersion, StepAttestation, User
 from checklist.policies import require, user_roles
-from checklist.selectors import checklist_status, checklist_template
+from checklist.selectors import StepStatus, checklist_status, checklist_template
 from checklist.services.cases import case_state_commit, case_state_recompute, verdict_record
 from checklist.services.common import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.templates_catalog import PHASE_LABELS, StepTemplate
@@ -46,11 +46,12 @@ def _findings(case: Case) -> list[dict[str, Any]]:
     return list(case.latest_verdict.findings) if case.latest_verdict else []
 
 
-def _phase_gate(case: Case, phase: str) -> str | None:
-    """Why steps of ``phase`` cannot be attested yet (None when they can)."""
+def _phase_gate(case: Case, phase: str, status: list[StepStatus] | None = None) -> str | None:
+    """Why steps of ``phase`` cannot be attested yet (None when they can). ``status``: the
+    case's checklist status when the caller has just read it."""
     if case.patient_in_room_at is None:
         return "Record that the patient is in the room first."
-    if phase == "time_out" and not _phase_done(case, "sign_in"):
+    if phase == "time_out" and not _phase_done(case, "sign_in", status):
         return "Finish the sign-in before the time-out."
     if phase == "localization" and case.time_out_completed_at is None:
         return "Complete the time-out before the localization steps."
@@ -59,8 +60,9 @@ def _phase_gate(case: Case, phase: str) -> str | None:
     return None
 
 
-def _phase_done(case: Case, phase: str) -> bool:
-    return all(step.complete for step in checklist_status(case) if step.phase == phase)
+def _phase_done(case: Case, phase: str, status: list[StepStatus] | None = None) -> bool:
+    steps = checklist_status(case) if status is None else status
+    return all(step.complete for step in steps if step.phase == phase)
 
 
 def _evidence_problem(case: Case, step: StepTemplate) -> str | None:
@@ -103,10 +105,11 @@ def step_attest(
     if not candidates or candidates[0] not in step.roles:
         raise ForbiddenError(f"This step is attested by: {', '.join(step.roles)}.")
     acting = candidates[0]
-    applicable = {s.code for s in checklist_status(case)}
-    if step.code not in applicable:
+    status = checklist_status(case)
+    current = next((s for s in status if s.code == step.code), None)
+    if current is None:
         raise rule_error("This step does not apply to this case.", field="step")
-    gate = _phase_gate(case, step.phase)
+    gate = _phase_gate(case, step.phase, status)
     if gate:
         raise rule_error(gate)
     if case.verdict == "stop":
@@ -115,14 +118,10 @@ def step_attest(
     problem = _evidence_problem(case, step)
     if problem:
         raise rule_error(f"Cannot attest '{step.text}' yet: {problem}")
-    existing = (
-        StepAttestation.objects.filter(run__case=case, step_code=step.code, role=acting, voided_at__isnull=True)
-        .select_related("user")
-        .first()
-    )
+    existing = current.attested_by.get(acting)  # read under the case lock: no other device can add one now
     if existing is not None:
         raise ConflictError(
-            ALREADY_ATTESTED.format(name=existing.user.full_name, role=acting, at=existing.attested_at),
+            ALREADY_ATTESTED.format(name=existing["name"], role=acting, at=existing["at"]),
             extra={"current": case_state_summary(case)},
         )
     plan = PlanVersion.objects.filter(case=case).order_by("-number").first()  # the plan in force
@@ -155,18 +154,20 @@ def step_attest(
             "evidence_version": case.evidence_version,
         },
     )
+    # The status read above, with this attestation in it: the state is derived from it.
+    current.attested_by[acting] = {"user": actor.username, "name": actor.full_name, "at": attestation.attested_at}
     before_state = case.state
-    localization_pass_check(case, actor=actor)
-    case_state_commit(case, actor=actor, before_state=before_state)
+    localization_pass_check(case, actor=actor, status=status)
+    case_state_commit(case, actor=actor, before_state=before_state, status=status)
     return attestation
 
 
-def localization_pass_check(case: Case, *, actor: User) -> bool:
+def localization_pass_check(case: Case, *, actor: User, status: list[StepStatus] | None = None) -> bool:
     """Localization passes when the level check passes at the localization stage, the surgeon has
     confirmed the level, and every localization step is attested. Sets localization_passed_at."""
     if case.time_out_completed_at is None or case.localization_passed_at is not None:
         return case.localization_passed_at is not None
-    if case.verdict != "pass" or not _phase_done(case, "localization"):
+    if case.verdict != "pass" or not _phase_done(case, "localization", status):
         return False
     if not any(x.confirmed_signature_id for x in current_evidence(case).localizations):
         return False

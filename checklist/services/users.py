@@ -60,6 +60,7 @@ def user_create(
     user.full_clean()
     user.save()
     user.groups.set(Group.objects.filter(name__in=role_names))
+    user.access_forget()
     audit.append(action="user.created", actor=actor, obj=user, object_type="User", after=_user_json(user, role_names))
     return user
 
@@ -117,6 +118,7 @@ def user_ensure(
     existing.full_clean()
     existing.save()
     existing.groups.set(Group.objects.filter(name__in=role_names))
+    existing.access_forget()
     after = _user_json(existing, role_names)
     if after != before or password_changed:
         audit.append(

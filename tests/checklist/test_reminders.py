@@ -255,3 +255,30 @@ def test_the_nightly_audit_result_reaches_quality_officers(team) -> None:
     notification = Notification.objects.get(user=team.quality)
     assert notification.title == "Nightly audit verification: trail intact"
     assert "Sealed: seal #" in notification.body
+
+
+def test_an_attestation_that_changes_nothing_reminders_read_leaves_them_alone(team) -> None:
+    """The outbox is reconciled only when an input of the rules changed: one step attested in
+    the sign-in changes no anchor, condition or state, so no reminder row is read or written."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    case = case_schedule(team, scheduled_start=timezone.now() + dt.timedelta(minutes=5))
+    evidence_record(team, case)
+    services.case_patient_in_room(actor=team.nurse, case=case.pk)
+    before = list(pending(case).order_by("pk").values_list("pk", "due_at"))
+    assert pending(case, "time_out_overdue").exists()
+    with CaptureQueriesContext(connection) as queries:
+        services.step_attest(actor=team.nurse, case=case.pk, step_code="consent_signed")
+    assert not [q["sql"] for q in queries if "checklist_reminder" in q["sql"]]
+    assert list(pending(case).order_by("pk").values_list("pk", "due_at")) == before
+
+    # The attestation that completes the sign-in changes the state: reminders are reconciled.
+    from tests.workflow import phase_attest
+
+    with CaptureQueriesContext(connection) as queries:
+        phase_attest(team, case, "sign_in")
+    assert [q["sql"] for q in queries if "checklist_reminder" in q["sql"]]
+    case.refresh_from_db()
+    assert case.state == "time_out"
+    assert pending(case, "time_out_overdue").exists()  # still outstanding until the time-out closes

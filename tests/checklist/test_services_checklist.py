@@ -439,3 +439,30 @@ def test_a_write_on_stale_evidence_is_a_409_and_an_attestation_does_not_bump_the
     with pytest.raises(ConflictError):
         services.time_out_complete(actor=team.nurse, case=ready.pk, expected_version=seen)
     services.step_attest(actor=team.nurse, case=ready.pk, step_code="site_marked", expected_version=seen + 1)
+
+
+def test_attesting_costs_the_same_queries_however_long_the_case_history(team) -> None:
+    """An attestation reads the case, its checklist and its plan once each, whatever the number of
+    earlier attestations, evidence corrections and audit events."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    def queries_of_one_attestation(case: Case) -> int:
+        services.case_patient_in_room(actor=team.nurse, case=case.pk)
+        with CaptureQueriesContext(connection) as queries:
+            services.step_attest(actor=team.nurse, case=case.pk, step_code="consent_signed")
+        return len(queries)
+
+    short = case_schedule(team)
+    evidence_record(team, short)
+    long = case_schedule(team)
+    evidence_record(team, long)
+    for i in range(30):
+        services.consent_record(actor=team.nurse, case=long.pk, procedure="selective_nerve_root_block",
+                                levels="L2", side="left", date_signed=timezone.localdate(),
+                                witness=f"Witness {i}")  # fmt: skip
+    assert AuditEvent.objects.filter(case=long).count() > AuditEvent.objects.filter(case=short).count() + 29
+    counted = queries_of_one_attestation(short)
+    assert counted == queries_of_one_attestation(long)
+    assert counted <= 14, counted
