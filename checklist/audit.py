@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import BigIntegerField, F, Sum, Value, When
+from django.db.models import Case as DbCase
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case, User
@@ -485,28 +488,34 @@ def event_count() -> int:
 # --- seal ----------------------------------------------------------------------------------------
 
 
+SEAL_MARK_BATCH = 500
+
+
 @transaction.atomic
 def seal(*, actor: User | None = None) -> AuditSeal:
-    """Record the head of every chain in a new seal chained to the previous one, and audit it.
+    """Record the head of every chain that moved since the previous seal in a new seal chained to
+    the previous one, and audit it.
 
     Seals are serialized by the system chain's head row (the seal's own event goes there), so two
     concurrent seals queue instead of colliding on the seal number. ``event_count`` is the number
-    of events the seal covers (the sum of the sealed heads).
+    of events in every chain at sealing time (the sum of all heads). Which chains moved is read
+    from each head's ``sealed_seq``, set once the seal has committed (in short transactions of
+    their own, so the seal never holds case chain locks while it waits for the system chain).
     """
     chain_head_create(SYSTEM_CHAIN)
     AuditChainHead.objects.select_for_update().get(chain=SYSTEM_CHAIN)
     last = AuditSeal.objects.order_by("-seq").first()
-    heads = {
-        chain: [last_seq, last_hash]
-        for chain, last_seq, last_hash in AuditChainHead.objects.exclude(last_seq=0)
+    moved = list(
+        AuditChainHead.objects.filter(last_seq__gt=F("sealed_seq"))
         .order_by("chain")
-        .values_list("chain", "last_seq", "last_hash")
-    }
+        .values_list("pk", "chain", "last_seq", "last_hash")
+    )
+    heads = {chain: [last_seq, last_hash] for _, chain, last_seq, last_hash in moved}
     new = AuditSeal(
         seq=(last.seq + 1) if last else 1,
         at=timezone.now(),
         heads=heads,
-        event_count=sum(point[0] for point in heads.values()),
+        event_count=AuditChainHead.objects.aggregate(total=Coalesce(Sum("last_seq"), 0))["total"],
         prev_hash=last.seal_hash if last else GENESIS_HASH,
     )
     new.seal_hash = seal_hash(new)
@@ -517,4 +526,17 @@ def seal(*, actor: User | None = None) -> AuditSeal:
         obj=new,
         after={"seal": new.seq, "chains": len(heads), "events": new.event_count, "seal_hash": new.seal_hash},
     )
+    marks = [(pk, last_seq) for pk, _, last_seq, _ in moved]
+    transaction.on_commit(lambda: _heads_mark_sealed(marks))
     return new
+
+
+def _heads_mark_sealed(marks: list[tuple[int, int]]) -> None:
+    """After a seal commits: remember, per chain, the head it recorded (never lowering it)."""
+    for start in range(0, len(marks), SEAL_MARK_BATCH):
+        batch = marks[start : start + SEAL_MARK_BATCH]
+        recorded = DbCase(*(When(pk=pk, then=Value(seq)) for pk, seq in batch), output_field=BigIntegerField())
+        with transaction.atomic():
+            AuditChainHead.objects.filter(pk__in=[pk for pk, _ in batch]).update(
+                sealed_seq=Greatest(F("sealed_seq"), recorded)
+            )

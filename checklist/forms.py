@@ -17,6 +17,7 @@ from checklist.models import (
     Side,
     User,
 )
+from checklist.services.evidence import MAX_SCAN_BYTES, SCAN_TOO_LARGE
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 
@@ -69,7 +70,13 @@ class ConsentForm(VersionedForm):
     side = forms.ChoiceField(choices=Side.choices, widget=BigRadio)
     date_signed = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     witness = forms.CharField(max_length=200)
-    scan = forms.FileField(required=False, label="Scan of the signed form (optional)")
+    scan = forms.FileField(
+        required=False,
+        label="Scan of the signed form (optional, at most 20 MB)",
+        widget=forms.ClearableFileInput(
+            attrs={"data-max-bytes": str(MAX_SCAN_BYTES), "data-too-large": SCAN_TOO_LARGE}
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Request ids and automatic logoff after inactivity."""
+"""Request ids, a cap on request size, and automatic logoff after inactivity."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 
 from checklist.audit import audit_context
 
@@ -72,3 +73,32 @@ class InactivityLogoutMiddleware:
             response["HX-Redirect"] = f"{settings.LOGIN_URL_PATH}?timeout=1"
             return response
         return redirect(f"{settings.LOGIN_URL_PATH}?timeout=1")
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request body over ``RIGHTLEVEL_MAX_REQUEST_BYTES`` with 413 before anything reads
+    it. ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does not count uploaded files, which Django spools to disk:
+    without this, one huge "consent scan" could fill the server's disk before the service's own
+    20 MB check ever ran."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = int(settings.RIGHTLEVEL_MAX_REQUEST_BYTES)
+        if length > limit:
+            message = (
+                f"This request is {length / MEGABYTE:.1f} MB; RightLevel accepts at most {limit / MEGABYTE:.0f} MB "
+                "(a consent scan may be up to 20 MB). Choose a smaller file and try again."
+            )
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message, "errors": {"non_field_errors": [message]}}, status=413)
+            return HttpResponse(render_to_string("request_too_large.html", {"message": message}), status=413)
+        return self.get_response(request)
+
+
+MEGABYTE = 1024 * 1024

@@ -477,6 +477,9 @@ class AuditChainHead(models.Model):
     chain = models.CharField(max_length=40, unique=True)
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+    # The last_seq that a committed seal recorded for this chain: the next seal records only chains
+    # that moved past it. A hint, set after the seal commits; if it is lost, a chain is sealed twice.
+    sealed_seq = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.chain} @ {self.last_seq}"
@@ -520,11 +523,13 @@ class AuditEvent(models.Model):
 
 
 class AuditSeal(models.Model):
-    """A periodic record of every chain's head, itself chained, so a truncated chain is detected."""
+    """A periodic record of the head of every chain that moved since the previous seal, itself
+    chained, so a truncated or deleted chain is detected. Together the seals vouch for every head
+    ever sealed; each one stays as small as the activity since the one before."""
 
     seq = models.PositiveBigIntegerField(unique=True)
     at = models.DateTimeField()
-    heads = models.JSONField(help_text="{chain: [last_seq, last_hash]}")
+    heads = models.JSONField(help_text="{chain: [last_seq, last_hash]} for the chains that moved since the last seal")
     event_count = models.PositiveBigIntegerField()
     prev_hash = models.CharField(max_length=64)
     seal_hash = models.CharField(max_length=64)

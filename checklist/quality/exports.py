@@ -427,7 +427,8 @@ def case_record_pdf(case: Case) -> bytes:
             )
         )
         story.append(Paragraph(f"Head hash: {head_row['event_hash']}", mono))
-        seal = AuditSeal.objects.order_by("-seq").first()
+        # Seals record the chains that moved since the seal before: the newest one naming this chain.
+        seal = AuditSeal.objects.filter(heads__has_key=chain).order_by("-seq").first()
         sealed = (seal.heads or {}).get(chain) if seal else None
         if seal and sealed:
             story.append(Paragraph(f"Last seal #{seal.seq} at {when(seal.at)} covers event #{sealed[0]}.", small))

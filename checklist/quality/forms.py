@@ -98,7 +98,10 @@ class AuditFilterForm(CaseFilterForm):
         validators=[RegexValidator(r"^[a-z_]+(\.[a-z_]+)*$", "An action looks like consent.recorded.")],
     )
     user = forms.CharField(required=False, max_length=150, label="User (username)")
+    # The MRN is typed into a POSTed form and becomes ``patient`` (the internal id) in the URL:
+    # an MRN in a query string would reach access logs, proxies and browser history.
     mrn = forms.CharField(required=False, max_length=40, label="MRN")
+    patient = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 

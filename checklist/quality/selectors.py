@@ -43,6 +43,7 @@ from checklist.models import (
     CaseState,
     Localization,
     NearMiss,
+    Patient,
     Room,
     User,
 )
@@ -387,12 +388,21 @@ class EventPage:
     newer: int | None  # cursor for the previous (newer) page: ?after=<id>
 
 
+def patient_id_for_mrn(mrn: str) -> int | None:
+    """The patient with this MRN (case-insensitive, exact), or None."""
+    return Patient.objects.filter(mrn__iexact=mrn.strip()).values_list("pk", flat=True).first()
+
+
+def patient_mrn(patient_id: int) -> str | None:
+    return Patient.objects.filter(pk=patient_id).values_list("mrn", flat=True).first()
+
+
 def audit_events_browse(
     *,
     where: CaseFilter,
     action: str = "",
     username: str = "",
-    mrn: str = "",
+    patient_id: int | None = None,
     before: int | None = None,
     after: int | None = None,
     limit: int = PAGE_SIZE,
@@ -408,8 +418,8 @@ def audit_events_browse(
         events = events.filter(action=action)
     if username:
         events = events.filter(actor_username=username)
-    if mrn:
-        events = events.filter(case__patient__mrn__iexact=mrn)
+    if patient_id is not None:
+        events = events.filter(case__patient_id=patient_id)
     events = events.select_related("case", "case__patient", "case__room")
     if after is not None:
         rows = list(events.filter(id__gt=after).order_by("id")[: limit + 1])

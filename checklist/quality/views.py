@@ -113,11 +113,26 @@ class DashboardView(QualityView):
 # --- audit browser and case timeline -------------------------------------------------------------
 
 
+NO_SUCH_MRN = "No patient has this MRN."
+# Not carried from a search into the page's URL: the MRN (replaced by the patient's internal id),
+# the page cursors (a new search starts at the newest event) and the CSRF token.
+SEARCH_DROPPED = ("mrn", "patient", "before", "after", "csrfmiddlewaretoken")
+
+
 class AuditBrowserView(QualityView):
+    """GET shows a page of events; the search form POSTs, and is redirected (303) to a GET whose
+    URL names the patient by internal id, never by MRN."""
+
     template_name = "quality/audit.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = forms.AuditFilterForm(request.GET)
+        if request.GET.get("mrn"):  # an old bookmark or a hand-typed URL: take the MRN out of it
+            return self._search(request, request.GET)
+        params = request.GET.copy()
+        patient_id = params.get("patient", "")
+        if patient_id.isdigit():
+            params["mrn"] = selectors.patient_mrn(int(patient_id)) or ""  # shown in the MRN box
+        form = forms.AuditFilterForm(params)
         context: dict[str, Any] = {"form": form, "tab": "audit"}
         if not form.is_valid():
             return render(request, self.template_name, context, status=400)
@@ -126,7 +141,7 @@ class AuditBrowserView(QualityView):
             where=CaseFilter.from_form(form),
             action=data["action"],
             username=data["user"],
-            mrn=data["mrn"],
+            patient_id=data.get("patient"),
             before=data.get("before"),
             after=data.get("after"),
         )
@@ -138,6 +153,25 @@ class AuditBrowserView(QualityView):
             first_url=_query(request) if data.get("before") or data.get("after") else None,
         )
         return render(request, self.template_name, context)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        return self._search(request, request.POST)
+
+    def _search(self, request: HttpRequest, params: Any) -> HttpResponse:
+        form = forms.AuditFilterForm(params)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form, "tab": "audit"}, status=400)
+        query = {key: value for key, value in params.items() if key not in SEARCH_DROPPED and value != ""}
+        mrn = form.cleaned_data["mrn"]
+        if mrn:
+            patient_id = selectors.patient_id_for_mrn(mrn)
+            if patient_id is None:
+                form.add_error("mrn", NO_SUCH_MRN)
+                return render(request, self.template_name, {"form": form, "tab": "audit"})
+            query["patient"] = str(patient_id)
+        response = redirect(reverse("quality-audit") + ("?" + urlencode(query) if query else ""))
+        response.status_code = 303  # See Other: the browser follows with a GET
+        return response
 
 
 def _case_or_404(case_id: int) -> Case:

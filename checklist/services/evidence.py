@@ -53,6 +53,7 @@ EVIDENCE_BY_RECORD = {
     "anatomy": {"anatomy", "localization", "durable_mark"},
 }
 MAX_SCAN_BYTES = 20 * 1024 * 1024
+SCAN_TOO_LARGE = "The scan is larger than 20 MB."
 
 
 IMAGE_READERS = ("surgeon", "radiographer")
@@ -247,7 +248,7 @@ def consent_record(
     )
     if scan is not None:
         if scan.size and scan.size > MAX_SCAN_BYTES:
-            raise field_error("scan", "The scan is larger than 20 MB.")
+            raise field_error("scan", SCAN_TOO_LARGE)
         digest = hashlib.sha256()
         for chunk in scan.chunks():
             digest.update(chunk)

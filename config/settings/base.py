@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: a request over RIGHTLEVEL_MAX_REQUEST_BYTES gets 413.
+    "checklist.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "checklist.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -122,6 +124,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Automatic logoff (HIPAA 164.312(a)(2)(iii)): a session with no user activity for this many
 # minutes is ended. Background polls do not count as activity (see checklist.middleware).
 RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES = env.int("INACTIVITY_TIMEOUT_MINUTES", default=15)
+# The largest request body accepted (a 20 MB consent scan and its form fit): larger gets 413.
+RIGHTLEVEL_MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=21 * 1024 * 1024)
 # Seconds win when set (browser tests use a few seconds); otherwise the minutes above.
 RIGHTLEVEL_INACTIVITY_TIMEOUT_SECONDS: int | None = None
 # Hard upper bound on a session, whatever the activity: one long shift.

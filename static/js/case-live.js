@@ -90,6 +90,20 @@
     });
   }
 
+  // --- file size: refuse a too-large scan before the upload starts (the server refuses it too) -
+  function bindFileLimits() {
+    var inputs = document.querySelectorAll("input[type=file][data-max-bytes]");
+    Array.prototype.forEach.call(inputs, function (input) {
+      input.addEventListener("change", function () {
+        var max = Number(input.getAttribute("data-max-bytes"));
+        var file = input.files && input.files[0];
+        var tooLarge = file && file.size > max;
+        input.setCustomValidity(tooLarge ? input.getAttribute("data-too-large") : "");
+        if (tooLarge) { input.reportValidity(); }
+      });
+    });
+  }
+
   // --- level pickers: tap levels instead of typing them (several for a fusion) ------------------
   function bindPickers() {
     var buttons = document.querySelectorAll(".level-pick");
@@ -123,5 +137,6 @@
   bindStopOverlay();
   bindPreviews();
   bindPickers();
+  bindFileLimits();
   window.setTimeout(poll, 2000);
 })();

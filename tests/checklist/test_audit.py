@@ -417,6 +417,85 @@ def test_a_whole_case_chain_deleted_after_a_seal_is_named(cases) -> None:
     assert f"case {victim.pk} has no audit trail at all" in out
 
 
+# --- incremental seals ---------------------------------------------------------------------------
+
+
+def _note(case: Case) -> None:
+    with transaction.atomic():
+        audit.append(action="test.noted", actor=None, case=case, after={"n": 1})
+
+
+def _seal_committed(capture) -> AuditSeal:
+    """Seal as production does: the heads are marked sealed once the seal has committed."""
+    with capture(execute=True):
+        return audit.seal()
+
+
+def test_a_seal_records_only_the_chains_that_moved_since_the_one_before(
+    cases, django_capture_on_commit_callbacks
+) -> None:
+    first = _seal_committed(django_capture_on_commit_callbacks)
+    chains = set(AuditChainHead.objects.exclude(last_seq=0).values_list("chain", flat=True)) - {audit.SYSTEM_CHAIN}
+    assert chains == {audit.case_chain(c.pk) for c in cases}
+    assert chains | {audit.SYSTEM_CHAIN} == set(first.heads)
+
+    _note(cases[0])
+    second = _seal_committed(django_capture_on_commit_callbacks)
+    # The case that moved, and the system chain (the first seal's own event moved it).
+    assert set(second.heads) == {audit.case_chain(cases[0].pk), audit.SYSTEM_CHAIN}
+    assert second.heads[audit.case_chain(cases[0].pk)][0] == events_of(cases[0])[-1].seq
+    # event_count still counts every event in every chain when the seal was taken.
+    assert second.event_count == AuditEvent.objects.count() - 1  # less the second seal's own event
+
+    third = _seal_committed(django_capture_on_commit_callbacks)
+    assert set(third.heads) == {audit.SYSTEM_CHAIN}
+    code, out = verify_command()
+    assert code == 0, out
+    assert out.strip().endswith("3 seals verified.")
+
+
+def test_a_chain_sealed_only_by_an_older_seal_is_still_protected(cases, django_capture_on_commit_callbacks) -> None:
+    _seal_committed(django_capture_on_commit_callbacks)
+    _note(cases[0])
+    latest = _seal_committed(django_capture_on_commit_callbacks)
+    quiet = audit.case_chain(cases[1].pk)
+    assert quiet not in latest.heads  # sealed by seal #1 only
+    events = events_of(cases[1])
+    last, new_last = events[-1], events[-2]
+    with triggers_dropped():
+        sql("DELETE FROM {events} WHERE chain = %s AND seq > %s", [quiet, new_last.seq])
+        sql(
+            "UPDATE {heads} SET last_seq = %s, last_hash = %s WHERE chain = %s",
+            [new_last.seq, new_last.event_hash, quiet],
+        )
+    code, out = verify_command()
+    assert code == 1
+    assert first_line(out) == (
+        f"First broken event: chain {quiet}, event #{last.seq}: "
+        f"sealed event #{last.seq} is missing: the chain was truncated (it now ends at event #{new_last.seq}) "
+        "after it was sealed"
+    )
+
+
+def test_a_lost_sealed_mark_only_means_a_chain_is_sealed_again(cases, django_capture_on_commit_callbacks) -> None:
+    """The marks are written after the seal commits; a crash in between loses them. The next seal
+    then records those chains again, at the same heads, which the verification accepts."""
+    with django_capture_on_commit_callbacks(execute=False):
+        first = audit.seal()  # committed, but its marks never written
+    assert set(AuditChainHead.objects.values_list("sealed_seq", flat=True)) == {0}
+    second = _seal_committed(django_capture_on_commit_callbacks)
+    assert set(second.heads) >= set(first.heads) - {audit.SYSTEM_CHAIN}
+    for chain in set(first.heads) - {audit.SYSTEM_CHAIN}:
+        assert second.heads[chain] == first.heads[chain]
+    code, out = verify_command()
+    assert code == 0, out
+    # A mark never goes backwards, even if an older seal's marks arrive late.
+    head = AuditChainHead.objects.get(chain=audit.case_chain(cases[0].pk))
+    audit._heads_mark_sealed([(head.pk, 1)])
+    head.refresh_from_db()
+    assert head.sealed_seq == head.last_seq
+
+
 def test_a_case_chain_deleted_before_any_seal_is_still_detected(cases) -> None:
     victim = cases[0]
     with triggers_dropped():

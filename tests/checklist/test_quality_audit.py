@@ -76,9 +76,45 @@ def test_filter_by_room_surgeon_procedure_and_mrn(officer_client, data) -> None:
     }
     procedure_ids = _browse(officer_client, procedure="vertebral_augmentation")
     assert set(AuditEvent.objects.filter(pk__in=procedure_ids).values_list("case_id", flat=True)) == {data.e.pk}
-    mrn_ids = _browse(officer_client, mrn=data.c.patient.mrn.lower())  # case-insensitive, exact
+    mrn_ids = _search_mrn(officer_client, data.c.patient.mrn.lower())  # case-insensitive, exact
     assert set(AuditEvent.objects.filter(pk__in=mrn_ids).values_list("case_id", flat=True)) == {data.c.pk}
-    assert _browse(officer_client, mrn="NO-SUCH-MRN") == []
+
+
+def _search_mrn(client, mrn: str, **filters: Any) -> list[int]:
+    """Search by MRN as the form does: POST, then follow the 303 to a URL without the MRN."""
+    response = client.post(reverse("quality-audit"), {"mrn": mrn, **filters})
+    assert response.status_code == 303, response.content[:500]
+    location = response["Location"]
+    assert mrn.lower() not in location.lower(), location
+    page = client.get(location)
+    assert mrn.lower() in page.content.decode().lower()  # the MRN box still shows what was searched
+    return _ids(page)
+
+
+def test_an_mrn_never_travels_in_a_url(officer_client, data) -> None:
+    mrn = data.c.patient.mrn
+    response = officer_client.post(reverse("quality-audit"), {"mrn": mrn, "action": "consent.recorded", "after": "3"})
+    assert response.status_code == 303
+    assert response["Location"] == f"{reverse('quality-audit')}?action=consent.recorded&patient={data.c.patient_id}"
+    ids = _ids(officer_client.get(response["Location"]))
+    assert ids and set(AuditEvent.objects.filter(pk__in=ids).values_list("case_id", "action").distinct()) == {
+        (data.c.pk, "consent.recorded")
+    }
+    # The pager's links keep the patient's id, never the MRN.
+    page = officer_client.get(response["Location"]).content.decode()
+    assert "?mrn=" not in page and f"mrn={mrn}" not in page
+    # An MRN typed into a URL by hand is taken out of it.
+    legacy = officer_client.get(reverse("quality-audit"), {"mrn": mrn})
+    assert legacy.status_code == 303 and mrn not in legacy["Location"]
+    assert legacy["Location"].endswith(f"?patient={data.c.patient_id}")
+    # An unknown MRN: a clear message on the form, no events, nothing in the URL.
+    unknown = officer_client.post(reverse("quality-audit"), {"mrn": "NO-SUCH-MRN"})
+    assert unknown.status_code == 200
+    assert "No patient has this MRN." in unknown.content.decode()
+    assert _ids(unknown) == []
+    # The search form posts with a CSRF token.
+    form = officer_client.get(reverse("quality-audit")).content.decode()
+    assert 'method="post"' in form and "csrfmiddlewaretoken" in form
 
 
 def test_filter_by_date(officer_client, data) -> None:

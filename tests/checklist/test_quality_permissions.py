@@ -34,7 +34,7 @@ def _pages(data) -> list[str]:
         reverse("quality-dashboard"),
         reverse("quality-dashboard") + query,
         reverse("quality-audit"),
-        reverse("quality-audit") + f"?mrn={data.a.patient.mrn}",
+        reverse("quality-audit") + f"?patient={data.a.patient_id}",
         reverse("quality-case", args=[data.a.pk]),
         reverse("quality-case-pdf", args=[data.a.pk]),
         reverse("quality-integrity"),

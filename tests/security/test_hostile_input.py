@@ -271,3 +271,57 @@ def test_the_limits_say_what_they_are(world: World) -> None:
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["errors"]["non_field_errors"][0]
     assert client.get("/api/v1/cases/abc/").json() == {"detail": "Not found.", "errors": {}}
+
+
+def test_an_upload_over_the_request_limit_is_refused_before_it_is_read(world: World, settings) -> None:
+    """Uploaded files do not count towards DATA_UPLOAD_MAX_MEMORY_SIZE (Django spools them to disk),
+    so the request size is capped by its own middleware: 413 with a clear message, nothing saved."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from checklist.models import Consent
+
+    settings.RIGHTLEVEL_MAX_REQUEST_BYTES = 64 * 1024
+    consents = Consent.objects.count()
+    form = {
+        "procedure": "selective_nerve_root_block",
+        "levels": "L2",
+        "side": "left",
+        "date_signed": "2026-11-24",
+        "witness": "W. Itness",
+    }
+    big = b"%PDF-1.4 " + b"x" * (128 * 1024)
+
+    client = token_client(world.team.nurse)
+    response = client.post(
+        f"/api/v1/cases/{world.case.pk}/consent/",
+        {**form, "expected_version": world.case.evidence_version, "scan": SimpleUploadedFile("c.pdf", big)},
+        format="multipart",
+    )
+    assert response.status_code == 413
+    assert "accepts at most" in response.json()["detail"]
+    assert response.json()["errors"]["non_field_errors"]
+
+    tablet = Client()
+    tablet.force_login(world.team.nurse)
+    fields = {f"consent-{name}": value for name, value in form.items()}
+    response = tablet.post(
+        f"/cases/{world.case.pk}/do/consent",
+        {
+            **fields,
+            "consent-expected_version": world.case.evidence_version,
+            "consent-scan": SimpleUploadedFile("c.pdf", big),
+        },
+    )
+    assert response.status_code == 413
+    assert "Upload too large" in response.content.decode() and "Nothing was saved" in response.content.decode()
+    assert Consent.objects.count() == consents
+
+    # Under the limit, the same upload goes through.
+    settings.RIGHTLEVEL_MAX_REQUEST_BYTES = 1024 * 1024
+    response = client.post(
+        f"/api/v1/cases/{world.case.pk}/consent/",
+        {**form, "expected_version": world.case.evidence_version, "scan": SimpleUploadedFile("c.pdf", big)},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    assert Consent.objects.count() == consents + 1

@@ -159,9 +159,11 @@ def test_no_patient_name_or_mrn_in_the_logs_of_a_full_demo_run(log_file: Path) -
     case_id = _whole_case_over_http(team)
 
     quality = _signed_in("quality")
-    for page in ("/quality/", "/quality/audit/", f"/quality/audit/?mrn={NEW_PATIENT['mrn']}",
-                 f"/quality/cases/{case_id}/", "/quality/near-misses/", "/quality/integrity/"):  # fmt: skip
+    for page in ("/quality/", "/quality/audit/", f"/quality/cases/{case_id}/", "/quality/near-misses/",
+                 "/quality/integrity/"):  # fmt: skip
         assert quality.get(page).status_code == 200, page
+    assert quality.post("/quality/audit/", {"mrn": NEW_PATIENT["mrn"]}, follow=True).status_code == 200
+    assert quality.post("/quality/audit/", {"mrn": "MRN-NOT-THERE-1"}).status_code == 200
     fhir = APIClient()
     fhir.force_authenticate(team.quality)
     assert fhir.get(f"/api/v1/cases/{case_id}/fhir/").status_code == 200
