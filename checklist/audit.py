@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,11 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, F, Sum, Value, When
 from django.db.models import Case as DbCase
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case, User
 
@@ -154,6 +157,26 @@ def seal_payload(seal: AuditSeal) -> dict[str, Any]:
 
 def seal_hash(seal: AuditSeal) -> str:
     return hashlib.sha256(canonical_json(seal_payload(seal))).hexdigest()
+
+
+SEAL_KEY_SALT = "rightlevel.audit.seal"
+
+
+def seal_keys() -> dict[str, bytes]:
+    """The keys seals are signed with, by key id, the current one first: derived from SECRET_KEY
+    and then each of SECRET_KEY_FALLBACKS, so rotating the secret key keeps old seals checkable
+    as long as the old key stays among the fallbacks. The keys never reach the database."""
+    keys: dict[str, bytes] = {}
+    for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+        key = salted_hmac(SEAL_KEY_SALT, "audit seal key", secret=secret, algorithm="sha256").digest()
+        keys.setdefault(hashlib.sha256(key).hexdigest()[:16], key)
+    return keys
+
+
+def seal_mac(seal_hash_hex: str, key: bytes) -> str:
+    """HMAC-SHA256 of a seal's hash. The hash covers the previous seal's hash, so the newest keyed
+    seal vouches for every seal before it."""
+    return hmac.new(key, seal_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 # --- append --------------------------------------------------------------------------------------
@@ -445,12 +468,25 @@ def _check_seal_event(
         )
 
 
+SEAL_MAC_INVALID = "seal MAC invalid: the seal was written or rewritten without the server's key"
+SEAL_KEY_UNKNOWN = (
+    "signed with key {key_id}, which this server does not hold (was SECRET_KEY changed without "
+    "keeping the old one in SECRET_KEY_FALLBACKS?)"
+)
+SEAL_UNKEYED = (
+    "carries no MAC and no keyed seal follows it (a seal taken before keyed seals, or a MAC "
+    "removed): take a new seal with manage.py seal_audit"
+)
+
+
 def _verify_seals(report: VerifyReport, seal_hashes: dict[int, str]) -> dict[tuple[str, int], str]:
     """Check the seal chain; return every (chain, seq) -> hash the seals vouch for, and fill
     ``seal_hashes`` (seal seq -> seal hash)."""
     sealed: dict[tuple[str, int], str] = {}
     prev = GENESIS_HASH
     expected = 1
+    keys = seal_keys()
+    unkeyed: AuditSeal | None = None  # the newest seal without a MAC, until a keyed seal follows it
     for seal in AuditSeal.objects.order_by("seq").iterator():
         report.seals += 1
         seal_hashes[seal.seq] = seal.seal_hash
@@ -460,6 +496,17 @@ def _verify_seals(report: VerifyReport, seal_hashes: dict[int, str]) -> dict[tup
             report.problems.append(Problem(SEALS, seal.seq, seal.pk, "link to the previous seal broken"))
         if seal_hash(seal) != seal.seal_hash:
             report.problems.append(Problem(SEALS, seal.seq, seal.pk, "seal content altered"))
+        if not seal.mac:
+            unkeyed = seal
+        else:
+            unkeyed = None
+            mac_key = keys.get(seal.mac_key_id)
+            if mac_key is None:
+                report.problems.append(
+                    Problem(SEALS, seal.seq, seal.pk, SEAL_KEY_UNKNOWN.format(key_id=seal.mac_key_id))
+                )
+            elif not hmac.compare_digest(seal_mac(seal.seal_hash, mac_key), seal.mac):
+                report.problems.append(Problem(SEALS, seal.seq, seal.pk, SEAL_MAC_INVALID))
         heads = seal.heads if isinstance(seal.heads, dict) else {}
         for chain, point in heads.items():
             try:
@@ -478,6 +525,8 @@ def _verify_seals(report: VerifyReport, seal_hashes: dict[int, str]) -> dict[tup
                 )
         prev = seal.seal_hash
         expected = seal.seq + 1
+    if unkeyed is not None:
+        report.problems.append(Problem(SEALS, unkeyed.seq, unkeyed.pk, SEAL_UNKEYED))
     return sealed
 
 
@@ -519,6 +568,8 @@ def seal(*, actor: User | None = None) -> AuditSeal:
         prev_hash=last.seal_hash if last else GENESIS_HASH,
     )
     new.seal_hash = seal_hash(new)
+    new.mac_key_id, key = next(iter(seal_keys().items()))
+    new.mac = seal_mac(new.seal_hash, key)
     new.save(force_insert=True)
     append(
         action=SEALED_ACTION,

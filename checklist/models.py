@@ -533,6 +533,10 @@ class AuditSeal(models.Model):
     event_count = models.PositiveBigIntegerField()
     prev_hash = models.CharField(max_length=64)
     seal_hash = models.CharField(max_length=64)
+    # HMAC-SHA256 of seal_hash under a key derived from SECRET_KEY (never stored in the database):
+    # someone who can rewrite the tables but does not hold the key cannot forge a seal.
+    mac = models.CharField(max_length=64, blank=True)
+    mac_key_id = models.CharField(max_length=16, blank=True)
 
     class Meta:
         db_table = "checklist_audit_seal"

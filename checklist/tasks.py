@@ -70,7 +70,11 @@ def _tell_quality_officers(run: Any) -> None:
     verdict = "intact" if run.ok else "BROKEN"
     body = f"Verification run {run.pk}: {run.checked_events} events checked, trail {verdict}."
     if run.seal is not None:
-        body += f"\nSealed: seal #{run.seal.seq} over {len(run.seal.heads)} chains."
+        # The seal's hash leaves the database here: a copy to compare with if the trail is ever doubted.
+        body += (
+            f"\nSealed: seal #{run.seal.seq}, hash {run.seal.seal_hash}, "
+            f"{len(run.seal.heads)} chain(s) moved since the previous seal."
+        )
     if not run.ok:
         body += f"\nFirst broken event: {run.first_problem}\nProblems found: {run.problems_count}."
     system_reminder_create(

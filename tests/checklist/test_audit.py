@@ -582,6 +582,54 @@ def test_an_edited_seal_is_named(cases) -> None:
     assert first_line(out) == f"First broken event: seal #1 (id {seal.pk}): seal content altered"
 
 
+# --- keyed seals -----------------------------------------------------------------------------------
+
+
+def test_a_seal_rewritten_without_the_key_is_named(cases) -> None:
+    """Someone who can write the tables recomputes the seal's hash after editing it, as the
+    published algorithm allows; without the server's key the MAC gives them away."""
+    seal = audit.seal()
+    assert len(seal.mac) == 64 and seal.mac_key_id == next(iter(audit.seal_keys()))
+    seal.event_count += 1
+    forged_hash = audit.seal_hash(seal)
+    with triggers_dropped():
+        sql(
+            "UPDATE {seals} SET event_count = %s, seal_hash = %s WHERE id = %s",
+            [seal.event_count, forged_hash, seal.pk],
+        )
+    code, out = verify_command("--all")
+    assert code == 1
+    assert f"seal #1 (id {seal.pk}): {audit.SEAL_MAC_INVALID}" in out
+
+
+def test_a_removed_mac_is_named_unless_a_keyed_seal_follows(cases) -> None:
+    first = audit.seal()
+    with triggers_dropped():
+        sql("UPDATE {seals} SET mac = '', mac_key_id = '' WHERE id = %s", [first.pk])
+    code, out = verify_command()
+    assert code == 1
+    assert first_line(out) == f"First broken event: seal #1 (id {first.pk}): {audit.SEAL_UNKEYED}"
+    # A seal from before keyed seals is vouched for by the keyed seal after it (its hash covers
+    # the earlier seal's hash).
+    audit.seal()
+    code, out = verify_command()
+    assert code == 0, out
+
+
+def test_rotating_the_secret_key_keeps_old_seals_checkable_through_the_fallbacks(cases, settings) -> None:
+    seal = audit.seal()
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-secret-key-after-rotation-0123456789abcdefghijklmnopqrstu"
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    code, out = verify_command()
+    assert code == 0, out
+    settings.SECRET_KEY_FALLBACKS = []
+    code, out = verify_command()
+    assert code == 1
+    unknown = audit.SEAL_KEY_UNKNOWN.format(key_id=seal.mac_key_id)
+    assert first_line(out) == f"First broken event: seal #1 (id {seal.pk}): {unknown}"
+
+
 def test_a_deleted_last_seal_is_named_through_its_event(cases) -> None:
     audit.seal()
     second = audit.seal()

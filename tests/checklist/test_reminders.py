@@ -16,7 +16,15 @@ from django.core import mail
 from django.utils import timezone
 
 from checklist import reminder_rules, services
-from checklist.models import AuditEvent, Notification, NotificationPreference, Reminder, ReminderRule, ReminderState
+from checklist.models import (
+    AuditEvent,
+    AuditSeal,
+    Notification,
+    NotificationPreference,
+    Reminder,
+    ReminderRule,
+    ReminderState,
+)
 from checklist.services.digest import daily_digest_create
 from checklist.services.reminders import reminders_sweep, webhook_signature
 from tests.factories import UserFactory
@@ -254,7 +262,8 @@ def test_the_nightly_audit_result_reaches_quality_officers(team) -> None:
     assert reminders_sweep().sent == 1
     notification = Notification.objects.get(user=team.quality)
     assert notification.title == "Nightly audit verification: trail intact"
-    assert "Sealed: seal #" in notification.body
+    seal = AuditSeal.objects.get()
+    assert f"Sealed: seal #{seal.seq}, hash {seal.seal_hash}," in notification.body
 
 
 def test_an_attestation_that_changes_nothing_reminders_read_leaves_them_alone(team) -> None:
