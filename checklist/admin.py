@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from checklist import audit
 from checklist.models import ReminderRule, Room, User, WorkerHeartbeat
+from checklist.services.reminders import reminders_resync_open_cases
 from checklist.services.signatures import signing_unlock
 
 AUDITED_USER_FIELDS = ("username", "full_name", "email", "is_active", "is_staff", "is_superuser")
@@ -86,6 +87,8 @@ class ReminderRuleAdmin(admin.ModelAdmin):
             before=before,
             after={name: form.cleaned_data.get(name) for name in form.changed_data},
         )
+        # Open cases follow the new rule now, not at their next change.
+        reminders_resync_open_cases()
 
 
 @admin.register(Room)

@@ -161,7 +161,7 @@ def reminders_sync(case: Case) -> tuple[int, int]:
             for person in recipients_for(case, rule.recipients):
                 key = _dedupe_key(rule, case, person, occurrence)
                 wanted.add(key)
-                _, was_created = Reminder.objects.get_or_create(
+                reminder, was_created = Reminder.objects.get_or_create(
                     dedupe_key=key,
                     defaults={
                         "rule": rule,
@@ -173,9 +173,25 @@ def reminders_sync(case: Case) -> tuple[int, int]:
                     },
                 )
                 created += was_created
+                if not was_created and reminder.due_at != due and reminder.attempts == 0:
+                    # The rule's timing changed: move a reminder not yet tried (a retry keeps its backoff).
+                    Reminder.objects.filter(pk=reminder.pk, state=ReminderState.PENDING, attempts=0).update(due_at=due)
     moot = Reminder.objects.filter(case=case, state=ReminderState.PENDING).exclude(dedupe_key__in=wanted)
     cancelled = moot.update(state=ReminderState.CANCELLED, cancelled_at=now)
     return created, cancelled
+
+
+def reminders_resync_open_cases() -> int:
+    """After a reminder rule changes (timing, recipients, switched on or off): bring the pending
+    reminders of every case still open in line with the rules, one case transaction at a time.
+    Returns the number of cases reconciled."""
+    from checklist.services.common import case_lock
+
+    open_ids = list(Case.objects.exclude(state__in=CLOSED_STATES).order_by("pk").values_list("pk", flat=True))
+    for case_id in open_ids:
+        with transaction.atomic():
+            reminders_sync(case_lock(case_id, allow_closed=True))
+    return len(open_ids)
 
 
 def _superseded(rule: ReminderRule, rules: list[ReminderRule], anchor_at: datetime, now: datetime) -> bool:

@@ -291,3 +291,37 @@ def test_an_attestation_that_changes_nothing_reminders_read_leaves_them_alone(te
     case.refresh_from_db()
     assert case.state == "time_out"
     assert pending(case, "time_out_overdue").exists()  # still outstanding until the time-out closes
+
+
+def test_a_rule_changed_in_the_admin_applies_to_open_cases_at_once(team, client) -> None:
+    """New timing moves the pending reminders not yet tried; switching a rule off cancels them;
+    a reminder already being retried keeps its backoff."""
+    start = timezone.now() + dt.timedelta(hours=30)
+    case = case_schedule(team, scheduled_start=start)
+    retried_case = case_schedule(team, scheduled_start=start + dt.timedelta(hours=1))
+    rule = ReminderRule.objects.get(code="plan_unsigned_24h")
+    retried = pending(retried_case, "plan_unsigned_24h").get()
+    Reminder.objects.filter(pk=retried.pk).update(attempts=1, due_at=retried.due_at + dt.timedelta(seconds=60))
+    admin = UserFactory(username="root", roles=["admin"], is_staff=True, is_superuser=True, full_name="Ada Admin")
+    client.force_login(admin)
+    url = f"/admin/checklist/reminderrule/{rule.pk}/change/"
+
+    def post(**changes):
+        form = client.get(url).context["adminform"].form
+        data = {name: form.initial.get(name) for name in form.fields}
+        data["recipients"] = json.dumps(data["recipients"])
+        data = {k: v for k, v in data.items() if v is not None}
+        data.pop("enabled", None)
+        data.update(changes)
+        response = client.post(url, data)
+        assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+
+    post(offset_minutes=-25 * 60, enabled="on")
+    assert pending(case, "plan_unsigned_24h").get().due_at == start - dt.timedelta(hours=25)
+    assert pending(retried_case, "plan_unsigned_24h").get().due_at == retried.due_at + dt.timedelta(seconds=60)
+    assert AuditEvent.objects.filter(action="reminder_rule.changed", actor_username="root").exists()
+
+    post(offset_minutes=-25 * 60)  # the enabled box left unticked: the rule is off
+    assert not pending(case, "plan_unsigned_24h").exists()
+    assert not pending(retried_case, "plan_unsigned_24h").exists()
+    assert pending(case, "plan_unsigned_2h").exists()  # the other rules are untouched
