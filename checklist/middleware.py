@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 
 from checklist.audit import audit_context
@@ -92,13 +93,10 @@ class RequestSizeLimitMiddleware:
         limit = int(settings.RIGHTLEVEL_MAX_REQUEST_BYTES)
         if length > limit:
             message = (
-                f"This request is {length / MEGABYTE:.1f} MB; RightLevel accepts at most {limit / MEGABYTE:.0f} MB "
+                f"This request is {filesizeformat(length)}; RightLevel accepts at most {filesizeformat(limit)} "
                 "(a consent scan may be up to 20 MB). Choose a smaller file and try again."
             )
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": message, "errors": {"non_field_errors": [message]}}, status=413)
             return HttpResponse(render_to_string("request_too_large.html", {"message": message}), status=413)
         return self.get_response(request)
-
-
-MEGABYTE = 1024 * 1024

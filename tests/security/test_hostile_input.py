@@ -298,7 +298,7 @@ def test_an_upload_over_the_request_limit_is_refused_before_it_is_read(world: Wo
         format="multipart",
     )
     assert response.status_code == 413
-    assert "accepts at most" in response.json()["detail"]
+    assert "accepts at most 64.0 KB" in response.json()["detail"]
     assert response.json()["errors"]["non_field_errors"]
 
     tablet = Client()
