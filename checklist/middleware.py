@@ -93,10 +93,15 @@ class RequestSizeLimitMiddleware:
         limit = int(settings.RIGHTLEVEL_MAX_REQUEST_BYTES)
         if length > limit:
             message = (
-                f"This request is {filesizeformat(length)}; RightLevel accepts at most {filesizeformat(limit)} "
+                f"This request is {_size(length)}; RightLevel accepts at most {_size(limit)} "
                 "(a consent scan may be up to 20 MB). Choose a smaller file and try again."
             )
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": message, "errors": {"non_field_errors": [message]}}, status=413)
             return HttpResponse(render_to_string("request_too_large.html", {"message": message}), status=413)
         return self.get_response(request)
+
+
+def _size(octets: int) -> str:
+    """'21.0 MB' (Django's filesizeformat, with a plain space: the text also goes out as JSON)."""
+    return str(filesizeformat(octets)).replace("\xa0", " ")
