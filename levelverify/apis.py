@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_parsers import JSONParser, read_limited
 from levelverify.check import check_levels
 from levelverify.errors import NON_FIELD_ERRORS, LevelInputError
 from levelverify.serializers import (
@@ -14,6 +17,7 @@ from levelverify.serializers import (
     LevelCheckRequestSerializer,
     LevelCheckResponseSerializer,
 )
+from levelverify.strict_json import loads_strict
 
 EXAMPLE_REQUEST = {
     "stage": "time_out",
@@ -26,8 +30,17 @@ EXAMPLE_REQUEST = {
 }
 
 
+class StrictLevelJSONParser(JSONParser):
+    """JSON read as contract v2 asks: duplicated keys named, long numbers, NaN and deep nesting refused."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return loads_strict(read_limited(stream).getvalue())
+
+
 class LevelCheckApi(APIView):
     """Does the evidence agree on one level? Stateless: nothing is stored."""
+
+    parser_classes = [StrictLevelJSONParser]
 
     @extend_schema(
         operation_id="level_check_create",

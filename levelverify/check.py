@@ -1,7 +1,8 @@
 """The level check: does the evidence for a case agree on one level?
 
-Pure Python implementation of "The level check (contract)" in the design's domain.md. The API, the
-``check_levels`` command and the case workflow all call ``check_levels`` with the same JSON.
+Pure Python implementation of "The level check (contract)" in the design's domain.md, version 2
+("The level check, version 2" wins where it differs). The API, the ``check_levels`` command and the
+case workflow all call ``check_levels`` with the same JSON.
 
 Never a false pass: anything missing is ``incomplete``, anything that disagrees (including a count
 that lands nowhere) is ``stop``, and input that cannot be read raises ``LevelInputError``.
@@ -25,6 +26,7 @@ from levelverify.spine import (
     Reference,
     Structure,
     Unit,
+    check_level_characters,
     count_to_unit,
     display_target,
     expected_counts,
@@ -34,6 +36,7 @@ from levelverify.spine import (
     parse_unit,
     quote_value,
     region_contains,
+    region_description,
     unit_key,
     unit_regions,
 )
@@ -57,7 +60,12 @@ PROCEDURES: Final[tuple[str, ...]] = tuple(STRUCTURE_BY_PROCEDURE)
 SIDES: Final[tuple[str, ...]] = ("left", "right", "bilateral", "midline")
 REFERENCES: Final[tuple[Reference, ...]] = _SPINE_REFERENCES
 STAGES: Final[tuple[str, ...]] = ("time_out", "localization")
-REGIONS: Final[tuple[str, ...]] = tuple(MARKING_REGIONS)
+REGIONS: Final[tuple[str, ...]] = MARKING_REGIONS
+LOCALIZATION_SIDES: Final[tuple[str, ...]] = ("left", "right")
+UNILATERAL_SIDES: Final = frozenset({"left", "right"})
+CONTRACT_VERSION: Final = 2
+# Longest whole number accepted anywhere in a request (contract v2, rule 7: no more than 12 digits).
+MAX_NUMBER: Final = 10**12 - 1
 VERDICTS: Final[tuple[Verdict, ...]] = ("pass", "stop", "incomplete")
 SEVERITIES: Final[tuple[Severity, ...]] = ("stop", "incomplete", "warning")
 DEFAULT_STAGE: Final = "time_out"
@@ -74,7 +82,9 @@ REQUEST_FIELDS: Final[tuple[str, ...]] = (
 ORDER_FIELDS: Final[tuple[str, ...]] = ("procedure", "structure", "levels", "side")
 MARKING_FIELDS: Final[tuple[str, ...]] = ("region", "side")
 PREOP_FIELDS: Final[tuple[str, ...]] = ("levels",)
-LOCALIZATION_FIELDS: Final[tuple[str, ...]] = ("reference", "count", "level", "marker_in_place")
+LOCALIZATION_FIELDS: Final[tuple[str, ...]] = ("reference", "count", "level", "marker_in_place", "side")
+# An anatomy object counts as recorded only when it gives these (contract v2, rule 4).
+ANATOMY_RECORDED_FIELDS: Final[tuple[str, ...]] = ("thoracic", "lumbar", "source")
 
 # --- finding codes -------------------------------------------------------------------------------
 
@@ -83,6 +93,7 @@ PREOP_IMAGING_MISMATCH: Final = "PREOP_IMAGING_MISMATCH"
 MARKING_MISMATCH: Final = "MARKING_MISMATCH"
 COUNT_LABEL_MISMATCH: Final = "COUNT_LABEL_MISMATCH"
 LOCALIZATION_OUTSIDE_PLAN: Final = "LOCALIZATION_OUTSIDE_PLAN"
+LOCALIZATION_SIDE_MISMATCH: Final = "LOCALIZATION_SIDE_MISMATCH"
 PLAN_MISSING: Final = "PLAN_MISSING"
 CONSENT_MISSING: Final = "CONSENT_MISSING"
 MARKING_MISSING: Final = "MARKING_MISSING"
@@ -101,6 +112,7 @@ SEVERITY_BY_CODE: Final[Mapping[str, Severity]] = MappingProxyType(
         MARKING_MISMATCH: "stop",
         COUNT_LABEL_MISMATCH: "stop",
         LOCALIZATION_OUTSIDE_PLAN: "stop",
+        LOCALIZATION_SIDE_MISMATCH: "stop",
         PLAN_MISSING: "incomplete",
         CONSENT_MISSING: "incomplete",
         MARKING_MISSING: "incomplete",
@@ -122,7 +134,7 @@ MSG_CONSENT_LEVELS: Final = "Consent names {consent}, plan names {plan}."
 MSG_CONSENT_SIDE: Final = "Consent says {consent}, plan says {plan}."
 MSG_PREOP_LEVELS: Final = "Pre-op imaging shows {preop}, plan names {plan}."
 MSG_MARKING_SIDE: Final = "Skin mark says {marking}, plan says {plan}."
-MSG_MARKING_REGION: Final = "Skin mark is on the {region} region, plan names {units}."
+MSG_MARKING_REGION: Final = "Skin mark is on the {region} region, which does not contain {units}."
 MSG_COUNT_LABEL: Final = (
     "{counting} from {reference} in this patient ({anatomy}) is {counted}, but the image was labelled {label}."
 )
@@ -131,13 +143,19 @@ MSG_COUNT_NOWHERE: Final = (
     "but the image was labelled {label}."
 )
 MSG_LOCALIZATION_OUTSIDE_PLAN: Final = "Image labelled {label} is not in the plan, which names {plan}."
+MSG_LOCALIZATION_SIDE: Final = "Image {number} shows the marker on the {image} side, plan says {plan}."
+MSG_CONSENT_LEVELS_UNREADABLE: Final = "Consent names {consent}, which is not a {structure} level as the plan's are."
 MSG_PLAN_MISSING: Final = "No plan recorded: the target level cannot be established."
 MSG_CONSENT_MISSING: Final = "No signed consent recorded."
 MSG_MARKING_MISSING: Final = "No skin marking recorded."
 MSG_PREOP_IMAGING_MISSING: Final = "No pre-op imaging level recorded."
 MSG_ANATOMY_MISSING: Final = (
-    "Anatomy not recorded: levels and counts were read as the usual 12 thoracic, 5 lumbar "
-    "vertebrae. Record this patient's vertebra counts, lowest rib and lowest mobile vertebra."
+    "Anatomy not recorded: levels and counts were read as the usual 12 thoracic, 5 lumbar vertebrae."
+)
+MSG_ANATOMY_PARTIAL: Final = (
+    "Anatomy not fully recorded (it needs thoracic and lumbar counts and the imaging they were "
+    "counted on; missing: {missing}): levels and counts were read as the usual 12 thoracic, "
+    "5 lumbar vertebrae."
 )
 MSG_LOCALIZATION_MISSING: Final = "No level image has been read with the marker still in place."
 MSG_SECOND_REFERENCE_REQUIRED: Final = (
@@ -149,7 +167,7 @@ MSG_MARKER_REMOVED: Final = (
     "removed; it is ignored. Re-image with the marker in place."
 )
 MSG_CONUS_PROXIMITY: Final = (
-    "Target {units} is near the conus medullaris, where the spinal cord ends (T12 to L3): "
+    "Target {units} is near the conus medullaris, where the spinal cord ends (T12 to L2): "
     "a one-level error upward moves toward the cord."
 )
 MSG_LUMBAR_ONLY_NUMBERING: Final = (
@@ -157,10 +175,54 @@ MSG_LUMBAR_ONLY_NUMBERING: Final = (
     "confirm against a whole-spine image or a second reference."
 )
 
+# --- actions: what new evidence resolves each stop or incomplete finding (v2 rule 8) -----------
+
+ACTION_BY_CODE: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        CONSENT_MISMATCH: (
+            "Read the signed consent form again and record it exactly as written; if it truly differs, "
+            "the surgeon corrects the plan or the patient signs a new consent."
+        ),
+        PREOP_IMAGING_MISMATCH: (
+            "Review the pre-op images with the surgeon and record the level they show, "
+            "or the surgeon revises and re-signs the plan."
+        ),
+        MARKING_MISMATCH: (
+            "The surgeon checks the skin mark against the plan and marks the right region and side; "
+            "record the new mark."
+        ),
+        COUNT_LABEL_MISMATCH: (
+            "Count again on the level image from the named reference, with the marker in place, "
+            "and record the new count and label."
+        ),
+        LOCALIZATION_OUTSIDE_PLAN: (
+            "Move the marker to the planned level, take a new level image and record its count."
+        ),
+        LOCALIZATION_SIDE_MISMATCH: (
+            "Move the marker or needle to the planned side, take a new level image and record it."
+        ),
+        PLAN_MISSING: "The surgeon writes and signs the plan.",
+        CONSENT_MISSING: "Record the patient's signed consent from the paper form.",
+        MARKING_MISSING: "Record the skin mark as the surgeon placed it: region and side.",
+        PREOP_IMAGING_MISSING: "Record the level shown on the pre-op images.",
+        ANATOMY_MISSING: (
+            "Record this patient's anatomy from the images: thoracic and lumbar vertebra counts "
+            "and the imaging they were counted on."
+        ),
+        LOCALIZATION_MISSING: "Take a level image with the marker in place and record the count.",
+        SECOND_REFERENCE_REQUIRED: (
+            "Count the level again from a second reference (sacrum, C2 or last rib) and record it."
+        ),
+    }
+)
+
 # --- input-error messages ------------------------------------------------------------------------
 
 ERR_NOT_OBJECT: Final = "The request must be a JSON object with plan, consent, marking and the rest."
 ERR_UNKNOWN_FIELD: Final = "{path}: unknown field {key} (expected {expected})."
+ERR_DUPLICATE_FIELD: Final = "{path}: field {key} is given more than once."
+ERR_NULL: Final = "{path}: must not be null (leave the field out when it was not recorded)."
+ERR_LOCALIZATION_SIDE: Final = "{path}: {value} is not left or right (leave side out when the image does not show it)."
 ERR_FIELD_NOT_OBJECT: Final = "{path}: must be an object with {expected}."
 ERR_REQUIRED: Final = "{path}: this field is required."
 ERR_NOT_TEXT: Final = "{path}: must be text (got {value})."
@@ -174,7 +236,7 @@ ERR_NOT_IN_RECORDED_ANATOMY_HINT: Final = (
     " (no anatomy was recorded, so the usual anatomy was assumed; record this patient's anatomy)"
 )
 ERR_LOCALIZATIONS_NOT_LIST: Final = "localizations: must be a list of level images."
-ERR_COUNT: Final = "{path}: must be a whole number of at least 1 (got {value})."
+ERR_COUNT: Final = "{path}: must be a whole number from 1 to 999999999999 (got {value})."
 ERR_MARKER: Final = "{path}: must be true or false (got {value})."
 
 
@@ -184,28 +246,34 @@ class Finding:
     severity: Severity
     sources: tuple[str, ...]
     message: str
+    action: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "code": self.code,
             "severity": self.severity,
             "sources": list(self.sources),
             "message": self.message,
         }
+        if self.action is not None:
+            data["action"] = self.action
+        return data
 
 
 def _finding(code: str, sources: Sequence[str], message: str) -> Finding:
-    return Finding(code, SEVERITY_BY_CODE[code], tuple(sources), message)
+    return Finding(code, SEVERITY_BY_CODE[code], tuple(sources), message, ACTION_BY_CODE.get(code))
 
 
 @dataclass(frozen=True)
 class _Order:
-    """A plan or a consent."""
+    """A plan or a consent. ``units`` is None only for a consent for another procedure whose levels
+    cannot be read in either procedure's structure; ``text`` is the levels as written."""
 
     procedure: str
     structure: Structure
-    units: tuple[Unit, ...]
+    units: tuple[Unit, ...] | None
     side: str
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,6 +290,7 @@ class _Localization:
     structure: Structure
     label: Unit
     marker_in_place: bool
+    side: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +298,7 @@ class _Request:
     stage: str
     anatomy: Anatomy
     anatomy_recorded: bool
+    anatomy_missing_fields: tuple[str, ...]
     plan: _Order | None
     consent: _Order | None
     marking: _Marking | None
@@ -247,9 +317,23 @@ def _is_int(value: object) -> bool:
 
 
 def _unknown_keys(path: str, field: str, data: Mapping[Any, Any], expected: Sequence[str], errors: InputErrors) -> None:
+    """Unknown, misspelt and duplicated keys are refused, never ignored (contract v2, rule 7).
+
+    The message goes under the top-level ``field`` and under the offending key itself, so a client
+    can find it either way. Duplicates are visible only when the JSON was read with
+    ``levelverify.strict_json`` (which marks them on the mapping as ``duplicate_keys``).
+    """
     for key in data:
         if key not in expected:
-            errors.add(field, ERR_UNKNOWN_FIELD.format(path=path, key=quote_value(key), expected=", ".join(expected)))
+            message = ERR_UNKNOWN_FIELD.format(path=path, key=quote_value(key), expected=", ".join(expected))
+            errors.add(field, message)
+            if isinstance(key, str) and key != field:
+                errors.add(key, message)
+    for key in getattr(data, "duplicate_keys", ()):
+        message = ERR_DUPLICATE_FIELD.format(path=path, key=quote_value(key))
+        errors.add(field, message)
+        if key != field:
+            errors.add(key, message)
 
 
 def _choice(path: str, field: str, value: object, choices: Sequence[str], errors: InputErrors) -> str | None:
@@ -310,6 +394,14 @@ class _Reading:
     recorded: bool
 
 
+def _plan_hint(data: object) -> _PlanHint | None:
+    """The plan's procedure and structure when its procedure is readable (else None)."""
+    structure = _procedure_structure(data)
+    if structure is None:
+        return None
+    return _PlanHint(cast(Mapping[str, str], data)["procedure"], structure)
+
+
 def _procedure_structure(data: object) -> Structure | None:
     if isinstance(data, _MAPPING_TYPES):
         procedure = data.get("procedure")
@@ -318,38 +410,82 @@ def _procedure_structure(data: object) -> Structure | None:
     return None
 
 
-def _read_order(field: str, data: object, reading: _Reading, errors: InputErrors) -> _Order | None:
+def _read_order(
+    field: str, data: object, reading: _Reading, errors: InputErrors, plan: _PlanHint | None = None
+) -> _Order | None:
+    """A plan, or a consent (``plan`` given: the plan's procedure and structure, when readable).
+
+    Contract v2, rule 6: consent levels are read in the plan's structure; a consent for another
+    procedure is recorded as written (a mismatch, never invalid input), so its levels are read as
+    well as they can be and its side is never refused for that procedure.
+    """
     before = errors.count(field)
     if not isinstance(data, _MAPPING_TYPES):
         errors.add(field, ERR_FIELD_NOT_OBJECT.format(path=field, expected="procedure, levels and side"))
         return None
     _unknown_keys(field, field, data, ORDER_FIELDS, errors)
     procedure = _choice(f"{field}.procedure", field, data.get("procedure"), PROCEDURES, errors)
-    structure = STRUCTURE_BY_PROCEDURE[procedure] if procedure else None
+    own_structure = STRUCTURE_BY_PROCEDURE[procedure] if procedure else None
     given = data.get("structure")
-    if given is not None:
-        if not isinstance(given, str) or given not in STRUCTURES:
+    if "structure" in data:
+        if given is None or not isinstance(given, str) or given not in STRUCTURES:
             errors.add(
                 field,
                 ERR_CHOICE.format(path=f"{field}.structure", value=quote_value(given), choices=", ".join(STRUCTURES)),
             )
-        elif structure is not None and given != structure:
+        elif own_structure is not None and given != own_structure:
             errors.add(
                 field,
                 ERR_STRUCTURE_DIFFERS.format(
                     path=f"{field}.structure",
                     procedure=procedure,
-                    expected=STRUCTURE_NOUNS[structure][0],
+                    expected=STRUCTURE_NOUNS[own_structure][0],
                     given=STRUCTURE_NOUNS[given][0],
                 ),
             )
     side = _choice(f"{field}.side", field, data.get("side"), SIDES, errors)
-    if side == "midline" and structure == "nerve_root":
+    is_consent = plan is not None
+    if side == "midline" and own_structure == "nerve_root" and not is_consent:
         errors.add(field, ERR_ROOT_MIDLINE.format(path=f"{field}.side", procedure=procedure))
-    units = _levels(f"{field}.levels", field, data.get("levels"), structure or "vertebra", reading, errors)
-    if errors.count(field) > before or procedure is None or structure is None or side is None:
+    other_procedure = is_consent and procedure is not None and plan is not None and procedure != plan.procedure
+    structure = plan.structure if plan is not None else own_structure
+    raw_levels = data.get("levels")
+    units: tuple[Unit, ...] | None
+    if other_procedure and isinstance(raw_levels, str) and reading.anatomy is not None:
+        units = _levels_as_written(field, raw_levels, (plan.structure, own_structure), reading, errors)  # type: ignore[union-attr]
+    else:
+        units = _levels(f"{field}.levels", field, raw_levels, structure or "vertebra", reading, errors)
+    if errors.count(field) > before or procedure is None or own_structure is None or side is None:
         return None
-    return _Order(procedure, structure, cast(tuple[Unit, ...], units), side)
+    return _Order(procedure, structure or own_structure, units, side, raw_levels if isinstance(raw_levels, str) else "")
+
+
+def _levels_as_written(
+    field: str, text: str, structures: Sequence[Structure | None], reading: _Reading, errors: InputErrors
+) -> tuple[Unit, ...] | None:
+    """Levels of a consent for another procedure: in the plan's structure, else in the consent's
+    own, else unread (``None``). Characters outside the allowed set are still invalid (rule 7)."""
+    anatomy = cast(Anatomy, reading.anatomy)
+    try:
+        check_level_characters(text)
+    except NotationError as error:
+        for problem in error.messages:
+            errors.add(field, ERR_LEVELS.format(path=f"{field}.levels", problem=problem))
+        return None
+    for structure in structures:
+        if structure is None:
+            continue
+        try:
+            return parse_levels(text, structure, anatomy)
+        except NotationError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class _PlanHint:
+    procedure: str
+    structure: Structure
 
 
 def _read_marking(data: object, errors: InputErrors) -> _Marking | None:
@@ -392,13 +528,16 @@ def _read_localizations(
         count = item.get("count")
         if count is None:
             errors.add(field, ERR_REQUIRED.format(path=f"{path}.count"))
-        elif not _is_int(count) or count < 1:
+        elif not _is_int(count) or not 1 <= count <= MAX_NUMBER:
             errors.add(field, ERR_COUNT.format(path=f"{path}.count", value=quote_value(count)))
         marker = item.get("marker_in_place")
         if marker is None:
             errors.add(field, ERR_REQUIRED.format(path=f"{path}.marker_in_place"))
         elif not isinstance(marker, bool):
             errors.add(field, ERR_MARKER.format(path=f"{path}.marker_in_place", value=quote_value(marker)))
+        side = item.get("side")
+        if "side" in item and (not isinstance(side, str) or side not in LOCALIZATION_SIDES):
+            errors.add(field, ERR_LOCALIZATION_SIDE.format(path=f"{path}.side", value=quote_value(side)))
         label = item.get("level")
         label_structure = structure
         if label_structure is None and isinstance(label, str) and reading.anatomy is not None:
@@ -414,6 +553,7 @@ def _read_localizations(
                 structure=cast(Structure, label_structure),
                 label=units[0],
                 marker_in_place=cast(bool, marker),
+                side=cast(str | None, side),
             )
         )
     return tuple(found)
@@ -430,20 +570,30 @@ def _read_request(request: object) -> _Request:
     stage = DEFAULT_STAGE if raw_stage is None else _choice("stage", "stage", raw_stage, STAGES, errors)
 
     raw_anatomy = request.get("anatomy")
+    missing_fields: tuple[str, ...] = ANATOMY_RECORDED_FIELDS
     if raw_anatomy is None:
         reading = _Reading(Anatomy.usual(), recorded=False)
     else:
         try:
-            reading = _Reading(Anatomy.from_json(raw_anatomy), recorded=True)
+            given = Anatomy.from_json(raw_anatomy)
         except LevelInputError as error:
             for field, messages in error.errors.items():
                 for message in messages:
                     errors.add(field, message)
             reading = _Reading(None, recorded=True)
+        else:
+            # Rule 4: recorded only with thoracic, lumbar and source; else read as the usual anatomy.
+            missing_fields = tuple(key for key in ANATOMY_RECORDED_FIELDS if key not in raw_anatomy)
+            reading = _Reading(Anatomy.usual(), recorded=False) if missing_fields else _Reading(given, recorded=True)
 
     raw_plan, raw_consent = request.get("plan"), request.get("consent")
     plan = None if raw_plan is None else _read_order("plan", raw_plan, reading, errors)
-    consent = None if raw_consent is None else _read_order("consent", raw_consent, reading, errors)
+    plan_hint = _plan_hint(raw_plan)
+    consent = (
+        None
+        if raw_consent is None
+        else _read_order("consent", raw_consent, reading, errors, plan_hint if raw_plan is not None else None)
+    )
     # Other evidence is read in the plan's structure; without a plan, in the consent's.
     structure = _procedure_structure(raw_plan) or _procedure_structure(raw_consent)
 
@@ -460,6 +610,7 @@ def _read_request(request: object) -> _Request:
         stage=cast(str, stage),
         anatomy=cast(Anatomy, reading.anatomy),
         anatomy_recorded=reading.recorded,
+        anatomy_missing_fields=() if reading.recorded else missing_fields,
         plan=plan,
         consent=consent,
         marking=marking,
@@ -489,7 +640,7 @@ def _counting_words(structure: Structure, count: int) -> str:
     return f"Disc count {shown}" if structure == "segment" else f"Count {shown}"
 
 
-def _compare_consent(plan: _Order, consent: _Order) -> list[Finding]:
+def _compare_consent(plan: _Order, consent: _Order, anatomy: Anatomy) -> list[Finding]:
     sources = ("consent", "plan")
     found: list[Finding] = []
     if consent.procedure != plan.procedure:
@@ -502,14 +653,23 @@ def _compare_consent(plan: _Order, consent: _Order) -> list[Finding]:
                 ),
             )
         )
-    consent_names = {unit.name for unit in consent.units}
-    plan_names = {unit.name for unit in plan.units}
-    if consent_names != plan_names:
+    plan_units = cast(tuple[Unit, ...], plan.units)
+    if consent.units is None:
         found.append(
             _finding(
                 CONSENT_MISMATCH,
                 sources,
-                MSG_CONSENT_LEVELS.format(consent=_names(consent.units), plan=_names(plan.units)),
+                MSG_CONSENT_LEVELS_UNREADABLE.format(
+                    consent=quote_value(consent.text), structure=STRUCTURE_NOUNS[plan.structure][0]
+                ),
+            )
+        )
+    elif set(consent.units) != set(plan_units):
+        found.append(
+            _finding(
+                CONSENT_MISMATCH,
+                sources,
+                MSG_CONSENT_LEVELS.format(consent=_names(consent.units), plan=_names(plan_units)),
             )
         )
     if consent.side != plan.side:
@@ -521,7 +681,7 @@ def _compare_consent(plan: _Order, consent: _Order) -> list[Finding]:
     return found
 
 
-def _compare_marking(plan: _Order, marking: _Marking) -> list[Finding]:
+def _compare_marking(plan: _Order, marking: _Marking, anatomy: Anatomy) -> list[Finding]:
     sources = ("marking", "plan")
     found: list[Finding] = []
     if marking.side != plan.side:
@@ -530,12 +690,16 @@ def _compare_marking(plan: _Order, marking: _Marking) -> list[Finding]:
                 MARKING_MISMATCH, sources, MSG_MARKING_SIDE.format(marking=marking.side.upper(), plan=plan.side.upper())
             )
         )
-    outside = [unit for unit in plan.units if not region_contains(marking.region, unit)]
+    outside = [
+        unit for unit in cast(tuple[Unit, ...], plan.units) if not region_contains(marking.region, unit, anatomy)
+    ]
     if outside:
         described = join_words([f"{unit.name} ({'/'.join(unit_regions(unit)).upper()})" for unit in outside])
         found.append(
             _finding(
-                MARKING_MISMATCH, sources, MSG_MARKING_REGION.format(region=marking.region.upper(), units=described)
+                MARKING_MISMATCH,
+                sources,
+                MSG_MARKING_REGION.format(region=region_description(marking.region, anatomy).upper(), units=described),
             )
         )
     return found
@@ -588,14 +752,26 @@ def _judge_localization(request: _Request, item: _Localization) -> list[Finding]
             )
         )
     plan = request.plan
-    if plan is not None and item.label not in plan.units:
-        found.append(
-            _finding(
-                LOCALIZATION_OUTSIDE_PLAN,
-                (source, "plan"),
-                MSG_LOCALIZATION_OUTSIDE_PLAN.format(label=item.label.name, plan=_names(plan.units)),
+    if plan is not None:
+        plan_units = cast(tuple[Unit, ...], plan.units)
+        if item.label not in plan_units:
+            found.append(
+                _finding(
+                    LOCALIZATION_OUTSIDE_PLAN,
+                    (source, "plan"),
+                    MSG_LOCALIZATION_OUTSIDE_PLAN.format(label=item.label.name, plan=_names(plan_units)),
+                )
             )
-        )
+        if item.side is not None and plan.side in UNILATERAL_SIDES and item.side != plan.side:
+            found.append(
+                _finding(
+                    LOCALIZATION_SIDE_MISMATCH,
+                    (source, "plan"),
+                    MSG_LOCALIZATION_SIDE.format(
+                        number=item.index + 1, image=item.side.upper(), plan=plan.side.upper()
+                    ),
+                )
+            )
     return found
 
 
@@ -607,23 +783,31 @@ def _judge(request: _Request) -> list[Finding]:
     if request.consent is None:
         found.append(_finding(CONSENT_MISSING, ("consent",), MSG_CONSENT_MISSING))
     elif plan is not None:
-        found.extend(_compare_consent(plan, request.consent))
+        found.extend(_compare_consent(plan, request.consent, request.anatomy))
     if request.marking is None:
         found.append(_finding(MARKING_MISSING, ("marking",), MSG_MARKING_MISSING))
     elif plan is not None:
-        found.extend(_compare_marking(plan, request.marking))
+        found.extend(_compare_marking(plan, request.marking, request.anatomy))
     if request.preop_units is None:
         found.append(_finding(PREOP_IMAGING_MISSING, ("preop_imaging",), MSG_PREOP_IMAGING_MISSING))
-    elif plan is not None and set(request.preop_units) != set(plan.units):
+    elif plan is not None and set(request.preop_units) != set(cast(tuple[Unit, ...], plan.units)):
         found.append(
             _finding(
                 PREOP_IMAGING_MISMATCH,
                 ("preop_imaging", "plan"),
-                MSG_PREOP_LEVELS.format(preop=_names(request.preop_units), plan=_names(plan.units)),
+                MSG_PREOP_LEVELS.format(
+                    preop=_names(request.preop_units), plan=_names(cast(tuple[Unit, ...], plan.units))
+                ),
             )
         )
     if not request.anatomy_recorded:
-        found.append(_finding(ANATOMY_MISSING, ("anatomy",), MSG_ANATOMY_MISSING))
+        partial = 0 < len(request.anatomy_missing_fields) < len(ANATOMY_RECORDED_FIELDS)
+        message = (
+            MSG_ANATOMY_PARTIAL.format(missing=", ".join(request.anatomy_missing_fields))
+            if partial
+            else MSG_ANATOMY_MISSING
+        )
+        found.append(_finding(ANATOMY_MISSING, ("anatomy",), message))
 
     # Localizations are checked whenever given, at either stage: a disagreement is never ignored.
     for item in request.localizations:
@@ -648,7 +832,7 @@ def _judge(request: _Request) -> list[Finding]:
             )
 
     if plan is not None:
-        near = [unit for unit in plan.units if near_conus(unit)]
+        near = [unit for unit in cast(tuple[Unit, ...], plan.units) if near_conus(unit)]
         if near:
             found.append(_finding(CONUS_PROXIMITY, ("plan",), MSG_CONUS_PROXIMITY.format(units=_names(near))))
     if request.anatomy_recorded and request.anatomy.source == "lumbar_only":
@@ -666,13 +850,14 @@ def verdict_for(findings: Sequence[Finding]) -> Verdict:
     return "pass"
 
 
-def _target(plan: _Order) -> dict[str, Any]:
+def _target(plan: _Order, anatomy: Anatomy) -> dict[str, Any]:
+    units = cast(tuple[Unit, ...], plan.units)
     return {
         "procedure": plan.procedure,
         "structure": plan.structure,
-        "units": [unit.name for unit in plan.units],
+        "units": [unit.name for unit in units],
         "side": plan.side,
-        "display": display_target(plan.structure, plan.units, plan.side),
+        "display": display_target(plan.structure, units, plan.side, anatomy),
     }
 
 
@@ -687,11 +872,14 @@ def check_levels(request: Mapping[str, Any]) -> dict[str, Any]:
     findings = _judge(parsed)
     plan = parsed.plan
     return {
+        "contract": CONTRACT_VERSION,
         "verdict": verdict_for(findings),
         "stage": parsed.stage,
-        "target": _target(plan) if plan is not None else None,
+        "target": _target(plan, parsed.anatomy) if plan is not None else None,
         "findings": [finding.to_json() for finding in findings],
-        "expected_counts": {unit.name: expected_counts(unit, parsed.anatomy) for unit in plan.units}
+        "expected_counts": {
+            unit.name: expected_counts(unit, parsed.anatomy) for unit in cast(tuple[Unit, ...], plan.units)
+        }
         if plan is not None
         else {},
         "anatomy": {

@@ -28,18 +28,13 @@ REGION_LETTERS: Final[tuple[str, ...]] = ("C", "T", "L", "S")
 REGION_NAMES: Final[Mapping[str, str]] = MappingProxyType(
     {"C": "cervical", "T": "thoracic", "L": "lumbar", "S": "sacral"}
 )
-# Skin-marking regions; the combined ones cover a mark placed over a junction.
-MARKING_REGIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
-    {
-        "cervical": frozenset("C"),
-        "thoracic": frozenset("T"),
-        "lumbar": frozenset("L"),
-        "sacral": frozenset("S"),
-        "cervicothoracic": frozenset("CT"),
-        "thoracolumbar": frozenset("TL"),
-        "lumbosacral": frozenset("LS"),
-    }
+# Skin-marking regions (contract v2, rule 1). A plain region is the vertebrae of one letter; a
+# junction is an exact list of vertebrae that depends on the anatomy (``junction_vertebrae``).
+PLAIN_REGIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {"cervical": "C", "thoracic": "T", "lumbar": "L", "sacral": "S"}
 )
+JUNCTION_REGIONS: Final[tuple[str, ...]] = ("cervicothoracic", "thoracolumbar", "lumbosacral")
+MARKING_REGIONS: Final[tuple[str, ...]] = (*PLAIN_REGIONS, *JUNCTION_REGIONS)
 
 CERVICAL_COUNT: Final = 7
 SACRAL_COUNT: Final = 5
@@ -61,6 +56,9 @@ STRUCTURE_NOUNS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
 
 # Longest levels text the parser reads; real entries are a few dozen characters.
 MAX_LEVELS_TEXT = 200
+# Whitespace read in levels text (contract v2, rule 7: ASCII only; no-break or zero-width spaces are
+# refused, never silently read).
+ASCII_WHITESPACE: Final = " \t\n\r"
 
 
 class NotationError(ValueError):
@@ -146,7 +144,9 @@ class Segment:
 
 @dataclass(frozen=True)
 class NerveRoot:
-    """A spinal nerve root, named (as in domain.md) after the vertebra below whose pedicle it exits."""
+    """A spinal nerve root, named after the vertebra below whose pedicle it exits (thoracic, lumbar
+    and sacral roots only: contract v2 refuses cervical roots). ``L4`` exits through the L4-L5
+    foramen; ``S1`` through the first sacral foramen."""
 
     vertebra: Vertebra
     structure: ClassVar[Structure] = "nerve_root"
@@ -203,14 +203,37 @@ def join_words(words: list[str], conjunction: str = "and") -> str:
     return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
 
 
-def display_target(structure: Structure, units: Iterable[Unit], side: str | None = None) -> str:
-    """Readable target: "left L2 nerve root", "L1-L2 and L2-L3 segments" (en dashes), "L2 vertebra"."""
+_ORDINALS: Final = ("first", "second", "third", "fourth", "fifth")
+
+
+def root_foramen(root: NerveRoot, anatomy: Anatomy | None = None) -> str:
+    """The foramen a root exits through: "L4-L5 foramen", "first sacral foramen" (S1)."""
+    anatomy = anatomy or Anatomy.usual()
+    v = root.vertebra
+    if v.region == "S" and (anatomy.lowest_mobile_vertebra != v):
+        return f"{_ORDINALS[v.number - 1]} sacral foramen" if v.number <= len(_ORDINALS) else "sacral foramen"
+    position = anatomy.position(v)
+    below = anatomy.segment_at(position) if position is not None else None
+    return f"{below.name} foramen" if below is not None else f"{v.name} foramen"
+
+
+def display_target(
+    structure: Structure, units: Iterable[Unit], side: str | None = None, anatomy: Anatomy | None = None
+) -> str:
+    """Readable target: "left L4 nerve root (L4-L5 foramen)", "L1-L2 and L2-L3 segments" (en dashes),
+    "L2 vertebra"."""
     ordered = sorted(units, key=unit_key)
     if not ordered:
         raise ValueError("a target needs at least one unit")
     singular, plural = STRUCTURE_NOUNS[structure]
     noun = singular if len(ordered) == 1 else plural
     text = f"{join_words([unit.display for unit in ordered])} {noun}"
+    if structure == "nerve_root":
+        foramina = [root_foramen(cast(NerveRoot, unit), anatomy) for unit in ordered]
+        if len(foramina) == 1:
+            text = f"{text} ({foramina[0]})"
+        else:
+            text = f"{text} ({join_words([f.removesuffix(' foramen') for f in foramina])} foramina)"
     return f"{side} {text}" if side else text
 
 
@@ -278,10 +301,11 @@ class Anatomy:
                     ]
                 }
             )
-        # A JSON object of known fields with plain values: one shared (frozen) instance per values.
+        # A JSON object of known, non-null fields with plain values: one shared (frozen) instance per
+        # values (a null is an error, so it takes the slow path that reports it).
         if cls is Anatomy and type(data) is dict and data.keys() <= cls._FIELD_SET:
             values = tuple(map(data.get, cls.FIELDS))
-            if _all_plain(values):
+            if _all_plain(values) and sum(v is not None for v in values) == len(data):
                 return _anatomy_from_plain_json(*values)
         return cls._from_json_mapping(data)
 
@@ -290,8 +314,20 @@ class Anatomy:
         errors = InputErrors()
         for key in data:
             if key not in cls.FIELDS:
-                errors.add("anatomy", f"anatomy: unknown field {quote_value(key)} (expected {', '.join(cls.FIELDS)})")
-        values = _read_anatomy_fields(data, errors)
+                message = f"anatomy: unknown field {quote_value(key)} (expected {', '.join(cls.FIELDS)})"
+                errors.add("anatomy", message)
+                if isinstance(key, str):
+                    errors.add(key, message)
+            elif data[key] is None:
+                errors.add(
+                    "anatomy",
+                    f"anatomy.{key}: must not be null (leave the field out when it was not recorded)",
+                )
+        for key in getattr(data, "duplicate_keys", ()):
+            message = f"anatomy: field {quote_value(key)} is given more than once"
+            errors.add("anatomy", message)
+            errors.add(key, message)
+        values = _read_anatomy_fields({k: v for k, v in data.items() if v is not None}, errors)
         errors.raise_if_any()
         return cls(
             thoracic=cast(int, values["thoracic"]),
@@ -361,12 +397,23 @@ class Anatomy:
         return None
 
     def segment_at(self, upper_position: int) -> Segment | None:
-        """The segment whose upper vertebra is at ``upper_position``."""
+        """The disc space whose upper vertebra is at ``upper_position``, or ``None`` where there is
+        none: above C2-C3 (C1-C2 has no disc) or inside the fused sacrum (below the segment under
+        ``lowest_mobile``) — contract v2, rule 5."""
+        if not self.first_disc_position <= upper_position <= self.last_disc_position:
+            return None
         upper = self.vertebra_at(upper_position)
         lower = self.vertebra_at(upper_position + 1)
         if upper is None or lower is None:
             return None
         return Segment(upper, lower)
+
+    # C2-C3 is the first disc space; the last is the one just below the lowest mobile vertebra.
+    first_disc_position: ClassVar[int] = 2
+
+    @cached_property
+    def last_disc_position(self) -> int:
+        return cast(int, self.position(self.lowest_mobile_vertebra))
 
     def has(self, v: Vertebra) -> bool:
         return v in self._positions
@@ -376,7 +423,11 @@ class Anatomy:
         if isinstance(unit, Segment):
             upper = self.position(unit.upper)
             lower = self.position(unit.lower)
-            return upper is not None and lower == upper + 1
+            return (
+                upper is not None
+                and lower == upper + 1
+                and self.first_disc_position <= upper <= self.last_disc_position
+            )
         return all(self.has(v) for v in unit.vertebrae)
 
     @cached_property
@@ -392,8 +443,11 @@ class Anatomy:
         if structure == "vertebra":
             return self.sequence
         if structure == "nerve_root":
-            return tuple(NerveRoot(v) for v in self.sequence)
-        return tuple(Segment(a, b) for a, b in zip(self.sequence, self.sequence[1:], strict=False))
+            return tuple(NerveRoot(v) for v in self.sequence if v.region != "C")
+        return tuple(
+            Segment(self.sequence[p - 1], self.sequence[p])
+            for p in range(self.first_disc_position, self.last_disc_position + 1)
+        )
 
 
 # The anatomy is rebuilt from JSON on every check, so its derived data is cached here, keyed by value.
@@ -448,15 +502,14 @@ _cached_landmarks: Final = lru_cache(maxsize=1024)(_landmarks)
 def _anatomy_from_plain_json(
     thoracic: object, lumbar: object, lowest_rib: object, lowest_mobile: object, source: object
 ) -> Anatomy:
-    return Anatomy._from_json_mapping(
-        {
-            "thoracic": thoracic,
-            "lumbar": lumbar,
-            "lowest_rib": lowest_rib,
-            "lowest_mobile": lowest_mobile,
-            "source": source,
-        }
-    )
+    values = {
+        "thoracic": thoracic,
+        "lumbar": lumbar,
+        "lowest_rib": lowest_rib,
+        "lowest_mobile": lowest_mobile,
+        "source": source,
+    }
+    return Anatomy._from_json_mapping({key: value for key, value in values.items() if value is not None})
 
 
 def _is_int(value: object) -> bool:
@@ -492,7 +545,7 @@ def _read_anatomy_fields(data: Mapping[object, object], errors: InputErrors) -> 
         if raw is None:
             values[key] = allowed_names[1]
             continue
-        name = raw.strip().upper() if isinstance(raw, str) else None
+        name = raw.strip(ASCII_WHITESPACE).upper() if isinstance(raw, str) and raw.isascii() else None
         if name in allowed_names:
             values[key] = name
         else:
@@ -504,7 +557,7 @@ def _read_anatomy_fields(data: Mapping[object, object], errors: InputErrors) -> 
     raw_source = data.get("source")
     if raw_source is None:
         values["source"] = "whole_spine"
-    elif raw_source in SOURCES:
+    elif isinstance(raw_source, str) and raw_source in SOURCES:
         values["source"] = raw_source
     else:
         errors.add("anatomy", f"anatomy.source: must be whole_spine or lumbar_only (got {quote_value(raw_source)})")
@@ -517,8 +570,12 @@ _USUAL_ANATOMY: Final = Anatomy()  # returned by Anatomy.usual(): frozen, so one
 # --- notation ------------------------------------------------------------------------------------
 
 _NAME_RE = re.compile(r"([CTLSctls])\s*([0-9]{1,3})")
-# Hyphen, slash, Unicode hyphens and dashes (U+2010..U+2015), minus sign, small/full-width forms.
-_SEPARATORS = "-/\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\uff0f"
+# Hyphen, slash, en dash and em dash (contract v2, rule 7: other look-alike dashes are refused).
+_SEPARATORS = "-/\u2013\u2014"
+# Every character levels text may hold: ASCII letters and digits, ASCII whitespace, commas and the
+# separators above. Anything else (look-alike letters, full-width or other Unicode digits, no-break
+# or zero-width spaces) is invalid input, never silently read.
+_ALLOWED_LEVEL_TEXT = re.compile(rf"[A-Za-z0-9{ASCII_WHITESPACE},{_SEPARATORS}]*")
 _ITEM_RE = re.compile(
     rf"([CTLSctls])\s*([0-9]{{1,3}})(?:\s*[{re.escape(_SEPARATORS)}]\s*([CTLSctls])?\s*([0-9]{{1,3}}))?"
 )
@@ -540,6 +597,12 @@ def _not_in_anatomy(name: str, anatomy: Anatomy) -> str:
             "RightLevel names roots after the vertebra they run under"
         )
     return f"{name} does not exist in this patient's anatomy ({anatomy.describe()})"
+
+
+MSG_CERVICAL_ROOT: Final = (
+    "cervical nerve roots are not supported: they exit above their vertebra, so RightLevel's root "
+    "rule would mislead; record cervical root procedures outside RightLevel"
+)
 
 
 def _read_item(item: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit, ...]:
@@ -565,30 +628,79 @@ def _read_item(item: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit,
     top_position = cast(int, anatomy.position(top))
     if len(ends) == 1:
         if structure == "segment":
-            below = anatomy.vertebra_at(top_position + 1)
-            example = f", e.g. {top}-{below}" if below is not None else ""
+            below = anatomy.segment_at(top_position)
+            example = f", e.g. {below}" if below is not None else ""
             raise NotationError(f"{top} is a single vertebra; a segment names two adjacent vertebrae{example}")
-        bottom_position = top_position
-    else:
-        bottom_position = cast(int, anatomy.position(ends[1]))
-        if bottom_position == top_position:
-            raise NotationError(f"{quote_value(item.strip())} names {top} twice")
-        if bottom_position < top_position:
-            raise NotationError(
-                f"{quote_value(item.strip())} is written bottom-up; write the upper level first ({ends[1]}-{top})"
-            )
-    if structure == "segment":
-        return tuple(cast(Segment, anatomy.segment_at(position)) for position in range(top_position, bottom_position))
-    span = anatomy.sequence[top_position - 1 : bottom_position]
+        if structure == "nerve_root":
+            return (_root(top),)
+        return (top,)
+    bottom_position = cast(int, anatomy.position(ends[1]))
+    if bottom_position == top_position:
+        raise NotationError(f"{quote_value(item.strip())} names {top} twice")
+    if bottom_position < top_position:
+        raise NotationError(
+            f"{quote_value(item.strip())} is written bottom-up; write the upper level first ({ends[1]}-{top})"
+        )
     if structure == "nerve_root":
-        return tuple(NerveRoot(v) for v in span)
-    return span
+        return (_root_through_foramen(item, top, top_position, bottom_position, anatomy),)
+    if structure == "segment":
+        segments = []
+        for position in range(top_position, bottom_position):
+            segment = anatomy.segment_at(position)
+            if segment is None:
+                raise NotationError(_no_disc_space(anatomy, position))
+            segments.append(segment)
+        return tuple(segments)
+    return anatomy.sequence[top_position - 1 : bottom_position]
+
+
+def _root(v: Vertebra) -> NerveRoot:
+    if v.region == "C":
+        raise NotationError(f"{v}: {MSG_CERVICAL_ROOT}")
+    return NerveRoot(v)
+
+
+def _root_through_foramen(
+    item: str, top: Vertebra, top_position: int, bottom_position: int, anatomy: Anatomy
+) -> NerveRoot:
+    """``L4-L5`` on a root procedure is one foramen: the root of its upper vertebra (rule 2)."""
+    if bottom_position != top_position + 1:
+        roots = [v.name for v in anatomy.sequence[top_position - 1 : bottom_position]]
+        raise NotationError(
+            f"{quote_value(item.strip())} is ambiguous for a nerve-root procedure: name one root ({top}), "
+            f"one foramen ({top}-{anatomy.sequence[top_position]}), or list the roots ({', '.join(roots)})"
+        )
+    if anatomy.segment_at(top_position) is None:
+        raise NotationError(_no_disc_space(anatomy, top_position))
+    return _root(top)
+
+
+def _no_disc_space(anatomy: Anatomy, upper_position: int) -> str:
+    upper = anatomy.sequence[upper_position - 1]
+    lower = anatomy.sequence[upper_position]
+    if upper_position < anatomy.first_disc_position:
+        return f"{upper}-{lower} has no disc space (the first disc space is C2-C3)"
+    last = anatomy.segment_at(anatomy.last_disc_position)
+    return (
+        f"{upper}-{lower} lies inside the fused sacrum in this patient's anatomy ({anatomy.describe()}); "
+        f"the lowest disc space is {last}"
+    )
 
 
 def _check_structure(structure: str) -> Structure:
     if structure not in STRUCTURES:
         raise ValueError(f"unknown structure {structure!r}; expected one of {STRUCTURES}")
     return cast(Structure, structure)
+
+
+def check_level_characters(text: str) -> None:
+    """Raise ``NotationError`` when levels text holds a character it may not (contract v2, rule 7)."""
+    if _ALLOWED_LEVEL_TEXT.fullmatch(text) is None:
+        bad = next(ch for ch in text if _ALLOWED_LEVEL_TEXT.fullmatch(ch) is None)
+        raise NotationError(
+            f"{quote_value(text)} holds the character U+{ord(bad):04X}, which levels may not contain; "
+            "use ASCII letters and digits, spaces, commas, hyphens or slashes (e.g. L2-L3)"
+        )
 
 
 def parse_levels(text: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit, ...]:
@@ -606,19 +718,20 @@ def parse_levels(text: str, structure: Structure, anatomy: Anatomy) -> tuple[Uni
 # raised anew on every call (lru_cache never stores exceptions). Texts are at most MAX_LEVELS_TEXT long.
 @lru_cache(maxsize=4096)
 def _parse_levels(text: str, structure: Structure, anatomy: Anatomy) -> tuple[Unit, ...]:
-    if not text.strip():
-        raise NotationError("no level given")
     if len(text) > MAX_LEVELS_TEXT:
         raise NotationError(f"levels text is longer than {MAX_LEVELS_TEXT} characters")
+    check_level_characters(text)
+    if not text.strip(ASCII_WHITESPACE):
+        raise NotationError("no level given")
     units: set[Unit] = set()
     problems: list[str] = []
     not_in_anatomy = False
     for item in text.split(","):
-        if not item.strip():
+        if not item.strip(ASCII_WHITESPACE):
             problems.append("an item between commas is empty")
             continue
         try:
-            units.update(_read_item(item.strip(), structure, anatomy))
+            units.update(_read_item(item.strip(ASCII_WHITESPACE), structure, anatomy))
         except NotationError as error:
             problems.extend(error.messages)
             not_in_anatomy = not_in_anatomy or error.not_in_anatomy
@@ -685,7 +798,9 @@ def _count_to_unit(ref: Reference, count: int, kind: Structure, anatomy: Anatomy
     found = anatomy.vertebra_at(position)
     if found is None:
         return None
-    return NerveRoot(found) if kind == "nerve_root" else found
+    if kind == "nerve_root":
+        return NerveRoot(found) if found.region != "C" else None  # cervical roots are not supported
+    return found
 
 
 def unit_to_count(reference: str, unit: Unit, anatomy: Anatomy) -> int | None:
@@ -695,7 +810,7 @@ def unit_to_count(reference: str, unit: Unit, anatomy: Anatomy) -> int | None:
 
 @lru_cache(maxsize=4096)  # an int or None per (reference, unit, anatomy); all three are immutable
 def _unit_to_count(ref: Reference, unit: Unit, anatomy: Anatomy) -> int | None:
-    if not anatomy.contains(unit):
+    if not anatomy.contains(unit) or (isinstance(unit, NerveRoot) and unit.vertebra.region == "C"):
         return None
     landmark = _landmark_position(ref, anatomy)
     position = cast(int, anatomy.position(unit.vertebrae[0]))
@@ -729,12 +844,48 @@ def unit_regions(unit: Unit) -> tuple[str, ...]:
     return tuple(REGION_NAMES[letter] for letter in letters)
 
 
-def region_contains(region: str, unit: Unit) -> bool:
-    """Whether a skin-marking region contains the unit (``T12-L1`` is thoracic and lumbar)."""
+def junction_vertebrae(region: str, anatomy: Anatomy) -> frozenset[Vertebra]:
+    """The exact vertebrae of a junction region in this anatomy (contract v2, rule 1):
+    cervicothoracic C6, C7, T1, T2; thoracolumbar the last two thoracic and L1, L2; lumbosacral the
+    last two lumbar and S1."""
+    return _junction_vertebrae(region, anatomy.thoracic, anatomy.lumbar)
+
+
+@lru_cache(maxsize=64)
+def _junction_vertebrae(region: str, thoracic: int, lumbar: int) -> frozenset[Vertebra]:
+    if region == "cervicothoracic":
+        names = ["C6", "C7", "T1", "T2"]
+    elif region == "thoracolumbar":
+        names = [f"T{thoracic - 1}", f"T{thoracic}", "L1", "L2"]
+    elif region == "lumbosacral":
+        names = [f"L{lumbar - 1}", f"L{lumbar}", "S1"]
+    else:
+        raise ValueError(f"not a junction region: {region!r}")
+    return frozenset(vertebra(name) for name in names)
+
+
+def region_contains(region: str, unit: Unit, anatomy: Anatomy | None = None) -> bool:
+    """Whether a skin-marking region contains the unit.
+
+    A plain region contains a vertebra (or root) of its letter and a segment either of whose
+    vertebrae is of its letter (``T12-L1`` is thoracic and lumbar). A junction region contains a unit
+    only when every vertebra of the unit is in its list: never "either region".
+    """
     if region not in MARKING_REGIONS:
-        raise ValueError(f"unknown region {region!r}; expected one of {tuple(MARKING_REGIONS)}")
-    letters = MARKING_REGIONS[region]
-    return any(v.region in letters for v in unit.vertebrae)
+        raise ValueError(f"unknown region {region!r}; expected one of {MARKING_REGIONS}")
+    letter = PLAIN_REGIONS.get(region)
+    if letter is not None:
+        return any(v.region == letter for v in unit.vertebrae)
+    members = junction_vertebrae(region, anatomy or Anatomy.usual())
+    return all(v in members for v in unit.vertebrae)
+
+
+def region_description(region: str, anatomy: Anatomy | None = None) -> str:
+    """What a marking region covers, for messages: "thoracolumbar (T11, T12, L1, L2)"."""
+    if region in PLAIN_REGIONS:
+        return region
+    members = sorted(junction_vertebrae(region, anatomy or Anatomy.usual()), key=lambda v: v.sort_key)
+    return f"{region} ({', '.join(v.name for v in members)})"
 
 
 def near_conus(unit: Unit) -> bool:

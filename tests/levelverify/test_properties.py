@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,7 @@ from levelverify.spine import (
     SOURCES,
     STRUCTURES,
     Anatomy,
+    NerveRoot,
     NotationError,
     Segment,
     Structure,
@@ -64,8 +66,16 @@ TOP_LEVEL_ERROR_KEYS = {
 }
 
 
-def variants(unit: Unit) -> list[str]:
-    """Every notation domain.md allows for one unit."""
+def variants(unit: Unit, anatomy: Anatomy | None = None) -> list[str]:
+    """Every notation domain.md allows for one unit (a root also by its foramen, contract v2)."""
+    if isinstance(unit, NerveRoot):
+        texts = [unit.name, unit.name.lower(), f" {unit.name} "]
+        anatomy = anatomy or Anatomy()
+        position = anatomy.position(unit.vertebra)
+        below = anatomy.segment_at(position) if position is not None else None
+        if below is not None:
+            texts += [t for t in variants(below) if "," not in t]
+        return texts
     if not isinstance(unit, Segment):
         return [unit.name, unit.name.lower(), f" {unit.name} "]
     upper, lower = unit.upper.name, unit.lower.name
@@ -90,20 +100,35 @@ def test_format_then_parse_is_identity_for_every_unit_and_notation() -> None:
         for structure in STRUCTURES:
             for unit in anatomy.units(structure):
                 assert anatomy.contains(unit)
-                for text in variants(unit):
+                for text in variants(unit, anatomy):
                     assert parse_unit(text, structure, anatomy) == unit, (anatomy, text)
                 assert parse_levels(format_unit(unit), structure, anatomy) == (unit,)
 
 
 def test_spans_expand_to_every_unit_between_their_ends() -> None:
+    """Vertebra spans: every vertebra; segment spans: every real disc space (none below the one under
+    the lowest mobile vertebra, none above C2-C3); root items: one root or one foramen (contract v2)."""
     for anatomy in ANATOMIES:
         seq = anatomy.sequence
+        last_disc = anatomy.last_disc_position  # 1-based position of the upper vertebra of the last disc
         for structure in STRUCTURES:
             for top in range(0, len(seq) - 1, 3):
                 for bottom in range(top + 1, min(top + 5, len(seq))):
-                    units = parse_levels(f"{seq[top]}-{seq[bottom]}", structure, anatomy)
-                    expected = bottom - top if structure == "segment" else bottom - top + 1
-                    assert len(units) == expected
+                    text = f"{seq[top]}-{seq[bottom]}"
+                    real_discs = top + 1 >= 2 and bottom <= last_disc
+                    if structure == "vertebra":
+                        units = parse_levels(text, structure, anatomy)
+                        assert len(units) == bottom - top + 1
+                    elif structure == "segment" and real_discs:
+                        units = parse_levels(text, structure, anatomy)
+                        assert len(units) == bottom - top
+                    elif structure == "nerve_root" and real_discs and bottom == top + 1 and seq[top].region != "C":
+                        units = parse_levels(text, structure, anatomy)
+                        assert units == (NerveRoot(seq[top]),)
+                    else:
+                        with pytest.raises(NotationError):
+                            parse_levels(text, structure, anatomy)
+                        continue
                     assert list(units) == sorted(units, key=lambda u: u.sort_key)
                     assert all(anatomy.contains(u) for u in units)
 
@@ -191,27 +216,42 @@ JSON = st.recursive(
 )
 
 
+def keys_in(value: Any) -> set[str]:
+    """Every key of every object inside a JSON value."""
+    if isinstance(value, dict):
+        return {k for k in value if isinstance(k, str)} | {k for v in value.values() for k in keys_in(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_in(v)}
+    return set()
+
+
 def assert_well_formed(request: Any) -> dict[str, Any] | None:
     """check_levels either raises LevelInputError with readable messages or returns a sane verdict."""
     try:
         result = check_levels(request)
     except LevelInputError as error:
         assert error.errors
-        assert set(error.errors) <= TOP_LEVEL_ERROR_KEYS
+        # Top-level fields, plus unknown or duplicated keys named as themselves (contract v2, rule 7).
+        assert set(error.errors) <= TOP_LEVEL_ERROR_KEYS | keys_in(request)
         assert all(messages and all(isinstance(m, str) and m for m in messages) for messages in error.errors.values())
         return None
     assert result["verdict"] in ("pass", "stop", "incomplete")
     findings = [_Finding(f["code"], f["severity"], tuple(f["sources"]), f["message"]) for f in result["findings"]]
     assert result["verdict"] == verdict_for(findings)
+    assert result["contract"] == 2
     for finding in findings:
         assert SEVERITY_BY_CODE[finding.code] == finding.severity
         assert finding.message
+    for raw in result["findings"]:
+        # Contract v2, rule 8: every stop and incomplete finding says what to do.
+        assert (raw["severity"] == "warning") or (isinstance(raw.get("action"), str) and raw["action"])
     assert json.loads(json.dumps(result)) == result
     if result["verdict"] == "pass":
         # Never a false pass: all evidence present and recorded.
         assert isinstance(request, dict)
         for field in ("plan", "consent", "marking", "preop_imaging", "anatomy"):
             assert request.get(field) is not None
+        assert {"thoracic", "lumbar", "source"} <= request["anatomy"].keys()
         if request.get("stage") == "localization":
             assert any(item["marker_in_place"] for item in request["localizations"])
     return result
@@ -315,7 +355,7 @@ def agreeing_requests(draw: st.DrawFn) -> tuple[dict[str, Any], Anatomy, Structu
     span = draw(st.integers(1, 3))
     units = candidates[index : index + span]
     side = draw(st.sampled_from([s for s in SIDES if not (structure == "nerve_root" and s == "midline")]))
-    notations = [draw(st.sampled_from(variants(u))) for u in units]
+    notations = [draw(st.sampled_from(variants(u, anatomy))) for u in units]
     request = {
         "stage": "time_out",
         "anatomy": anatomy.to_json(),

@@ -10,11 +10,13 @@ import pytest
 
 from levelverify.check import check_levels
 from levelverify.errors import LevelInputError
+from levelverify.strict_json import loads_strict
 from levelverify.testing import (
     DEFAULT_SCENARIOS,
     SCENARIOS_ENV,
     error_problems,
     load_scenarios,
+    outcome_problems,
     scenarios_path,
     verdict_problems,
 )
@@ -53,23 +55,24 @@ def test_scenarios_cover_both_outcomes() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_scenario(case: dict[str, Any]) -> None:
     expect = case["expect"]
-    if expect["status"] == 400:
-        with pytest.raises(LevelInputError) as caught:
-            check_levels(case["request"])
-        assert error_problems(expect, caught.value.errors) == []
+    try:
+        # The engine reads what a JSON object holds; request_text goes through the strict reader.
+        request = case["request"] if "request" in case else loads_strict(case["request_text"])
+        result = check_levels(request)
+    except LevelInputError as caught:
+        assert outcome_problems(expect, 400, {"errors": caught.errors}) == []
     else:
-        assert expect["status"] == 200
-        result = check_levels(case["request"])
-        assert verdict_problems(expect, result) == [], result["findings"]
+        assert outcome_problems(expect, 200, result) == [], result["findings"]
         assert json.loads(json.dumps(result)) == result
 
 
 def test_comparison_helpers_detect_differences() -> None:
     expect = {"status": 200, "verdict": "stop", "codes": ["CONSENT_MISMATCH"], "warnings": ["CONUS_PROXIMITY"]}
     good = {
+        "contract": 2,
         "verdict": "stop",
         "findings": [
-            {"code": "CONSENT_MISMATCH", "severity": "stop"},
+            {"code": "CONSENT_MISMATCH", "severity": "stop", "message": "Consent says RIGHT.", "action": "Re-read."},
             {"code": "CONUS_PROXIMITY", "severity": "warning"},
         ],
     }
@@ -86,3 +89,13 @@ def test_comparison_helpers_detect_differences() -> None:
     )
     assert error_problems({"status": 400, "field": "plan"}, {"plan": ["plan.levels: bad"]}) == []
     assert error_problems({"status": 400, "field": "plan"}, {"consent": ["bad"]}) != []
+    # v2: contract version and an action on every blocking finding are part of every answer.
+    assert verdict_problems(expect, {**good, "contract": 1}) != []
+    no_action = {**good, "findings": [{"code": "CONSENT_MISMATCH", "severity": "stop", "message": "m"}]}
+    assert verdict_problems(expect, no_action) != []
+    either = {"status": [200, 400], "verdict": "stop"}
+    assert outcome_problems(either, 400, {"errors": {"plan": ["bad"]}}) == []
+    assert outcome_problems(either, 200, good) == []
+    assert outcome_problems(either, 200, {"contract": 2, "verdict": "pass", "findings": []}) != []
+    assert outcome_problems({"status": 400, "field": None}, 400, {"errors": {"non_field_errors": ["x"]}}) == []
+    assert outcome_problems({"status": 400, "field": "plan"}, 200, good) != []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from levelverify.errors import LevelInputError
@@ -101,7 +103,9 @@ def test_anatomy_from_json() -> None:
     assert Anatomy.from_json({"thoracic": 12, "lumbar": 5, "source": "whole_spine"}) == USUAL
     built = Anatomy.from_json({"thoracic": 13, "lumbar": 4, "lowest_rib": "l1", "lowest_mobile": " s1 "})
     assert (built.thoracic, built.lumbar, built.lowest_rib, built.lowest_mobile) == (13, 4, "L1", "S1")
-    assert Anatomy.from_json({"thoracic": None, "source": None}) == USUAL
+    # Contract v2, rule 4: null is not "not recorded" inside an anatomy object; it is invalid.
+    with pytest.raises(LevelInputError, match=r"anatomy\.thoracic: must not be null"):
+        Anatomy.from_json({"thoracic": None, "source": None})
 
 
 @pytest.mark.parametrize(
@@ -125,7 +129,8 @@ def test_anatomy_from_json() -> None:
 def test_anatomy_from_json_rejects(data: dict[str, object], fragment: str) -> None:
     with pytest.raises(LevelInputError) as caught:
         Anatomy.from_json(data)
-    assert list(caught.value.errors) == ["anatomy"]
+    assert next(iter(caught.value.errors)) == "anatomy"
+    assert set(caught.value.errors) <= {"anatomy", *data}
     assert any(fragment in message for message in caught.value.errors["anatomy"])
 
 
@@ -169,7 +174,6 @@ SEGMENT_NOTATIONS = [
     "l2-3",
     "L2\u2013L3",
     "L2\u2014 3",
-    "L2\u22123",
     "L 2-L 3",
 ]
 
@@ -224,11 +228,33 @@ def test_vertebra_lists_and_spans(text: str, expected: list[str]) -> None:
 
 
 def test_nerve_root_items() -> None:
+    """Contract v2, rule 2: a root, or one foramen naming the root of its upper vertebra."""
     assert parse_levels("L2", "nerve_root", USUAL) == (root("L2"),)
-    assert parse_levels("L2-L3", "nerve_root", USUAL) == (root("L2"), root("L3"))
-    assert parse_levels("L2/3", "nerve_root", USUAL) == (root("L2"), root("L3"))
+    assert parse_levels("L2-L3", "nerve_root", USUAL) == (root("L2"),)
+    assert parse_levels("L2/3", "nerve_root", USUAL) == (root("L2"),)
+    assert parse_levels("L4-5", "nerve_root", USUAL) == (root("L4"),)
+    assert parse_levels("L5-S1", "nerve_root", USUAL) == (root("L5"),)
+    assert parse_levels("T12-L1", "nerve_root", USUAL) == (root("T12"),)
     assert parse_levels("L4, L2", "nerve_root", USUAL) == (root("L2"), root("L4"))
+    assert parse_levels("L2-L3, L3", "nerve_root", USUAL) == (root("L2"), root("L3"))
     assert parse_levels("S1", "nerve_root", USUAL) == (root("S1"),)
+    assert parse_levels("L6-S1", "nerve_root", SIX_LUMBAR) == (root("L6"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "anatomy", "fragment"),
+    [
+        ("L2-L4", USUAL, "ambiguous"),
+        ("L1-L3", USUAL, "list the roots (L1, L2, L3)"),
+        ("C6", USUAL, "cervical nerve roots are not supported"),
+        ("C7-T1", USUAL, "cervical nerve roots are not supported"),
+        ("S1-S2", USUAL, "inside the fused sacrum"),
+        ("L5-S1", SACRALIZED_L5, "inside the fused sacrum"),
+    ],
+)
+def test_nerve_root_items_refused(text: str, anatomy: Anatomy, fragment: str) -> None:
+    with pytest.raises(NotationError, match=re.escape(fragment)):
+        parse_levels(text, "nerve_root", anatomy)
 
 
 def test_cross_region_segments_follow_the_anatomy() -> None:
@@ -264,7 +290,7 @@ def test_cross_region_segments_follow_the_anatomy() -> None:
         ("X2", "vertebra", USUAL, "cannot read"),
         ("L2-L3-L4", "segment", USUAL, "cannot read"),
         ("L" + "2" * 300, "vertebra", USUAL, "longer than"),
-        ("L\u0662", "vertebra", USUAL, "cannot read"),  # Arabic-Indic digit two is not a level number
+        ("L\u0662", "vertebra", USUAL, "U+0662"),  # Arabic-Indic digit two is not a level number
     ],
 )
 def test_invalid_levels(text: str, structure: str, anatomy: Anatomy, fragment: str) -> None:
@@ -307,8 +333,10 @@ def test_unknown_structure_is_a_programming_error() -> None:
 @pytest.mark.parametrize(
     ("structure", "text", "side", "expected"),
     [
-        ("nerve_root", "L2", "left", "left L2 nerve root"),
-        ("nerve_root", "L2-L3", "right", "right L2 and L3 nerve roots"),
+        ("nerve_root", "L2", "left", "left L2 nerve root (L2-L3 foramen)"),
+        ("nerve_root", "L4-L5", "left", "left L4 nerve root (L4-L5 foramen)"),
+        ("nerve_root", "S1", "right", "right S1 nerve root (first sacral foramen)"),
+        ("nerve_root", "L2, L3", "right", "right L2 and L3 nerve roots (L2-L3 and L3-L4 foramina)"),
         ("segment", "L2-L3", None, "L2\u2013L3 segment"),
         ("segment", "L2-L3", "left", "left L2\u2013L3 segment"),
         ("segment", "L1-L3", None, "L1\u2013L2 and L2\u2013L3 segments"),
@@ -425,11 +453,15 @@ def test_counts_off_the_sequence_land_nowhere(reference: str, count: int, struct
 
 def test_last_counts_that_still_land() -> None:
     assert count_to_unit("sacrum", 24, "vertebra", USUAL) == v("C1")
-    assert count_to_unit("sacrum", 24, "segment", USUAL) == seg("C1", "C2")
+    assert count_to_unit("sacrum", 23, "segment", USUAL) == seg("C2", "C3")
+    assert count_to_unit("sacrum", 24, "segment", USUAL) is None  # C1-C2 has no disc (v2 rule 5)
     assert count_to_unit("c2", 27, "vertebra", USUAL) == v("S5")
-    assert count_to_unit("c2", 27, "segment", USUAL) == seg("S4", "S5")
-    assert count_to_unit("last_rib", 10, "segment", USUAL) == seg("S4", "S5")
+    assert count_to_unit("c2", 23, "segment", USUAL) == seg("L5", "S1")
+    assert count_to_unit("c2", 24, "segment", USUAL) is None  # inside the fused sacrum
+    assert count_to_unit("last_rib", 6, "segment", USUAL) == seg("L5", "S1")
+    assert count_to_unit("last_rib", 7, "segment", USUAL) is None
     assert count_to_unit("last_rib", 10, "vertebra", USUAL) == v("S5")
+    assert count_to_unit("c2", 1, "nerve_root", USUAL) is None  # C3: cervical roots are not supported
 
 
 def test_unknown_reference_is_a_programming_error() -> None:
@@ -456,10 +488,23 @@ def test_unknown_reference_is_a_programming_error() -> None:
         ("cervical", seg("C7", "T1"), True),
         ("thoracic", seg("C7", "T1"), True),
         ("sacral", v("S1"), True),
-        ("thoracolumbar", v("T10"), True),
-        ("thoracolumbar", v("L3"), True),
+        # Junctions are exact lists (contract v2, rule 1), never "either region".
+        ("thoracolumbar", v("T10"), False),
+        ("thoracolumbar", v("T11"), True),
+        ("thoracolumbar", v("L2"), True),
+        ("thoracolumbar", v("L3"), False),
+        ("thoracolumbar", seg("L1", "L2"), True),
+        ("thoracolumbar", seg("L2", "L3"), False),
+        ("thoracolumbar", seg("L5", "S1"), False),
+        ("thoracolumbar", v("T3"), False),
         ("lumbosacral", v("S1"), True),
+        ("lumbosacral", seg("L4", "L5"), True),
+        ("lumbosacral", seg("L3", "L4"), False),
+        ("lumbosacral", seg("L1", "L2"), False),
         ("lumbosacral", v("T12"), False),
+        ("cervicothoracic", seg("C7", "T1"), True),
+        ("cervicothoracic", v("C5"), False),
+        ("cervicothoracic", seg("T2", "T3"), False),
         ("cervical", v("T1"), False),
     ],
 )

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from levelverify.check import check_levels
 from levelverify.errors import NON_FIELD_ERRORS, LevelInputError
+from levelverify.strict_json import loads_strict
 
 INVALID_INPUT = "Invalid input."
 EXIT_PASS, EXIT_NOT_PASS, EXIT_INVALID = 0, 1, 2
@@ -34,16 +35,13 @@ class Command(BaseCommand):
 
     def _run(self, source: str) -> tuple[int, dict[str, Any]]:
         try:
-            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+            text = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
         except (OSError, UnicodeDecodeError) as exc:
             return EXIT_INVALID, _invalid(f"Cannot read {source}: {exc}")
         try:
-            request = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return EXIT_INVALID, _invalid(f"Not valid JSON: {exc}")
-        if not isinstance(request, dict):
-            return EXIT_INVALID, _invalid("The request must be a JSON object.")
-        try:
+            request = loads_strict(text)
+            if not isinstance(request, dict):
+                return EXIT_INVALID, _invalid("The request must be a JSON object.")
             verdict = check_levels(request)
         except LevelInputError as exc:
             return EXIT_INVALID, {"detail": INVALID_INPUT, "errors": exc.errors}
