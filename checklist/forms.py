@@ -118,6 +118,11 @@ class AnatomyForm(VersionedForm):
     source = forms.ChoiceField(choices=AnatomySource.choices, widget=BigRadio, initial=AnatomySource.WHOLE_SPINE)
 
 
+# "Not shown" is an answer, not a blank: a nurse says the view does not show the side.
+SIDE_NOT_SHOWN = "not_shown"
+LOCALIZATION_SIDE_CHOICES = [("left", "Left"), ("right", "Right"), (SIDE_NOT_SHOWN, "Not shown on this view")]
+
+
 class LocalizationForm(VersionedForm):
     phase = forms.ChoiceField(choices=LocalizationPhase.choices, widget=BigRadio)
     reference = forms.ChoiceField(choices=Reference.choices, widget=BigRadio)
@@ -125,6 +130,13 @@ class LocalizationForm(VersionedForm):
     label = forms.CharField(max_length=20, label="Level the marker is on", widget=forms.TextInput(
         attrs={"autocomplete": "off", "autocapitalize": "characters", "class": "levels-input"}))  # fmt: skip
     marker_in_place = forms.ChoiceField(choices=YES_NO, widget=BigRadio, label="Marker still in place when read?")
+    side = forms.ChoiceField(
+        choices=LOCALIZATION_SIDE_CHOICES,
+        widget=BigRadio,
+        required=False,
+        label="Side the marker or needle is on",
+        help_text="Asked when the plan is left or right: a marker on the other side is a stop.",
+    )
     durable_mark_placed = forms.BooleanField(required=False, label="Durable mark placed at this level")
     read_by = forms.ModelChoiceField(queryset=User.objects.none(), label="Image read by")
 

@@ -28,7 +28,7 @@ from checklist.models import (
     Signature,
     SiteMarking,
 )
-from levelverify.check import STRUCTURE_BY_PROCEDURE, check_levels
+from levelverify.check import CONTRACT_VERSION, STRUCTURE_BY_PROCEDURE, check_levels
 from levelverify.errors import LevelInputError
 from levelverify.spine import Anatomy, NotationError, format_unit, parse_levels
 
@@ -43,6 +43,20 @@ MSG_PLAN_SIGNATURE_INVALID = (
 )
 MSG_EVIDENCE_INVALID = "The recorded evidence cannot be read together: {problems}"
 MSG_TREATED_MISMATCH = "Levels recorded as treated ({treated}) differ from the plan ({planned})."
+
+# What resolves each workflow finding (contract v2, rule 8: every blocking finding names what to do).
+ACTION_BY_CODE = {
+    PLAN_NOT_SIGNED: "The surgeon reviews the plan and signs it with their password.",
+    PLAN_SIGNATURE_INVALID: (
+        "Do not proceed: the surgeon reviews the plan as it is now and signs it again; "
+        "tell the quality officer, the record was changed after signing."
+    ),
+    EVIDENCE_INVALID: (
+        "Record the evidence again so that it reads together with this patient's anatomy "
+        "(or the surgeon revises and re-signs the plan)."
+    ),
+    TREATED_LEVELS_MISMATCH: "Record exactly the levels that were treated, as the surgeon states them.",
+}
 
 _SEVERITY_RANK = {"stop": 0, "incomplete": 1, "warning": 2}
 
@@ -111,7 +125,13 @@ def level_request_build(case: Case, evidence: CurrentEvidence | None = None) -> 
         request["preop_imaging"] = {"levels": evidence.imaging.levels}
     if evidence.localizations:
         request["localizations"] = [
-            {"reference": x.reference, "count": x.count, "level": x.label, "marker_in_place": x.marker_in_place}
+            {
+                "reference": x.reference,
+                "count": x.count,
+                "level": x.label,
+                "marker_in_place": x.marker_in_place,
+                **({"side": x.side} if x.side else {}),
+            }
             for x in evidence.localizations
         ]
     return request
@@ -152,7 +172,7 @@ def treated_units(case: Case, levels: str, evidence: CurrentEvidence) -> tuple[l
 
 
 def _finding(code: str, severity: str, sources: list[str], message: str) -> dict[str, Any]:
-    return {"code": code, "severity": severity, "sources": sources, "message": message}
+    return {"code": code, "severity": severity, "sources": sources, "message": message, "action": ACTION_BY_CODE[code]}
 
 
 def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -164,6 +184,7 @@ def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
     except LevelInputError as exc:
         problems = "; ".join(m for messages in exc.errors.values() for m in messages)
         result = {
+            "contract": CONTRACT_VERSION,
             "verdict": "stop",
             "stage": request["stage"],
             "target": None,

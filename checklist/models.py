@@ -164,6 +164,9 @@ class Case(models.Model):
     procedure_ended_at = models.DateTimeField(null=True, blank=True)
     signed_out_at = models.DateTimeField(null=True, blank=True)
     treated_levels = models.CharField(max_length=200, blank=True)
+    # Set when an anatomy record changed after a level image was read (its counts were superseded);
+    # the quality officers see these cases (contract v2: anatomy is never edited to fit a count).
+    anatomy_changed_after_count_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -237,12 +240,15 @@ class Consent(EvidenceBase):
 
 
 class MarkingRegion(models.TextChoices):
+    """The regions of contract v2 (rule 1): a junction is an exact list of vertebrae."""
+
     CERVICAL = "cervical", "Cervical"
     THORACIC = "thoracic", "Thoracic"
     LUMBAR = "lumbar", "Lumbar"
     SACRAL = "sacral", "Sacral"
-    THORACOLUMBAR = "thoracolumbar", "Thoracolumbar"
-    LUMBOSACRAL = "lumbosacral", "Lumbosacral"
+    CERVICOTHORACIC = "cervicothoracic", "Cervicothoracic (C6 to T2)"
+    THORACOLUMBAR = "thoracolumbar", "Thoracolumbar (last two thoracic, L1, L2)"
+    LUMBOSACRAL = "lumbosacral", "Lumbosacral (last two lumbar, S1)"
 
 
 class SiteMarking(EvidenceBase):
@@ -321,6 +327,8 @@ class Localization(EvidenceBase):
     reference = models.CharField(max_length=10, choices=Reference.choices)
     count = models.PositiveSmallIntegerField()
     label = models.CharField(max_length=20)
+    # Where the marker or needle is on the image, when the view shows it (contract v2, rule 3).
+    side = models.CharField(max_length=5, blank=True, default="")
     marker_in_place = models.BooleanField()
     durable_mark_placed = models.BooleanField(default=False)
     read_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
@@ -331,7 +339,10 @@ class Localization(EvidenceBase):
 
     class Meta:
         ordering = ["case", "recorded_at", "id"]
-        constraints = [models.CheckConstraint(condition=models.Q(count__gte=1), name="localization_count_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(count__gte=1), name="localization_count_positive"),
+            models.CheckConstraint(condition=models.Q(side__in=["", "left", "right"]), name="localization_side_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} count {self.count} = {self.label} (case {self.case_id})"

@@ -9,11 +9,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from checklist.levels import ACTION_BY_CODE as WORKFLOW_ACTIONS
 from checklist.levels import CurrentEvidence, current_evidence, plan_content, signature_valid
 from checklist.models import Case, NearMiss, User
 from checklist.policies import can, user_roles, visible_cases
 from checklist.selectors import StepStatus, checklist_status, checklist_template
 from checklist.templates_catalog import PHASE_LABELS, PHASES
+from levelverify.check import ACTION_BY_CODE as ENGINE_ACTIONS
 from levelverify.check import check_levels
 from levelverify.errors import LevelInputError
 
@@ -22,26 +24,6 @@ VERDICT_WORDS = {
     "incomplete": ("INCOMPLETE", "Evidence is missing."),
     "stop": ("STOP", "The evidence disagrees. Do not proceed."),
 }
-# What resolves each finding, in words for the stop screen.
-RESOLUTIONS = {
-    "CONSENT_MISMATCH": (
-        "Check the signed consent with the patient and surgeon; record a corrected consent, "
-        "or revise and re-sign the plan."
-    ),
-    "PREOP_IMAGING_MISMATCH": (
-        "Review the pre-op images with the surgeon; record the correct imaging level or revise the plan."
-    ),
-    "MARKING_MISMATCH": "The surgeon re-marks the site on the correct side and region; record the new marking.",
-    "COUNT_LABEL_MISMATCH": (
-        "Recount on the image with the marker in place, from the named landmark; record the new count."
-    ),
-    "LOCALIZATION_OUTSIDE_PLAN": "The marker is not at a planned level: move it, re-image and record the new count.",
-    "PLAN_SIGNATURE_INVALID": "The signed plan was altered: the surgeon reviews and signs a new plan version.",
-    "EVIDENCE_INVALID": "Correct the record that does not fit the recorded anatomy.",
-    "TREATED_LEVELS_MISMATCH": "Record the levels actually treated; if they differ from the plan, escalate per policy.",
-}
-
-
 def cases_today(user: User, *, day: dt.date | None = None, mine_only: bool = False) -> QuerySet[Case]:
     day = day or timezone.localdate()
     start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
@@ -140,7 +122,9 @@ def case_page(case: Case, user: User) -> CasePage:
         "time_out.complete", "treated_levels.record", "sign_out.complete", "case.patient_in_room", "audit.view",
     )  # fmt: skip
     for finding in findings:
-        finding.setdefault("resolution", RESOLUTIONS.get(finding["code"], ""))
+        # Verdicts stored before contract v2 carry no action: the same sentence from the catalogues.
+        if not finding.get("action"):
+            finding["action"] = ENGINE_ACTIONS.get(finding["code"]) or WORKFLOW_ACTIONS.get(finding["code"], "")
     checklist_template(case)  # validates the pinned template exists
     return CasePage(
         case=case,

@@ -167,6 +167,14 @@ class LocalizationInputSerializer(VersionedInputSerializer):
     count = serializers.IntegerField(min_value=1, max_value=99)
     label = serializers.CharField(max_length=20, help_text="The vertebra (or segment) the team named.")  # type: ignore[assignment]
     marker_in_place = serializers.BooleanField(help_text="The marker was still in place when the image was read.")
+    # Checked by the service (left, right or blank); a CharField keeps one "side" enum in the schema.
+    side = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=5,
+        help_text="Where the marker or needle is on the image, when the view shows it: left or right.",
+    )
     read_by = username_field()
     durable_mark_placed = serializers.BooleanField(required=False, default=False)
 
@@ -386,6 +394,7 @@ class LocalizationRecordSerializer(serializers.ModelSerializer):
             "reference",
             "count",
             "label",
+            "side",
             "marker_in_place",
             "durable_mark_placed",
             "read_by",

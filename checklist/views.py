@@ -23,8 +23,8 @@ from checklist.levels import anatomy_of, current_evidence
 from checklist.models import Case, User
 from checklist.policies import can
 from checklist.services.bulk import phase_attest_mine
-from config.api_errors import ApplicationError, ConflictError
-from levelverify.check import STRUCTURE_BY_PROCEDURE
+from config.api_errors import ApplicationError, ConflictError, field_error
+from levelverify.check import STRUCTURE_BY_PROCEDURE, UNILATERAL_SIDES
 from levelverify.spine import NotationError, display_target, format_units, parse_levels
 
 LOCKED_OUT = "Too many failed sign-in attempts for this username: it is locked for a while."
@@ -329,9 +329,14 @@ def _do_anatomy(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
 
 
 def _do_localization(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    plan = current_evidence(case).plan
+    if plan is not None and plan.side in UNILATERAL_SIDES and not d.get("side"):
+        raise field_error("side", f"The plan is {plan.side}: say which side the marker is on, or that this view "
+                                  "does not show it.")  # fmt: skip
+    side = "" if d.get("side") in ("", None, forms.SIDE_NOT_SHOWN) else d["side"]
     x = services.localization_record(actor=_actor(request), case=case.pk, phase=d["phase"], reference=d["reference"],
                                      count=d["count"], label=d["label"], marker_in_place=d["marker_in_place"] == "yes",
-                                     durable_mark_placed=d["durable_mark_placed"], read_by=d["read_by"],
+                                     durable_mark_placed=d["durable_mark_placed"], read_by=d["read_by"], side=side,
                                      expected_version=d["expected_version"])  # fmt: skip
     return f"Level image recorded: count {x.count} from the {x.get_reference_display().lower()} = {x.label}."
 

@@ -83,6 +83,13 @@ ORDER_FIELDS: Final[tuple[str, ...]] = ("procedure", "structure", "levels", "sid
 MARKING_FIELDS: Final[tuple[str, ...]] = ("region", "side")
 PREOP_FIELDS: Final[tuple[str, ...]] = ("levels",)
 LOCALIZATION_FIELDS: Final[tuple[str, ...]] = ("reference", "count", "level", "marker_in_place", "side")
+# Key sets per field list, for the fast path of ``_unknown_keys``.
+_KEY_SETS: Final[Mapping[tuple[str, ...], frozenset[str]]] = MappingProxyType(
+    {
+        fields: frozenset(fields)
+        for fields in (REQUEST_FIELDS, ORDER_FIELDS, MARKING_FIELDS, PREOP_FIELDS, LOCALIZATION_FIELDS)
+    }
+)
 # An anatomy object counts as recorded only when it gives these (contract v2, rule 4).
 ANATOMY_RECORDED_FIELDS: Final[tuple[str, ...]] = ("thoracic", "lumbar", "source")
 
@@ -323,6 +330,8 @@ def _unknown_keys(path: str, field: str, data: Mapping[Any, Any], expected: Sequ
     can find it either way. Duplicates are visible only when the JSON was read with
     ``levelverify.strict_json`` (which marks them on the mapping as ``duplicate_keys``).
     """
+    if type(data) is dict and data.keys() <= _KEY_SETS[expected]:
+        return  # the common case: a plain JSON object of known keys (duplicates come as a subclass)
     for key in data:
         if key not in expected:
             message = ERR_UNKNOWN_FIELD.format(path=path, key=quote_value(key), expected=", ".join(expected))

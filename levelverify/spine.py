@@ -222,7 +222,11 @@ def display_target(
 ) -> str:
     """Readable target: "left L4 nerve root (L4-L5 foramen)", "L1-L2 and L2-L3 segments" (en dashes),
     "L2 vertebra"."""
-    ordered = sorted(units, key=unit_key)
+    return _display_target(structure, tuple(sorted(units, key=unit_key)), side, anatomy or Anatomy.usual())
+
+
+@lru_cache(maxsize=1024)  # the same few targets are shown on every check; all arguments are immutable
+def _display_target(structure: Structure, ordered: tuple[Unit, ...], side: str | None, anatomy: Anatomy) -> str:
     if not ordered:
         raise ValueError("a target needs at least one unit")
     singular, plural = STRUCTURE_NOUNS[structure]
@@ -285,6 +289,14 @@ class Anatomy:
         lowest_rib, lowest_mobile = landmarks(*fields)
         object.__setattr__(self, "lowest_rib", lowest_rib)
         object.__setattr__(self, "lowest_mobile", lowest_mobile)
+
+    def __hash__(self) -> int:
+        # Anatomies key many caches; hash the five fields once per instance.
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.thoracic, self.lumbar, self.lowest_rib, self.lowest_mobile, self.source))
 
     @classmethod
     def usual(cls) -> Anatomy:

@@ -133,6 +133,8 @@ class Compliance:
     near_miss_total: int
     near_miss_kinds: tuple[str, ...] = NEAR_MISS_KINDS
     extra_kinds: list[str] = field(default_factory=list)
+    # Cases whose anatomy was changed after a level image was read (their counts were read again).
+    anatomy_changed_after_count: int = 0
 
 
 def variant_anatomy_exists() -> Exists:
@@ -191,6 +193,7 @@ def compliance(where: CaseFilter) -> Compliance:
         .aggregate(
             total=Count("pk"),
             cancelled=Count("pk", filter=Q(state=CaseState.CANCELLED)),
+            anatomy_changed=Count("pk", filter=Q(anatomy_changed_after_count_at__isnull=False)),
             started=Count("pk", filter=started),
             sign_in=Count(
                 "pk",
@@ -227,6 +230,7 @@ def compliance(where: CaseFilter) -> Compliance:
     return Compliance(
         cases=figures["total"],
         cancelled=figures["cancelled"],
+        anatomy_changed_after_count=figures["anatomy_changed"],
         started=started_n,
         phases=phases,
         time_out_before_first_image=Rate(

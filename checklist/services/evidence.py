@@ -57,6 +57,7 @@ SCAN_TOO_LARGE = "The scan is larger than 20 MB."
 
 
 IMAGE_READERS = ("surgeon", "radiographer")
+LOCALIZATION_SIDES = ("", "left", "right")
 
 
 def _require_reader(person: User, field: str, what: str) -> None:
@@ -413,8 +414,44 @@ def anatomy_record(
         before=anatomy_of(previous).to_json() if previous else None,
         after=anatomy.to_json(),
     )
+    if previous is None or anatomy_of(previous) != anatomy:
+        _supersede_counts_after_anatomy_change(case, actor=actor, at=at)
     _after_evidence_change(case, actor=actor, record="anatomy", trigger="anatomy.recorded")
     return record
+
+
+ANATOMY_CHANGED_AFTER_COUNT = "anatomy changed after a count"
+
+
+def _supersede_counts_after_anatomy_change(case: Case, *, actor: User, at: Any) -> None:
+    """A new anatomy after a level image was read supersedes every count of the case (they must be
+    read again against the new anatomy) and flags the case to the quality officers: anatomy is never
+    edited until a miscount agrees (contract v2, workflow rules)."""
+    counted = list(Localization.objects.filter(case=case, superseded_at__isnull=True).order_by("recorded_at", "id"))
+    if not counted:
+        return
+    for previous in counted:
+        audit.append(
+            action="localization.superseded",
+            actor=actor,
+            case=case,
+            obj=previous,
+            before={"reference": previous.reference, "count": previous.count, "label": previous.label},
+            reason=f"{ANATOMY_CHANGED_AFTER_COUNT}: read the level image again",
+        )
+    Localization.objects.filter(pk__in=[x.pk for x in counted]).update(superseded_at=at)
+    if case.anatomy_changed_after_count_at is None:
+        case.anatomy_changed_after_count_at = at
+        case.save(update_fields=["anatomy_changed_after_count_at"])
+    audit.append(
+        action="anatomy.changed_after_count",
+        actor=actor,
+        case=case,
+        obj=case,
+        before={"counts_in_force": [f"{x.reference} {x.count} = {x.label}" for x in counted]},
+        after={"counts_in_force": [], "flagged_at": at.isoformat()},
+        reason=ANATOMY_CHANGED_AFTER_COUNT,
+    )
 
 
 def _anatomy_field_errors(exc: LevelInputError) -> dict[str, list[str]]:
@@ -446,6 +483,7 @@ def localization_record(
     marker_in_place: bool,
     read_by: User,
     durable_mark_placed: bool = False,
+    side: str = "",
     expected_version: int | None = None,
 ) -> Localization:
     """One read of the level image: reference, count, the label the team gave it, and whether
@@ -461,10 +499,13 @@ def localization_record(
         raise rule_error("Complete the time-out before recording the level image.")
     if count < 1:
         raise field_error("count", "The count starts at 1.")
+    if side not in LOCALIZATION_SIDES:
+        raise field_error("side", "The side on the image is left or right (or none when the view does not show it).")
     evidence = current_evidence(case)
     if evidence.plan is None:
         raise rule_error("There is no plan to localize against.")
-    structure: Structure = "segment" if evidence.plan.structure == "segment" else "vertebra"
+    # A root is labelled by its vertebra or its foramen (contract v2, rule 2): read in the plan's structure.
+    structure: Structure = STRUCTURE_BY_PROCEDURE.get(evidence.plan.procedure, "vertebra")
     try:
         unit = parse_unit(label, structure, anatomy_of(evidence.anatomy))
     except NotationError as exc:
@@ -475,6 +516,7 @@ def localization_record(
         reference=reference,
         count=count,
         label=unit.name,
+        side=side,
         marker_in_place=marker_in_place,
         durable_mark_placed=durable_mark_placed,
         read_by=read_by,
@@ -508,6 +550,7 @@ def localization_record(
             "reference": reference,
             "count": count,
             "label": unit.name,
+            "side": side,
             "marker_in_place": marker_in_place,
             "durable_mark_placed": durable_mark_placed,
             "read_by": read_by.username,

@@ -157,7 +157,7 @@ def test_a_whole_l2_case_over_http_by_the_or_team(team, api: ApiTeam) -> None:
     assert detail["state"] == "completed"
     assert detail["patient"]["mrn"] == "MRN-API-1"
     assert detail["plan"]["signature"]["valid"] is True
-    assert detail["latest_verdict"]["target"]["display"] == "left L2 nerve root"
+    assert detail["latest_verdict"]["target"]["display"] == "left L2 nerve root (L2-L3 foramen)"
     assert detail["latest_verdict"]["expected_counts"]["L2"]["sacrum"] == 4
     assert all(step["complete"] for step in detail["checklist"]["steps"])
     assert detail["near_misses"] is None  # the surgeon's role does not read near misses
