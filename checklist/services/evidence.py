@@ -33,7 +33,15 @@ from checklist.services.common import case_lock, case_touch, now, rule_error
 from config.api_errors import ApplicationError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.errors import LevelInputError
-from levelverify.spine import Anatomy, NotationError, Structure, format_units, parse_levels, parse_unit
+from levelverify.spine import (
+    Anatomy,
+    NotationError,
+    Structure,
+    check_level_characters,
+    format_units,
+    parse_levels,
+    parse_unit,
+)
 
 # Evidence key (templates_catalog.EVIDENCE_KEYS) -> the records it depends on.
 EVIDENCE_BY_RECORD = {
@@ -231,7 +239,12 @@ def consent_record(
     case = case_lock(case, expected_version=expected_version)
     require(actor, "consent.record", case)
     evidence = current_evidence(case)
-    canonical = canonical_levels("levels", levels, procedure, anatomy_of(evidence.anatomy))
+    anatomy = anatomy_of(evidence.anatomy)
+    plan = evidence.plan
+    if plan is not None and procedure != plan.procedure:
+        canonical = _consent_levels_as_written(levels, (plan.procedure, procedure), anatomy)
+    else:
+        canonical = canonical_levels("levels", levels, procedure, anatomy)
     if date_signed > now().date():
         raise field_error("date_signed", "The consent cannot be signed in the future.")
     if not witness.strip():
@@ -268,6 +281,27 @@ def consent_record(
     )
     _after_evidence_change(case, actor=actor, record="consent", trigger="consent.recorded")
     return consent
+
+
+def _consent_levels_as_written(levels: str, procedures: tuple[str, ...], anatomy: Anatomy) -> str:
+    """A consent for another procedure than the plan's is recorded as the paper says (contract v2,
+    rule 6): canonical when it reads in the plan's or its own procedure's structure, else as written;
+    the level check then stops on it. Characters no level may hold are still refused."""
+    try:
+        check_level_characters(levels)
+    except NotationError as exc:
+        raise field_error("levels", "; ".join(exc.messages)) from exc
+    for procedure in procedures:
+        structure = STRUCTURE_BY_PROCEDURE.get(procedure)
+        if structure is None:
+            continue
+        try:
+            return format_units(parse_levels(levels, structure, anatomy))
+        except NotationError:
+            continue
+    if not levels.strip():
+        raise field_error("levels", "Write the level(s) as the consent form names them.")
+    return levels.strip()
 
 
 def _consent_json(consent: Consent) -> dict[str, Any]:

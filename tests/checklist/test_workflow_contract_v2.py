@@ -153,3 +153,28 @@ def test_the_tablet_shows_what_to_do_under_each_finding(client) -> None:
     assert page.status_code == 200
     assert b"What to do:" in page.content
     assert b"Read the signed consent form again" in page.content
+
+
+def test_a_consent_for_another_procedure_is_recorded_as_written_and_stops() -> None:
+    team = team_create()
+    case = case_schedule(team, procedure="discectomy")
+    evidence_record(team, case, levels="L4-L5")
+    consent = services.consent_record(
+        actor=team.nurse,
+        case=case,
+        procedure="fusion",
+        levels="L4",  # no segment and no fusion level: still what the paper says
+        side="left",
+        date_signed=consent_date(),
+        witness="W. Itness",
+    )
+    assert consent.levels == "L4"
+    verdict, stops = _verdict(case)
+    assert verdict == "stop"
+    assert stops == {"CONSENT_MISMATCH"}
+
+
+def consent_date():
+    from django.utils import timezone
+
+    return timezone.localdate()
