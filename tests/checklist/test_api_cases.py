@@ -182,10 +182,10 @@ def test_a_whole_l2_case_over_http_by_the_or_team(team, api: ApiTeam) -> None:
 
     rows = api.nurse.get(f"{API}/cases/", {"date": timezone.localdate().isoformat()}).json()
     if rows["count"]:  # a case scheduled three hours from now can fall on tomorrow's date
-        assert rows["results"][0]["target_display"] == "left L2 nerve root"
+        assert rows["results"][0]["target_display"] == "left L2 nerve root (L2-L3 foramen)"
     rows = api.nurse.get(f"{API}/cases/", {"state": "completed", "room": team.room.name}).json()
     assert [r["id"] for r in rows["results"]] == [case_id]
-    assert rows["results"][0]["target_display"] == "left L2 nerve root"
+    assert rows["results"][0]["target_display"] == "left L2 nerve root (L2-L3 foramen)"
     assert rows["results"][0]["evidence_version"] == detail["evidence_version"]
 
 

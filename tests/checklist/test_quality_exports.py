@@ -173,7 +173,7 @@ def test_the_pdf_is_one_page_with_patient_target_signatures_and_chain_head(offic
     patient = data.a.patient
     assert f"{patient.family_name.upper()}, {patient.given_name}" in text
     assert f"MRN {patient.mrn}" in text
-    assert "Target: left L2 nerve root" in text
+    assert "Target: left L2 nerve root (L2-L3 foramen)" in text
     signatures = list(Signature.objects.filter(case=data.a).order_by("signed_at"))
     assert {s.meaning for s in signatures} == {"approved plan", "confirmed level"}
     for signature in signatures:
@@ -247,13 +247,13 @@ def test_the_fhir_bundle_validates_and_carries_every_resource(officer_client, da
 
     (procedure,) = _resources(bundle, "Procedure")
     assert procedure["status"] == "completed"
-    assert procedure["bodySite"][0]["text"] == "left L2 nerve root"
+    assert procedure["bodySite"][0]["text"] == "left L2 nerve root (L2-L3 foramen)"
     assert procedure["bodySite"][0]["coding"] == [
         {"system": "http://snomed.info/sct", "code": "7771000", "display": "Left"}
     ]
     (structure,) = procedure["contained"]
     assert structure["resourceType"] == "BodyStructure"
-    assert structure["location"] == {"text": "left L2 nerve root"}  # text: no verified SNOMED code for it
+    assert structure["location"] == {"text": "left L2 nerve root (L2-L3 foramen)"}  # text: no verified SNOMED code for it
     assert structure["locationQualifier"][0]["coding"][0]["code"] == "7771000"
     assert "14293000" not in json.dumps(bundle)  # the unverified L2 code is not used
 

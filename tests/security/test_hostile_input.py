@@ -269,7 +269,7 @@ def test_the_limits_say_what_they_are(world: World) -> None:
     assert response.json() == {"detail": "The request body is too large.", "errors": {}}
     response = _post(client, "/api/v1/level-checks/", _nested(NESTING), "application/json")
     assert response.status_code == 400
-    assert "nested too deeply" in response.json()["errors"]["non_field_errors"][0]
+    assert "nested deeper than 32 levels" in response.json()["errors"]["non_field_errors"][0]
     assert client.get("/api/v1/cases/abc/").json() == {"detail": "Not found.", "errors": {}}
 
 
