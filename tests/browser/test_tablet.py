@@ -92,6 +92,7 @@ def test_a_whole_l2_case_by_four_devices_with_live_sync(new_device, team: Team) 
     expect(radiographer.locator("#id_localization-label")).to_have_value("L2")
     expect(radiographer.locator("#id_localization-label-preview")).to_contain_text("Reads as L2")
     radiographer.locator("label[for=id_localization-marker_in_place_0]").click()
+    radiographer.locator("label[for=id_localization-side_0]").click()  # the marker is on the left
     radiographer.check("#id_localization-durable_mark_placed")
     radiographer.get_by_test_id("save-localization").click()
     expect(radiographer.locator(".messages")).to_contain_text("count 4 from the sacrum = L2")

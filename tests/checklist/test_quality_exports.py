@@ -253,7 +253,8 @@ def test_the_fhir_bundle_validates_and_carries_every_resource(officer_client, da
     ]
     (structure,) = procedure["contained"]
     assert structure["resourceType"] == "BodyStructure"
-    assert structure["location"] == {"text": "left L2 nerve root (L2-L3 foramen)"}  # text: no verified SNOMED code for it
+    # Text: no verified SNOMED code for the L2 root.
+    assert structure["location"] == {"text": "left L2 nerve root (L2-L3 foramen)"}
     assert structure["locationQualifier"][0]["coding"][0]["code"] == "7771000"
     assert "14293000" not in json.dumps(bundle)  # the unverified L2 code is not used
 
