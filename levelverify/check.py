@@ -323,7 +323,9 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _unknown_keys(path: str, field: str, data: Mapping[Any, Any], expected: Sequence[str], errors: InputErrors) -> None:
+def _unknown_keys(
+    path: str, field: str, data: Mapping[Any, Any], expected: tuple[str, ...], errors: InputErrors
+) -> None:
     """Unknown, misspelt and duplicated keys are refused, never ignored (contract v2, rule 7).
 
     The message goes under the top-level ``field`` and under the offending key itself, so a client
