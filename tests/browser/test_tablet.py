@@ -49,7 +49,7 @@ def test_a_whole_l2_case_by_four_devices_with_live_sync(new_device, team: Team) 
     radiographer = device(new_device, team, "radiographer")
     for page in (nurse, surgeon, anesthesia, radiographer):
         open_case(page, case)
-        expect(page.get_by_test_id("target")).to_have_text("LEFT L2 NERVE ROOT")
+        expect(page.get_by_test_id("target")).to_have_text("LEFT L2 NERVE ROOT (L2-L3 FORAMEN)")
     screenshot(nurse, "case-ready-for-sign-in")
 
     nurse.get_by_test_id("in-room").click()

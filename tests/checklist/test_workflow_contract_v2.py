@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from checklist import forms, services
 from checklist.models import AuditEvent, Case, Localization, MarkingRegion
@@ -100,7 +101,8 @@ def test_a_new_anatomy_after_a_count_supersedes_every_count_and_flags_the_case()
     page = client.get(reverse("quality-case", args=[case.pk]))
     assert page.status_code == 200
     assert b"Anatomy changed after a count" in page.content
-    dashboard = client.get(reverse("quality-dashboard"))
+    day = timezone.localtime(fresh.scheduled_start).date().isoformat()
+    dashboard = client.get(reverse("quality-dashboard"), {"date_from": day, "date_to": day})
     assert b'data-testid="anatomy-changed">1 case' in dashboard.content
 
 
@@ -165,16 +167,10 @@ def test_a_consent_for_another_procedure_is_recorded_as_written_and_stops() -> N
         procedure="fusion",
         levels="L4",  # no segment and no fusion level: still what the paper says
         side="left",
-        date_signed=consent_date(),
+        date_signed=timezone.localdate(),
         witness="W. Itness",
     )
     assert consent.levels == "L4"
     verdict, stops = _verdict(case)
     assert verdict == "stop"
     assert stops == {"CONSENT_MISMATCH"}
-
-
-def consent_date():
-    from django.utils import timezone
-
-    return timezone.localdate()
