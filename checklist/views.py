@@ -43,17 +43,27 @@ def lockout_response(request: HttpRequest, credentials: Any = None, *args: Any, 
 
 
 class HealthView(View):
-    """GET /healthz: 200 when the database and the broker answer, 503 otherwise. No login."""
+    """GET /healthz: 200 when the database and the broker answer and no reminder has waited past
+    REMINDER_STALL_MINUTES, 503 otherwise. No login."""
 
     def get(self, request: HttpRequest) -> JsonResponse:
         database = selectors.database_status()
         broker = selectors.broker_status()
         last_beat = selectors.worker_last_heartbeat() if database.ok else None
-        healthy = database.ok and broker.ok
+        stall_minutes = settings.RIGHTLEVEL_REMINDER_STALL_MINUTES
+        backlog = selectors.reminder_backlog(stall_minutes=stall_minutes) if database.ok else None
+        reminders_ok = backlog is not None and not backlog.stalled
+        healthy = database.ok and broker.ok and reminders_ok
         body: dict[str, Any] = {
             "status": "ok" if healthy else "unavailable",
             "database": {"ok": database.ok, "detail": database.detail},
             "broker": {"ok": broker.ok, "detail": broker.detail},
+            # A due reminder waiting past the threshold means the sweep or the outbox is stalled.
+            "reminders": {
+                "ok": reminders_ok,
+                "oldest_due_seconds": backlog.oldest_due_seconds if backlog else None,
+                "oldest_delivery_due_seconds": backlog.oldest_delivery_due_seconds if backlog else None,
+            },
             # Informational: a stale heartbeat means beat or the worker is down; reminders wait.
             "worker_last_heartbeat": last_beat.isoformat() if last_beat else None,
             "time": timezone.now().isoformat(),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("RIGHTLEVEL_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -188,6 +189,9 @@ STORAGES = {
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="RightLevel <rightlevel@localhost>")
+# Seconds the SMTP backend waits for the relay (connect, greeting, each reply): a relay that
+# accepts and never answers must not hold a worker. https://docs.djangoproject.com/en/5.2/ref/settings/#email-timeout
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -253,6 +257,17 @@ RIGHTLEVEL_REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60
 # Paging webhook: JSON POST signed with HMAC-SHA256 of the body (header X-RightLevel-Signature).
 RIGHTLEVEL_WEBHOOK_URL = env.str("REMINDER_WEBHOOK_URL", default="")
 RIGHTLEVEL_WEBHOOK_SECRET = env.str("REMINDER_WEBHOOK_SECRET", default="")
+if RIGHTLEVEL_WEBHOOK_URL and not RIGHTLEVEL_WEBHOOK_SECRET:
+    # Refused at start-up rather than signing every page with an empty key.
+    raise ImproperlyConfigured("REMINDER_WEBHOOK_URL is set but REMINDER_WEBHOOK_SECRET is empty.")
+RIGHTLEVEL_WEBHOOK_TIMEOUT = env.int("REMINDER_WEBHOOK_TIMEOUT", default=10)
+# How long a delivery whose worker died mid-send waits before it is tried again (seconds; 0 =
+# three times the longer channel timeout plus 30 s).
+RIGHTLEVEL_DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=0)
+# A failed e-mail or webhook is tried again after this many seconds, doubling each time.
+RIGHTLEVEL_DELIVERY_BACKOFF_SECONDS = env.int("DELIVERY_BACKOFF_SECONDS", default=30)
+# /healthz answers 503 when a due reminder has waited longer than this (the sweep is stalled).
+RIGHTLEVEL_REMINDER_STALL_MINUTES = env.int("REMINDER_STALL_MINUTES", default=10)
 # Absolute links in e-mails, e.g. https://rightlevel.hospital.example
 RIGHTLEVEL_BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
 
