@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any, cast
@@ -19,6 +20,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from checklist import forms, page_selectors, roles, selectors, services
+from checklist.auth_forms import LoginForm
 from checklist.levels import anatomy_of, current_evidence
 from checklist.models import Case, User
 from checklist.policies import can
@@ -75,6 +77,7 @@ class HealthView(View):
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    form_class = LoginForm
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -289,8 +292,18 @@ def _do_plan(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     return f"Plan version {plan.number} saved: {plan.levels} {plan.side}. It must be signed."
 
 
+PLAN_NUMBER_INVALID = "Choose the plan version to sign (a whole number)."
+
+
+def _plan_number(raw: str) -> int:
+    """The sign form's plan version; anything but a few ASCII digits is a form error, not a 500."""
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
+        raise ApplicationError(PLAN_NUMBER_INVALID, errors={"non_field_errors": [PLAN_NUMBER_INVALID]})
+    return int(raw)
+
+
 def _do_sign(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
-    plan_number = int(request.POST.get("plan_number", "0") or 0)
+    plan_number = _plan_number(request.POST.get("plan_number", ""))
     signature = services.plan_sign(actor=_actor(request), case=case.pk, plan_number=plan_number, password=d["password"],
                                    username=d["username"] or None,
                                    first_in_session=not request.session.get(SESSION_SIGNED),
