@@ -107,6 +107,23 @@ def _size(octets: int) -> str:
     return str(filesizeformat(octets)).replace("\xa0", " ")
 
 
+# The tablet uses none of these; a page (or an injected script) may not ask for them.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), hid=(), "
+    "midi=(), magnetometer=(), gyroscope=(), accelerometer=(), display-capture=(), browsing-topics=()"
+)
+
+
+class PermissionsPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
 class PrivateNoStoreMiddleware:
     """Every response to a signed-in user (session or API token) is ``Cache-Control: no-store,
     private``: shared tablets change hands ("Switch user"), and a page, an htmx partial or an API

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "checklist.middleware.PermissionsPolicyMiddleware",
     # Before anything reads the body: a request over RIGHTLEVEL_MAX_REQUEST_BYTES gets 413.
     "checklist.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
