@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,10 +22,10 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 
-from checklist import forms, page_selectors, roles, selectors, services
+from checklist import forms, page_selectors, roles, selectors, services, uploads
 from checklist.auth_forms import LoginForm
 from checklist.levels import anatomy_of, current_evidence
-from checklist.models import Case, User
+from checklist.models import Case, Consent, User
 from checklist.policies import can
 from checklist.services.bulk import phase_attest_mine
 from config.api_errors import ApplicationError, ConflictError
@@ -488,3 +488,25 @@ class NotificationsView(LoginRequiredMixin, View):
             count = notification_mark_read(actor=user, notification_ids=ids)
             messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked as read.")
         return redirect("notifications")
+
+
+class ConsentScanView(LoginRequiredMixin, View):
+    """GET a consent's scan: only for someone who may see the case, only as a download (never
+    rendered in the page's origin), with its type from the content check and nosniff."""
+
+    def get(self, request: HttpRequest, case_id: int, consent_id: int) -> HttpResponseBase:
+        case = _visible_case_or_404(request, case_id)
+        consent = Consent.objects.filter(pk=consent_id, case=case).exclude(scan="").first()
+        if consent is None:
+            raise Http404("No such scan.")
+        extension = consent.scan.name.rsplit(".", 1)[-1].lower()
+        content_type = uploads.CONTENT_TYPES.get(extension, "application/octet-stream")
+        response = FileResponse(
+            consent.scan.open("rb"),
+            as_attachment=True,
+            filename=f"consent-case-{case.pk}-{consent.pk}.{extension}",
+            content_type=content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
