@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 
 from checklist import forms, page_selectors, roles, selectors, services, uploads
-from checklist.auth_forms import LoginForm
+from checklist.auth_forms import LoginForm, address_throttled_message, sign_in_address_throttled
 from checklist.levels import anatomy_of, current_evidence
 from checklist.models import Case, Consent, User
 from checklist.policies import can
@@ -87,6 +87,15 @@ class HealthView(View):
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     form_class = LoginForm
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if sign_in_address_throttled(request):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, address_throttled_message())
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
