@@ -152,6 +152,10 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 RIGHTLEVEL_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
+# Behind the compose proxy (BEHIND_PROXY=True) the client's address is the X-Forwarded-For the
+# proxy sets; otherwise REMOTE_ADDR. Never set it where clients can reach gunicorn directly.
+RIGHTLEVEL_BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+AXES_CLIENT_IP_CALLABLE = "checklist.auth_forms.client_address"
 # axes.W006 warns about username-only locks; ours is username and address, plus the address limit.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
