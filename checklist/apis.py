@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from checklist import policies, selectors, services
 from checklist import serializers as s
+from checklist.auth_forms import address_throttled_message, sign_in_address_throttled
 from checklist.levels import level_evaluate
 from checklist.models import Case, User
 from checklist.views import LOCKED_OUT
@@ -62,6 +63,8 @@ class TokenObtainApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        if sign_in_address_throttled(request._request):
+            raise ApplicationError(address_throttled_message(), status_code=status.HTTP_429_TOO_MANY_REQUESTS)
         # Axes needs the Django request (it tracks failures and raises lockouts on it).
         user = authenticate(
             request=request._request,

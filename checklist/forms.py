@@ -58,10 +58,9 @@ class PlanForm(VersionedForm):
 
 
 class SignForm(VersionedForm):
-    username = forms.CharField(
-        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "username"})
-    )
-    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    # autocomplete off: a shared tablet must not offer to store or fill a signer's password.
+    username = forms.CharField(max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
 
 
 class ConsentForm(VersionedForm):

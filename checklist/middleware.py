@@ -105,3 +105,38 @@ class RequestSizeLimitMiddleware:
 def _size(octets: int) -> str:
     """'21.0 MB' (Django's filesizeformat, with a plain space: the text also goes out as JSON)."""
     return str(filesizeformat(octets)).replace("\xa0", " ")
+
+
+# The tablet uses none of these; a page (or an injected script) may not ask for them.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), hid=(), "
+    "midi=(), magnetometer=(), gyroscope=(), accelerometer=(), display-capture=(), browsing-topics=()"
+)
+
+
+class PermissionsPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
+class PrivateNoStoreMiddleware:
+    """Every response to a signed-in user (session or API token) is ``Cache-Control: no-store,
+    private``: shared tablets change hands ("Switch user"), and a page, an htmx partial or an API
+    answer left in the browser's disk cache would hand the next person the last one's patients."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # DRF sets request.user on the Django request once it has authenticated a token; a request
+        # that carries credentials DRF did not look at (the token endpoint) is covered as well.
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or "Authorization" in request.headers:
+            response["Cache-Control"] = "no-store, private"
+        return response

@@ -676,3 +676,54 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"
+
+
+class DeliveryChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ATTEMPTING = "attempting", "Send attempted"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """One external send (an e-mail or a webhook POST) waiting in the outbox. Written in the
+    transaction that delivers the in-app notification (or that locks signing); sent later, outside
+    any transaction, by ``deliveries_send``. "Send attempted" is committed before the network is
+    touched and a row marked sent is never sent again."""
+
+    reminder = models.ForeignKey(Reminder, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries")
+    channel = models.CharField(max_length=12, choices=DeliveryChannel.choices)
+    key = models.CharField(max_length=200, help_text="Idempotency key the receiver sees (one send per channel).")
+    to = models.JSONField(default=list, blank=True, help_text="E-mail addresses (the webhook URL is configured).")
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "checklist_delivery"
+        ordering = ["next_attempt_at", "id"]
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["channel", "key"], name="delivery_channel_key_unique")]
+        indexes = [
+            models.Index(
+                fields=["channel", "next_attempt_at"],
+                condition=models.Q(state__in=["pending", "attempting"]),
+                name="delivery_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.key} ({self.state})"

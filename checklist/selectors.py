@@ -84,6 +84,39 @@ def worker_last_heartbeat() -> datetime | None:
     return beat
 
 
+@dataclass(frozen=True)
+class ReminderBacklog:
+    """How long the oldest due reminder (in-app) and the oldest due external delivery have
+    waited, in seconds (None: nothing due), and whether that is past the stall threshold."""
+
+    oldest_due_seconds: int | None
+    oldest_delivery_due_seconds: int | None
+    stalled: bool
+
+
+def reminder_backlog(*, stall_minutes: int, now: datetime | None = None) -> ReminderBacklog:
+    from checklist.models import Delivery, DeliveryState, Reminder, ReminderState
+
+    at = now or timezone.now()
+    due = (
+        Reminder.objects.filter(state=ReminderState.PENDING, due_at__lte=at)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    # A delivery backing off after a failure is due again later; one whose time has passed waits
+    # for a worker.
+    delivery_due = (
+        Delivery.objects.filter(state__in=(DeliveryState.PENDING, DeliveryState.ATTEMPTING), next_attempt_at__lte=at)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    ages = [int((at - t).total_seconds()) if t else None for t in (due, delivery_due)]
+    stalled = any(age is not None and age > stall_minutes * 60 for age in ages)
+    return ReminderBacklog(oldest_due_seconds=ages[0], oldest_delivery_due_seconds=ages[1], stalled=stalled)
+
+
 # --- checklist ---------------------------------------------------------------------------------
 
 

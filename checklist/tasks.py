@@ -95,15 +95,33 @@ def _seal(*, task_id: str | None, task: str) -> dict[str, Any]:
 @shared_task(name="checklist.tasks.reminders_sweep", ignore_result=True, acks_late=True)
 def reminders_sweep() -> dict[str, int]:
     """Deliver due reminders. Safe to run on many workers at once (rows are claimed)."""
+    from checklist.services.deliveries import deliveries_due, deliveries_kick
     from checklist.services.reminders import reminders_sweep as sweep
 
-    result = sweep()
+    # In-app first, committed batch by batch; the external channels are separate tasks, so this
+    # one never waits on a mail relay or a pager.
+    result = sweep(deliver=False)
+    due_channels = set(deliveries_due().values_list("channel", flat=True).distinct())
+    if due_channels:
+        deliveries_kick(channels=sorted(due_channels))
     if result.claimed:
         logger.info(
             "Reminder sweep: %d claimed, %d sent, %d cancelled, %d to retry, %d failed",
             result.claimed, result.sent, result.cancelled, result.retried, result.failed,
         )  # fmt: skip
     return {"claimed": result.claimed, "sent": result.sent, "cancelled": result.cancelled}
+
+
+@shared_task(name="checklist.tasks.deliveries_send", ignore_result=True, acks_late=True)
+def deliveries_send(channel: str | None = None) -> dict[str, int]:
+    """Send the due e-mails or webhooks of the outbox (each with its own timeout and backoff)."""
+    from checklist.services.deliveries import deliveries_send as send
+
+    result = send(channel=channel)
+    if result.sent or result.retried or result.failed:
+        logger.info("Deliveries (%s): %d sent, %d to retry, %d failed", channel or "all", result.sent,
+                    result.retried, result.failed)  # fmt: skip
+    return {"sent": result.sent, "retried": result.retried, "failed": result.failed}
 
 
 @shared_task(name="checklist.tasks.quality_daily_digest", ignore_result=True, acks_late=True)

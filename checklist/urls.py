@@ -14,6 +14,7 @@ urlpatterns = [
     path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<int:case_id>/do/<slug:action>", views.CaseActionView.as_view(), name="case-action"),
     path("cases/<int:case_id>/levels-preview", views.LevelsPreviewView.as_view(), name="levels-preview"),
+    path("cases/<int:case_id>/consents/<int:consent_id>/scan", views.ConsentScanView.as_view(), name="consent-scan"),
     path("notifications/", views.NotificationsView.as_view(), name="notifications"),
     path("quality/", include("checklist.quality.urls")),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any, cast
@@ -11,22 +13,26 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 
-from checklist import forms, page_selectors, roles, selectors, services
+from checklist import forms, page_selectors, roles, selectors, services, uploads
+from checklist.auth_forms import LoginForm, address_throttled_message, sign_in_address_throttled
 from checklist.levels import anatomy_of, current_evidence
-from checklist.models import Case, User
+from checklist.models import Case, Consent, User
 from checklist.policies import can
 from checklist.services.bulk import phase_attest_mine
 from config.api_errors import ApplicationError, ConflictError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE, UNILATERAL_SIDES
 from levelverify.spine import NotationError, display_target, format_units, parse_levels
 
+logger = logging.getLogger(__name__)
 LOCKED_OUT = "Too many failed sign-in attempts for this username: it is locked for a while."
 
 
@@ -43,17 +49,32 @@ def lockout_response(request: HttpRequest, credentials: Any = None, *args: Any, 
 
 
 class HealthView(View):
-    """GET /healthz: 200 when the database and the broker answer, 503 otherwise. No login."""
+    """GET /healthz: 200 when the database and the broker answer and no reminder has waited past
+    REMINDER_STALL_MINUTES, 503 otherwise. No login."""
 
     def get(self, request: HttpRequest) -> JsonResponse:
         database = selectors.database_status()
         broker = selectors.broker_status()
         last_beat = selectors.worker_last_heartbeat() if database.ok else None
-        healthy = database.ok and broker.ok
+        stall_minutes = settings.RIGHTLEVEL_REMINDER_STALL_MINUTES
+        backlog = selectors.reminder_backlog(stall_minutes=stall_minutes) if database.ok else None
+        reminders_ok = backlog is not None and not backlog.stalled
+        healthy = database.ok and broker.ok and reminders_ok
+        # Booleans only: /healthz needs no login, and a host, a port or an error text would tell
+        # anyone how the system is built. The details go to the log.
+        for name, component in (("database", database), ("broker", broker)):
+            if not component.ok:
+                logger.warning("Health check: %s unavailable: %s", name, component.detail)
         body: dict[str, Any] = {
             "status": "ok" if healthy else "unavailable",
-            "database": {"ok": database.ok, "detail": database.detail},
-            "broker": {"ok": broker.ok, "detail": broker.detail},
+            "database": {"ok": database.ok},
+            "broker": {"ok": broker.ok},
+            # A due reminder waiting past the threshold means the sweep or the outbox is stalled.
+            "reminders": {
+                "ok": reminders_ok,
+                "oldest_due_seconds": backlog.oldest_due_seconds if backlog else None,
+                "oldest_delivery_due_seconds": backlog.oldest_delivery_due_seconds if backlog else None,
+            },
             # Informational: a stale heartbeat means beat or the worker is down; reminders wait.
             "worker_last_heartbeat": last_beat.isoformat() if last_beat else None,
             "time": timezone.now().isoformat(),
@@ -65,6 +86,16 @@ class HealthView(View):
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    form_class = LoginForm
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if sign_in_address_throttled(request):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, address_throttled_message())
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -224,6 +255,8 @@ class CaseActionView(LoginRequiredMixin, View):
     """POST /cases/<id>/do/<action>: one form, one service call, then back to the case page.
     Errors come back inline on the same page (400), stale writes as a conflict notice (409)."""
 
+    # The signing passwords never reach an error report or a logged request.
+    @method_decorator(sensitive_post_parameters("sign-password", "confirm-password", "password"))
     def post(self, request: HttpRequest, case_id: int, action: str) -> HttpResponse:
         case = _visible_case_or_404(request, case_id)
         handler = ACTIONS.get(action)
@@ -279,8 +312,18 @@ def _do_plan(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     return f"Plan version {plan.number} saved: {plan.levels} {plan.side}. It must be signed."
 
 
+PLAN_NUMBER_INVALID = "Choose the plan version to sign (a whole number)."
+
+
+def _plan_number(raw: str) -> int:
+    """The sign form's plan version; anything but a few ASCII digits is a form error, not a 500."""
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
+        raise ApplicationError(PLAN_NUMBER_INVALID, errors={"non_field_errors": [PLAN_NUMBER_INVALID]})
+    return int(raw)
+
+
 def _do_sign(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
-    plan_number = int(request.POST.get("plan_number", "0") or 0)
+    plan_number = _plan_number(request.POST.get("plan_number", ""))
     signature = services.plan_sign(actor=_actor(request), case=case.pk, plan_number=plan_number, password=d["password"],
                                    username=d["username"] or None,
                                    first_in_session=not request.session.get(SESSION_SIGNED),
@@ -459,3 +502,25 @@ class NotificationsView(LoginRequiredMixin, View):
             count = notification_mark_read(actor=user, notification_ids=ids)
             messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked as read.")
         return redirect("notifications")
+
+
+class ConsentScanView(LoginRequiredMixin, View):
+    """GET a consent's scan: only for someone who may see the case, only as a download (never
+    rendered in the page's origin), with its type from the content check and nosniff."""
+
+    def get(self, request: HttpRequest, case_id: int, consent_id: int) -> HttpResponseBase:
+        case = _visible_case_or_404(request, case_id)
+        consent = Consent.objects.filter(pk=consent_id, case=case).exclude(scan="").first()
+        if consent is None:
+            raise Http404("No such scan.")
+        extension = consent.scan.name.rsplit(".", 1)[-1].lower()
+        content_type = uploads.CONTENT_TYPES.get(extension, "application/octet-stream")
+        response = FileResponse(
+            consent.scan.open("rb"),
+            as_attachment=True,
+            filename=f"consent-case-{case.pk}-{consent.pk}.{extension}",
+            content_type=content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response

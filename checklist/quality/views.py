@@ -4,6 +4,7 @@ policy (the near-miss register ``near_miss.view``); anyone else gets 403."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -129,9 +130,9 @@ class AuditBrowserView(QualityView):
         if request.GET.get("mrn"):  # an old bookmark or a hand-typed URL: take the MRN out of it
             return self._search(request, request.GET)
         params = request.GET.copy()
-        patient_id = params.get("patient", "")
-        if patient_id.isdigit():
-            params["mrn"] = selectors.patient_mrn(int(patient_id)) or ""  # shown in the MRN box
+        patient_id = _id_or_none(params.get("patient", ""))
+        if patient_id is not None:
+            params["mrn"] = selectors.patient_mrn(patient_id) or ""  # shown in the MRN box
         form = forms.AuditFilterForm(params)
         context: dict[str, Any] = {"form": form, "tab": "audit"}
         if not form.is_valid():
@@ -174,6 +175,11 @@ class AuditBrowserView(QualityView):
         return response
 
 
+def _id_or_none(raw: str) -> int | None:
+    """A query parameter naming a row or a position: a few ASCII digits ("²" and 5,000 digits are not)."""
+    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
+
+
 def _case_or_404(case_id: int) -> Case:
     case = selectors.case_for_quality(case_id)
     if case is None:
@@ -186,12 +192,12 @@ class CaseTimelineView(QualityView):
 
     def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
         case = _case_or_404(case_id)
-        after = request.GET.get("after", "0")
-        if not after.isdigit():
+        after = _id_or_none(request.GET.get("after", "0"))
+        if after is None:
             return render(
                 request, "quality/bad_request.html", {"message": "The page cursor is not a number."}, status=400
             )
-        events, next_seq = selectors.case_timeline(case, after_seq=int(after))
+        events, next_seq = selectors.case_timeline(case, after_seq=after)
         from checklist.page_selectors import target_of
 
         return render(
@@ -303,14 +309,22 @@ def _is_quality_officer(user: User) -> bool:
     return roles.QUALITY_OFFICER in user_roles(user)
 
 
+def _same_site_path(request: HttpRequest, target: str) -> str:
+    """``target`` if it is a path on this site ("/..."), else "" (a bare word, another host or
+    scheme, a NUL: never followed, and never handed to ``redirect``, which would try it as a URL name)."""
+    if not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 2000 or "\x00" in target:
+        return ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return ""
+    return target
+
+
 class NearMissNoteView(QualityView):
     policy = "near_miss.view"
 
     def post(self, request: HttpRequest, near_miss_id: int) -> HttpResponse:
         form = forms.LearningNoteForm(request.POST)
-        target = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-            target = reverse("quality-near-misses")
+        target = _same_site_path(request, request.POST.get("next", "")) or reverse("quality-near-misses")
         target = f"{target.split('#')[0]}#near-miss-{near_miss_id}"
         if not form.is_valid():
             messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))

@@ -21,7 +21,7 @@ from checklist.models import (
     Room,
     User,
 )
-from checklist.policies import require
+from checklist.policies import require, visible_cases
 from checklist.selectors import StepStatus, phase_complete
 from checklist.services.common import case_lock, case_touch, now, rule_error
 from checklist.services.reminders import reminders_sync
@@ -39,6 +39,12 @@ NEAR_MISS_KIND_BY_CODE = {
     "EVIDENCE_INVALID": "evidence",
 }
 KIND_PRIORITY = ("count", "consent", "marking", "imaging", "treated_levels", "signature", "evidence")
+
+MRN_TAKEN = "MRN {mrn} belongs to a patient with a different name or date of birth: check the identifiers."
+IDENTIFIERS_REFUSED = (
+    "These patient identifiers cannot be used to schedule: check the MRN, name and date of birth "
+    "against the wristband, or ask the charge nurse."
+)
 
 
 @transaction.atomic
@@ -105,10 +111,11 @@ def case_schedule(
         patient.save()
         audit.append(action="patient.registered", actor=actor, obj=patient, after=_patient_json(patient))
     elif (patient.family_name, patient.given_name, patient.date_of_birth) != (family_name, given_name, date_of_birth):
-        raise field_error(
-            "mrn",
-            f"MRN {mrn} belongs to a patient with a different name or date of birth: check the identifiers.",
-        )
+        # Only someone who may already see this patient learns that the MRN is taken; to anyone
+        # else the answer must not confirm that a patient with this MRN exists.
+        if visible_cases(actor).filter(patient=patient).exists():
+            raise field_error("mrn", MRN_TAKEN.format(mrn=mrn))
+        raise field_error("mrn", IDENTIFIERS_REFUSED)
 
     case = Case(
         patient=patient,

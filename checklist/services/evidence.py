@@ -13,7 +13,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from checklist import audit
+from checklist import audit, uploads
 from checklist.levels import anatomy_of, current_evidence
 from checklist.models import (
     AnatomyRecord,
@@ -263,6 +263,10 @@ def consent_record(
     if scan is not None:
         if scan.size and scan.size > MAX_SCAN_BYTES:
             raise field_error("scan", SCAN_TOO_LARGE)
+        kind = uploads.scan_kind(scan)
+        if kind is None:
+            raise field_error("scan", uploads.SCAN_TYPE_REFUSED)
+        scan.name = uploads.scan_storage_name(kind[0])  # the original name may carry patient data
         digest = hashlib.sha256()
         for chunk in scan.chunks():
             digest.update(chunk)

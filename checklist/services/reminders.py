@@ -5,25 +5,21 @@ and ``case_schedule``): it writes the reminder rows the case now needs and cance
 became moot, so a reminder is never lost with Redis down and never sent for something already
 done. ``reminders_sweep`` (a beat task every minute) claims due rows — ``SKIP LOCKED`` on
 PostgreSQL, so several workers can sweep at once — re-checks each condition, delivers through the
-recipient's channels and marks the row sent, all in one transaction per row. The in-app
-notification is written in that same transaction (exactly once); e-mail and webhook carry the
-reminder's dedupe key so a receiver can drop a repeat after a crash between send and commit.
+recipient's channels and marks the row sent. The sweep's transaction does no network I/O: it
+writes the in-app notification (exactly once), the state and the audit event, and queues each
+external channel (e-mail, webhook) as its own ``Delivery`` row, which ``deliveries_send`` sends
+afterwards with its own timeout, retries and backoff (checklist/services/deliveries.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import logging
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -34,12 +30,20 @@ from checklist import audit, reminder_rules
 from checklist.models import (
     Case,
     CaseState,
+    DeliveryChannel,
     Notification,
     NotificationPreference,
     Reminder,
     ReminderRule,
     ReminderState,
     User,
+)
+from checklist.services.deliveries import (  # noqa: F401 - webhook_* re-exported for receivers and tests
+    deliveries_send,
+    delivery_enqueue,
+    webhook_post,
+    webhook_signature,
+    webhook_verify,
 )
 
 logger = logging.getLogger(__name__)
@@ -232,16 +236,24 @@ class SweepResult:
     cancelled: int = 0
     retried: int = 0
     failed: int = 0
+    external_sent: int = 0
+    external_retried: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-def reminders_sweep(*, batch: int = 100, now: datetime | None = None) -> SweepResult:
-    """Deliver every due reminder (in batches until none is left)."""
+def reminders_sweep(*, batch: int = 100, now: datetime | None = None, deliver: bool = True) -> SweepResult:
+    """Deliver every due reminder in-app (in batches until none is left, each batch committed),
+    then, unless ``deliver`` is False, send the due external deliveries outside any transaction."""
     result = SweepResult()
     while True:
         claimed = _sweep_batch(batch=batch, now=now or timezone.now(), result=result)
         if claimed < batch:
-            return result
+            break
+    if deliver:
+        sent = deliveries_send(now=now)
+        result.external_sent, result.external_retried = sent.sent, sent.retried
+        result.failed += sent.failed
+    return result
 
 
 def _sweep_batch(*, batch: int, now: datetime, result: SweepResult) -> int:
@@ -261,19 +273,21 @@ def _sweep_batch(*, batch: int, now: datetime, result: SweepResult) -> int:
 
 
 def _deliver_one(reminder: Reminder, *, now: datetime, result: SweepResult) -> None:
+    """In-app notification, state and audit in the sweep's transaction; each external channel
+    becomes its own outbox step (``deliveries_send``), so no network I/O happens under row locks."""
     case = reminder.case
     if case is not None and not condition_holds(case, reminder.rule.condition):
         Reminder.objects.filter(pk=reminder.pk).update(state=ReminderState.CANCELLED, cancelled_at=now)
         result.cancelled += 1
         return
-    subject, text, link = _message(reminder)
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: one bad row never holds up the rest of the batch
+            subject, text, link = _message(reminder)
             Notification.objects.create(
-                user=reminder.recipient, reminder=reminder, case=case, title=subject, body=text,
-                link=link, created_at=now,
+                user=reminder.recipient, reminder=reminder, case=case, title=subject, body=text, link=link,
+                created_at=now,
             )  # fmt: skip
-            _send_external(reminder, subject, text, link)
+            channels = _external_enqueue(reminder, subject, text, link, now=now)
             Reminder.objects.filter(pk=reminder.pk).update(
                 state=ReminderState.SENT, sent_at=now, attempts=reminder.attempts + 1, subject=subject, body=text
             )
@@ -284,10 +298,10 @@ def _deliver_one(reminder: Reminder, *, now: datetime, result: SweepResult) -> N
                     case=case,
                     obj=reminder,
                     after={"rule": reminder.rule.code, "recipient": reminder.recipient.username,
-                           "escalation": reminder.rule.escalation},
+                           "escalation": reminder.rule.escalation, "queued": channels},
                 )  # fmt: skip
         result.sent += 1
-    except Exception as exc:  # noqa: BLE001 - any channel failure: retry later, never lose the row
+    except Exception as exc:  # noqa: BLE001 - retry later, never lose the row
         attempts = reminder.attempts + 1
         failed = attempts >= MAX_ATTEMPTS
         Reminder.objects.filter(pk=reminder.pk).update(
@@ -299,7 +313,7 @@ def _deliver_one(reminder: Reminder, *, now: datetime, result: SweepResult) -> N
         result.failed += failed
         result.retried += not failed
         result.errors.append(f"reminder {reminder.pk}: {type(exc).__name__}")
-        logger.warning("Reminder %s delivery failed (attempt %s): %s", reminder.pk, attempts, type(exc).__name__)
+        logger.warning("Reminder %s in-app delivery failed (attempt %s): %s", reminder.pk, attempts, type(exc).__name__)
 
 
 def _message(reminder: Reminder) -> tuple[str, str, str]:
@@ -325,63 +339,40 @@ def _message(reminder: Reminder) -> tuple[str, str, str]:
     return subject[:200], "\n".join(lines), link
 
 
-def _send_external(reminder: Reminder, subject: str, text: str, link: str) -> None:
+def _external_enqueue(reminder: Reminder, subject: str, text: str, link: str, *, now: datetime) -> list[str]:
+    """Queue the recipient's e-mail and webhook (in the sweep's transaction); return the channels."""
     preference = NotificationPreference.objects.filter(user=reminder.recipient).first()
     wants_email = preference.email if preference else True
+    channels = []
     if wants_email and reminder.recipient.email:
         base = getattr(settings, "RIGHTLEVEL_BASE_URL", "").rstrip("/")
         html = render_to_string(
             "checklist/email/reminder.html",
             {"subject": subject, "lines": text.splitlines(), "link": f"{base}{link}" if link else ""},
         )
-        message = EmailMultiAlternatives(
-            subject=f"RightLevel: {subject}",
-            body=f"{text}\n\n{base}{link}" if link else text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[reminder.recipient.email],
-            headers={"X-RightLevel-Reminder": reminder.dedupe_key},
-        )
-        message.attach_alternative(html, "text/html")
-        message.send(fail_silently=False)
-    url = getattr(settings, "RIGHTLEVEL_WEBHOOK_URL", "")
-    if url and preference is not None and preference.webhook:
-        webhook_post(
-            url,
-            {
-                "event": "reminder",
-                "dedupe_key": reminder.dedupe_key,
-                "rule": reminder.rule.code,
-                "escalation": reminder.rule.escalation,
-                "recipient": reminder.recipient.username,
-                "pager_id": preference.pager_id,
-                "case_id": reminder.case_id,
-                "title": subject,
-                "text": text,
-                "link": link,
-            },
-        )
-
-
-def webhook_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def webhook_post(url: str, payload: dict[str, Any]) -> None:
-    """POST JSON signed with HMAC-SHA256 (header X-RightLevel-Signature) for paging systems."""
-    body = json.dumps(payload, sort_keys=True).encode()
-    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's configured webhook
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-RightLevel-Signature": webhook_signature(settings.RIGHTLEVEL_WEBHOOK_SECRET, body),
-            "Idempotency-Key": payload["dedupe_key"],
-        },
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        if response.status >= 300:
-            raise RuntimeError(f"webhook answered {response.status}")
+        delivery_enqueue(
+            channel=DeliveryChannel.EMAIL, key=reminder.dedupe_key, to=[reminder.recipient.email],
+            subject=f"RightLevel: {subject}", body=f"{text}\n\n{base}{link}" if link else text, html=html,
+            reminder=reminder, now=now, kick=False,
+        )  # fmt: skip
+        channels.append(DeliveryChannel.EMAIL.value)
+    if settings.RIGHTLEVEL_WEBHOOK_URL and preference is not None and preference.webhook:
+        payload = {
+            "event": "reminder",
+            "dedupe_key": reminder.dedupe_key,
+            "rule": reminder.rule.code,
+            "escalation": reminder.rule.escalation,
+            "recipient": reminder.recipient.username,
+            "pager_id": preference.pager_id,
+            "case_id": reminder.case_id,
+            "title": subject,
+            "text": text,
+            "link": link,
+        }
+        delivery_enqueue(channel=DeliveryChannel.WEBHOOK, key=reminder.dedupe_key, payload=payload,
+                         reminder=reminder, now=now, kick=False)  # fmt: skip
+        channels.append(DeliveryChannel.WEBHOOK.value)
+    return channels
 
 
 # --- in-app notifications ------------------------------------------------------------------------

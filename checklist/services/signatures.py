@@ -11,17 +11,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 
 from checklist import audit, roles
 from checklist.levels import content_hash, current_evidence, plan_content
-from checklist.models import Case, Localization, PlanVersion, Signature, SignatureMeaning, SigningFailure, User
+from checklist.models import (
+    Case,
+    DeliveryChannel,
+    Localization,
+    PlanVersion,
+    Signature,
+    SignatureMeaning,
+    SigningFailure,
+    User,
+)
 from checklist.policies import require
 from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.checklist import localization_pass_check
 from checklist.services.common import case_lock, now, rule_error
+from checklist.services.deliveries import delivery_enqueue
 from config.api_errors import ApplicationError, ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
@@ -38,69 +46,82 @@ def _credentials_ok(actor: User, *, password: str, username: str | None, first_i
     return bool(password) and actor.check_password(password)
 
 
-def _signing_failure_record(*, actor: User, case: Case, meaning: str) -> int:
-    """Record a failed attempt in its own transaction: it must survive the refusal that follows."""
-    with transaction.atomic():
-        locked_actor = User.objects.select_for_update().get(pk=actor.pk)
-        SigningFailure.objects.create(user=locked_actor, at=now(), case=case)
-        failures = SigningFailure.objects.filter(user=locked_actor, cleared_at__isnull=True).count()
+def _signing_failure_record(*, signer: User, case: Case, meaning: str) -> int:
+    """Record a failed attempt in the caller's transaction, which holds the signer's row lock and
+    commits before the refusal is raised (so the failure survives it)."""
+    SigningFailure.objects.create(user=signer, at=now(), case=case)
+    failures = SigningFailure.objects.filter(user=signer, cleared_at__isnull=True).count()
+    audit.append(
+        action="signature.failed",
+        actor=signer,
+        case=case,
+        obj=signer,
+        object_type="User",
+        after={"meaning": meaning, "consecutive_failures": failures},
+    )
+    if failures >= SIGNING_FAILURE_LIMIT and signer.signing_locked_at is None:
+        signer.signing_locked_at = now()
+        signer.save(update_fields=["signing_locked_at"])
         audit.append(
-            action="signature.failed",
-            actor=locked_actor,
+            action="signature.locked",
+            actor=signer,
             case=case,
-            obj=locked_actor,
+            obj=signer,
             object_type="User",
-            after={"meaning": meaning, "consecutive_failures": failures},
+            after={"consecutive_failures": failures},
         )
-        if failures >= SIGNING_FAILURE_LIMIT and locked_actor.signing_locked_at is None:
-            locked_actor.signing_locked_at = now()
-            locked_actor.save(update_fields=["signing_locked_at"])
-            audit.append(
-                action="signature.locked",
-                actor=locked_actor,
-                case=case,
-                obj=locked_actor,
-                object_type="User",
-                after={"consecutive_failures": failures},
-            )
-            transaction.on_commit(lambda: _notify_admins_of_lock(locked_actor, failures))
-        return failures
+        _notify_admins_of_lock(signer, failures)
+    return failures
 
 
 def _notify_admins_of_lock(user: User, failures: int) -> None:
+    """Queue the administrators' e-mail in the outbox (same transaction as the lock); a worker
+    sends it, never the request."""
     recipients = list(
         User.objects.filter(groups__name=roles.ADMIN, is_active=True).exclude(email="").values_list("email", flat=True)
     )
     if not recipients:
         logger.warning("Signing locked for user id %s; no administrator has an e-mail address", user.pk)
         return
-    send_mail(
+    assert user.signing_locked_at is not None
+    delivery_enqueue(
+        channel=DeliveryChannel.EMAIL,
+        key=f"signing-locked:{user.pk}:{user.signing_locked_at.isoformat()}",
+        to=recipients,
         subject="RightLevel: signing locked after failed attempts",
-        message=(
+        body=(
             f"Signing was locked for {user.full_name} ({user.username}) after {failures} failed signing "
             "attempts in a row. Check with the user, then unlock signing in the administration pages."
         ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=recipients,
-        fail_silently=True,
     )
 
 
-def _authenticate_signer(
+def _signer_authenticate(
     *, actor: User, case: Case, meaning: str, password: str, username: str | None, first_in_session: bool
-) -> None:
-    # Read the lock from the database: the caller's User instance may predate a lock set since.
-    actor.signing_locked_at = User.objects.filter(pk=actor.pk).values_list("signing_locked_at", flat=True).first()
-    if actor.signing_locked_at is not None:
-        raise LockedError(SIGNING_LOCKED.format(name=actor.full_name, limit=SIGNING_FAILURE_LIMIT))
-    if _credentials_ok(actor, password=password, username=username, first_in_session=first_in_session):
-        return
-    failures = _signing_failure_record(actor=actor, case=case, meaning=meaning)
+) -> tuple[User, ApplicationError | None]:
+    """Lock the signer's row, then check the lock and the credentials, in the caller's transaction.
+    Every signing takes the signer's row before the case's (one lock order), and keeps it to the
+    end, so concurrent attempts by one signer are checked one at a time: no more than
+    SIGNING_FAILURE_LIMIT wrong passwords are ever tried, and none is accepted after the lock.
+    Returns the locked signer and, for wrong credentials, the refusal to raise after commit."""
+    signer = User.objects.select_for_update().get(pk=actor.pk)
+    if signer.signing_locked_at is not None:
+        raise LockedError(SIGNING_LOCKED.format(name=signer.full_name, limit=SIGNING_FAILURE_LIMIT))
+    if _credentials_ok(signer, password=password, username=username, first_in_session=first_in_session):
+        return signer, None
+    failures = _signing_failure_record(signer=signer, case=case, meaning=meaning)
     if failures >= SIGNING_FAILURE_LIMIT:
-        raise LockedError(SIGNING_LOCKED.format(name=actor.full_name, limit=SIGNING_FAILURE_LIMIT))
-    field = "username" if first_in_session and (username or "").strip() != actor.username else "password"
+        return signer, LockedError(SIGNING_LOCKED.format(name=signer.full_name, limit=SIGNING_FAILURE_LIMIT))
+    field = "username" if first_in_session and (username or "").strip() != signer.username else "password"
     message = USERNAME_REQUIRED if field == "username" and not username else BAD_CREDENTIALS
-    raise ApplicationError(message, errors={field: [message]}, status_code=403)
+    return signer, ApplicationError(message, errors={field: [message]}, status_code=403)
+
+
+def _signer_still_unlocked(signer: User) -> None:
+    """At commit: refuse the signature if signing got locked meanwhile (the row lock we hold makes
+    this hold for the services; this also covers a lock set by any other path)."""
+    if User.objects.filter(pk=signer.pk, signing_locked_at__isnull=False).exists():
+        raise LockedError(SIGNING_LOCKED.format(name=signer.full_name, limit=SIGNING_FAILURE_LIMIT))
 
 
 def _signature_create(*, actor: User, case: Case, meaning: str, subject: Any, content: dict[str, Any]) -> Signature:
@@ -146,36 +167,44 @@ def plan_sign(
     """The case's surgeon (or a designated co-surgeon) signs one plan version."""
     case_obj = Case.objects.select_related("room").get(pk=case.pk if isinstance(case, Case) else case)
     require(actor, "plan.sign", case_obj)
-    _authenticate_signer(
-        actor=actor,
-        case=case_obj,
-        meaning=SignatureMeaning.APPROVED_PLAN,
-        password=password,
-        username=username,
-        first_in_session=first_in_session,
-    )
     with transaction.atomic():
-        locked = case_lock(case_obj, expected_version=expected_version)
-        plan = PlanVersion.objects.select_for_update().filter(case=locked, number=plan_number).first()
-        if plan is None:
-            raise rule_error(f"This case has no plan version {plan_number}.", field="plan")
-        latest = PlanVersion.objects.filter(case=locked).order_by("-number").values_list("number", flat=True).first()
-        if plan.number != latest:
-            raise rule_error(
-                f"Plan version {plan.number} was replaced by version {latest}: sign the current one.", "plan"
-            )
-        if plan.signature_id is not None:
-            raise rule_error(f"Plan version {plan.number} is already signed.", field="plan")
-        signature = _signature_create(
-            actor=actor, case=locked, meaning=SignatureMeaning.APPROVED_PLAN, subject=plan, content=plan_content(plan)
+        signer, refusal = _signer_authenticate(
+            actor=actor,
+            case=case_obj,
+            meaning=SignatureMeaning.APPROVED_PLAN,
+            password=password,
+            username=username,
+            first_in_session=first_in_session,
         )
-        plan.signature = signature
-        plan.signed_at = signature.signed_at
-        plan.save(update_fields=["signature", "signed_at"])
-        before_state = locked.state
-        verdict_record(case=locked, actor=actor, trigger="plan.signed")
-        case_state_commit(locked, actor=actor, before_state=before_state, evidence=True)
-        return signature
+        if refusal is None:
+            signature = _plan_sign_locked(
+                actor=actor, case=case_obj, plan_number=plan_number, expected_version=expected_version
+            )
+            _signer_still_unlocked(signer)
+            return signature
+    raise refusal
+
+
+def _plan_sign_locked(*, actor: User, case: Case, plan_number: int, expected_version: int | None) -> Signature:
+    locked = case_lock(case, expected_version=expected_version)
+    plan = PlanVersion.objects.select_for_update().filter(case=locked, number=plan_number).first()
+    if plan is None:
+        raise rule_error(f"This case has no plan version {plan_number}.", field="plan")
+    latest = PlanVersion.objects.filter(case=locked).order_by("-number").values_list("number", flat=True).first()
+    if plan.number != latest:
+        raise rule_error(f"Plan version {plan.number} was replaced by version {latest}: sign the current one.", "plan")
+    if plan.signature_id is not None:
+        raise rule_error(f"Plan version {plan.number} is already signed.", field="plan")
+    signature = _signature_create(
+        actor=actor, case=locked, meaning=SignatureMeaning.APPROVED_PLAN, subject=plan, content=plan_content(plan)
+    )
+    plan.signature = signature
+    plan.signed_at = signature.signed_at
+    plan.save(update_fields=["signature", "signed_at"])
+    before_state = locked.state
+    verdict_record(case=locked, actor=actor, trigger="plan.signed")
+    case_state_commit(locked, actor=actor, before_state=before_state, evidence=True)
+    return signature
 
 
 def localization_content(case: Case, localizations: list[Localization], plan: PlanVersion) -> dict[str, Any]:
@@ -210,39 +239,47 @@ def localization_confirm(
     the level check at the localization stage passes."""
     case_obj = Case.objects.select_related("room").get(pk=case.pk if isinstance(case, Case) else case)
     require(actor, "localization.confirm", case_obj)
-    _authenticate_signer(
-        actor=actor,
-        case=case_obj,
-        meaning=SignatureMeaning.CONFIRMED_LEVEL,
-        password=password,
-        username=username,
-        first_in_session=first_in_session,
-    )
     with transaction.atomic():
-        locked = case_lock(case_obj, expected_version=expected_version)
-        if locked.time_out_completed_at is None:
-            raise rule_error("Complete the time-out before confirming the level.")
-        verdict = verdict_record(case=locked, actor=actor, trigger="localization.confirm")
-        if verdict.verdict != "pass" or verdict.stage != "localization":
-            missing = "; ".join(f["message"] for f in verdict.findings if f["severity"] != "warning")
-            raise rule_error(f"The level cannot be confirmed yet: {missing}")
-        evidence = current_evidence(locked)
-        assert evidence.plan is not None
-        usable = [x for x in evidence.localizations if x.marker_in_place]
-        if any(x.confirmed_signature_id for x in usable):
-            raise rule_error("The level is already confirmed for these images.")
-        signature = _signature_create(
+        signer, refusal = _signer_authenticate(
             actor=actor,
-            case=locked,
+            case=case_obj,
             meaning=SignatureMeaning.CONFIRMED_LEVEL,
-            subject=usable[-1],
-            content=localization_content(locked, usable, evidence.plan),
+            password=password,
+            username=username,
+            first_in_session=first_in_session,
         )
-        Localization.objects.filter(pk=usable[-1].pk).update(confirmed_signature=signature)
-        before_state = locked.state
-        localization_pass_check(locked, actor=actor)
-        case_state_commit(locked, actor=actor, before_state=before_state)
-        return signature
+        if refusal is None:
+            signature = _localization_confirm_locked(actor=actor, case=case_obj, expected_version=expected_version)
+            _signer_still_unlocked(signer)
+            return signature
+    raise refusal
+
+
+def _localization_confirm_locked(*, actor: User, case: Case, expected_version: int | None) -> Signature:
+    locked = case_lock(case, expected_version=expected_version)
+    if locked.time_out_completed_at is None:
+        raise rule_error("Complete the time-out before confirming the level.")
+    verdict = verdict_record(case=locked, actor=actor, trigger="localization.confirm")
+    if verdict.verdict != "pass" or verdict.stage != "localization":
+        missing = "; ".join(f["message"] for f in verdict.findings if f["severity"] != "warning")
+        raise rule_error(f"The level cannot be confirmed yet: {missing}")
+    evidence = current_evidence(locked)
+    assert evidence.plan is not None
+    usable = [x for x in evidence.localizations if x.marker_in_place]
+    if any(x.confirmed_signature_id for x in usable):
+        raise rule_error("The level is already confirmed for these images.")
+    signature = _signature_create(
+        actor=actor,
+        case=locked,
+        meaning=SignatureMeaning.CONFIRMED_LEVEL,
+        subject=usable[-1],
+        content=localization_content(locked, usable, evidence.plan),
+    )
+    Localization.objects.filter(pk=usable[-1].pk).update(confirmed_signature=signature)
+    before_state = locked.state
+    localization_pass_check(locked, actor=actor)
+    case_state_commit(locked, actor=actor, before_state=before_state)
+    return signature
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("RIGHTLEVEL_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "checklist.middleware.PermissionsPolicyMiddleware",
     # Before anything reads the body: a request over RIGHTLEVEL_MAX_REQUEST_BYTES gets 413.
     "checklist.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -52,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Responses to signed-in users are never cached (shared tablets).
+    "checklist.middleware.PrivateNoStoreMiddleware",
     "checklist.middleware.InactivityLogoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -138,14 +142,21 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# django-axes: lock by username, not by address. Shared OR tablets sit behind one address, so an
-# address lock would lock out a whole theatre suite because of one person's typos.
+# django-axes: lock a username for the address that failed (a combination rule), so nobody
+# elsewhere can lock a nurse out with five requests, yet a username tried from one address is
+# locked after LOGIN_FAILURE_LIMIT failures. Shared OR tablets sit behind one address: an address
+# lock at that limit would lock out a whole theatre suite, so spraying many usernames from one
+# address is refused by a separate, much higher per-address limit (checklist.auth_forms).
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# axes.W006 warns that a username-only lock lets one address try many usernames. We accept that
-# over locking out every tablet in a theatre suite; the README names a reverse-proxy rate limit
-# as the control for password spraying.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+RIGHTLEVEL_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
+# Behind the compose proxy (BEHIND_PROXY=True) the client's address is the X-Forwarded-For the
+# proxy sets; otherwise REMOTE_ADDR. Never set it where clients can reach gunicorn directly.
+RIGHTLEVEL_BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+AXES_CLIENT_IP_CALLABLE = "checklist.auth_forms.client_address"
+# axes.W006 warns about username-only locks; ours is username and address, plus the address limit.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "checklist.views.lockout_response"
@@ -188,6 +199,9 @@ STORAGES = {
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="RightLevel <rightlevel@localhost>")
+# Seconds the SMTP backend waits for the relay (connect, greeting, each reply): a relay that
+# accepts and never answers must not hold a worker. https://docs.djangoproject.com/en/5.2/ref/settings/#email-timeout
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -253,6 +267,17 @@ RIGHTLEVEL_REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60
 # Paging webhook: JSON POST signed with HMAC-SHA256 of the body (header X-RightLevel-Signature).
 RIGHTLEVEL_WEBHOOK_URL = env.str("REMINDER_WEBHOOK_URL", default="")
 RIGHTLEVEL_WEBHOOK_SECRET = env.str("REMINDER_WEBHOOK_SECRET", default="")
+if RIGHTLEVEL_WEBHOOK_URL and not RIGHTLEVEL_WEBHOOK_SECRET:
+    # Refused at start-up rather than signing every page with an empty key.
+    raise ImproperlyConfigured("REMINDER_WEBHOOK_URL is set but REMINDER_WEBHOOK_SECRET is empty.")
+RIGHTLEVEL_WEBHOOK_TIMEOUT = env.int("REMINDER_WEBHOOK_TIMEOUT", default=10)
+# How long a delivery whose worker died mid-send waits before it is tried again (seconds; 0 =
+# three times the longer channel timeout plus 30 s).
+RIGHTLEVEL_DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=0)
+# A failed e-mail or webhook is tried again after this many seconds, doubling each time.
+RIGHTLEVEL_DELIVERY_BACKOFF_SECONDS = env.int("DELIVERY_BACKOFF_SECONDS", default=30)
+# /healthz answers 503 when a due reminder has waited longer than this (the sweep is stalled).
+RIGHTLEVEL_REMINDER_STALL_MINUTES = env.int("REMINDER_STALL_MINUTES", default=10)
 # Absolute links in e-mails, e.g. https://rightlevel.hospital.example
 RIGHTLEVEL_BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked (DEBUG=1): the demo runs on tablets and shows patient data, and a debug page
+# would print settings and the request to whoever triggers an error.
+DEBUG = env.bool("DEBUG", default=False)
 # Plain HTTP on a laptop or a demo tablet: cookies cannot be marked Secure here.
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False

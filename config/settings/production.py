@@ -10,6 +10,8 @@ SECRET_KEY = env.str("SECRET_KEY")  # no default: refuse to start without one
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+# Trusted because gunicorn is reachable only through the proxy, which sets the header itself
+# (deploy/nginx/rightlevel.conf); never publish gunicorn's port directly.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 # /healthz is probed over plain HTTP by load balancers and compose healthchecks.

@@ -10,7 +10,8 @@ from .base import DATABASES, VAR_DIR, env
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-used-anywhere-else-0123456789abcdefghijklmnop"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A fault test's worker sends through real SMTP (TEST_EMAIL_BACKEND, with EMAIL_URL) to a relay it runs.
+EMAIL_BACKEND = env.str("TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 # WhiteNoise's manifest storage fails on files the manifest does not know; tests use plain storage.

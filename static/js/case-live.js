@@ -10,11 +10,13 @@
   var version = live.getAttribute("data-version");
   var notice = document.getElementById("sync-notice");
 
-  // --- stop screen: shown for every new stop verdict until acknowledged on this device ----------
+  // --- stop screen: shown for every new stop verdict until acknowledged by this person ----------
+  // (keyed by the signed-in user: on a shared tablet the next person must read the stop aloud too)
   function bindStopOverlay() {
     var overlay = document.getElementById("stop-overlay");
     if (!overlay) { return; }
-    var key = "rightlevel-stop-ack-" + overlay.getAttribute("data-verdict-id");
+    var key = "rightlevel-stop-ack-" + overlay.getAttribute("data-ack-owner") + "-" +
+      overlay.getAttribute("data-verdict-id");
     if (window.sessionStorage.getItem(key)) { overlay.hidden = true; return; }
     var button = document.getElementById("stop-ack");
     overlay.hidden = false;

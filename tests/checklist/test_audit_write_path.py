@@ -44,6 +44,7 @@ NOT_THE_RECORD: dict[str, str] = {
     "ReminderRule": "reminder timing configuration (delivery machinery, not a fact about a case)",
     "Reminder": "the reminder outbox: derived from the case by the service that changed it, in its transaction",
     "Notification": "in-app delivery of a reminder (outbox); adds no fact to the record",
+    "Delivery": "an external send (e-mail, webhook) waiting in the outbox; the event that queued it is audited",
     "NotificationPreference": "a user's delivery channels; changes are audited by their own service",
 }
 

@@ -19,6 +19,9 @@ from checklist import reminder_rules, services
 from checklist.models import (
     AuditEvent,
     AuditSeal,
+    Delivery,
+    DeliveryChannel,
+    DeliveryState,
     Notification,
     NotificationPreference,
     Reminder,
@@ -26,7 +29,7 @@ from checklist.models import (
     ReminderState,
 )
 from checklist.services.digest import daily_digest_create
-from checklist.services.reminders import reminders_sweep, webhook_signature
+from checklist.services.reminders import reminders_sweep, webhook_signature, webhook_verify
 from tests.factories import UserFactory
 from tests.workflow import case_schedule, evidence_record, team_create
 
@@ -159,6 +162,8 @@ def case_through_time_out_from_in_room(team, case):
 
 
 def test_email_failures_are_retried_with_backoff_and_never_lost(team, monkeypatch) -> None:
+    """The in-app notification is committed at once; the e-mail is its own outbox step, retried
+    with backoff, and never sent again once marked sent."""
     start = timezone.now() + dt.timedelta(hours=30)
     case = case_schedule(team, scheduled_start=start)
     calls = {"n": 0}
@@ -173,15 +178,22 @@ def test_email_failures_are_retried_with_backoff_and_never_lost(team, monkeypatc
     due = start - dt.timedelta(hours=24)
     with time_machine.travel(due + dt.timedelta(seconds=1), tick=False):
         first = reminders_sweep()
-    assert (first.sent, first.retried) == (0, 1)
+    assert (first.sent, first.external_sent, first.external_retried) == (1, 0, 1)
     reminder = Reminder.objects.get(case=case, rule__code="plan_unsigned_24h")
-    assert reminder.state == ReminderState.PENDING and reminder.attempts == 1
-    assert "mail server down" in reminder.last_error
-    assert not Notification.objects.filter(reminder=reminder).exists()  # rolled back with the failed send
+    assert reminder.state == ReminderState.SENT
+    assert Notification.objects.filter(reminder=reminder).count() == 1  # not held up by the mail server
+    email = Delivery.objects.get(reminder=reminder, channel=DeliveryChannel.EMAIL)
+    assert email.state == DeliveryState.PENDING and email.attempts == 1
+    assert "mail server down" in email.last_error
     with time_machine.travel(due + dt.timedelta(seconds=10), tick=False):
-        assert reminders_sweep().sent == 0  # backing off
+        assert reminders_sweep().external_sent == 0  # backing off
     with time_machine.travel(due + dt.timedelta(minutes=2), tick=False):
-        assert reminders_sweep().sent == 1
+        assert reminders_sweep().external_sent == 1
+    email.refresh_from_db()
+    assert (email.state, email.attempts, calls["n"]) == (DeliveryState.SENT, 2, 2)
+    with time_machine.travel(due + dt.timedelta(hours=2), tick=False):
+        assert reminders_sweep().external_sent == 0  # a sent channel is never sent again
+    assert calls["n"] == 2
     assert Notification.objects.filter(reminder=reminder).count() == 1
 
 
@@ -213,8 +225,14 @@ def test_webhook_channel_posts_signed_json(team, settings) -> None:
         server.shutdown()
     [(headers, path, body)] = received
     assert path == "/page"
-    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert headers["x-rightlevel-signature"] == expected == webhook_signature("s3cret", body)
+    timestamp = headers["x-rightlevel-timestamp"]
+    expected = "sha256=" + hmac.new(b"s3cret", timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert headers["x-rightlevel-signature"] == expected == webhook_signature("s3cret", body, int(timestamp))
+    # The timestamp is signed: a receiver refuses a replay outside its window, or a forged time.
+    sent_at = int(timestamp)  # the sweep ran at a travelled time
+    assert webhook_verify("s3cret", body, timestamp=timestamp, signature=expected, now=sent_at + 5)
+    assert not webhook_verify("s3cret", body, timestamp=timestamp, signature=expected, now=sent_at + 3600)
+    assert not webhook_verify("s3cret", body, timestamp=str(sent_at + 1), signature=expected, now=sent_at)
     payload = json.loads(body)
     assert payload["pager_id"] == "4411" and payload["recipient"] == "surgeon"
     assert headers["idempotency-key"] == payload["dedupe_key"]

@@ -12,6 +12,9 @@ from checklist.models import (
     AuditEvent,
     Case,
     CaseState,
+    Delivery,
+    DeliveryChannel,
+    DeliveryState,
     NearMiss,
     PlanVersion,
     Signature,
@@ -119,8 +122,17 @@ def test_three_failures_in_a_row_lock_signing_notify_admins_and_are_audited(
     second = _fail(team, case)
     assert first.status_code == second.status_code == 403
     assert mail.outbox == []
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(LockedError) as caught:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(LockedError) as caught:
         _sign(team, case, password="wrong-again")
+    # The administrators' e-mail is queued in the outbox with the lock, never sent by the request;
+    # a worker sends it once the lock is committed.
+    assert mail.outbox == []
+    queued = Delivery.objects.get(channel=DeliveryChannel.EMAIL, key__startswith="signing-locked:")
+    assert queued.state == DeliveryState.PENDING and team.admin.email in queued.to
+    for callback in callbacks:
+        callback()
+    queued.refresh_from_db()
+    assert queued.state == DeliveryState.SENT
     assert caught.value.status_code == 423
     team.surgeon.refresh_from_db()
     assert team.surgeon.signing_locked_at is not None
