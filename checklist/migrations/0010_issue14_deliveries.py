@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("checklist", "0008_incremental_keyed_seals"),
+        ("checklist", "0009_contract_v2"),
     ]
 
     operations = [
