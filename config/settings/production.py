@@ -7,6 +7,7 @@ from .base import env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")  # no default: refuse to start without one
+AUDIT_KEY = env.str("AUDIT_KEY")  # the same: events, signatures and seals are keyed with it
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
