@@ -23,6 +23,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-chang
 # keys are derived from SECRET_KEY as seals were before AUDIT_KEY existed.
 AUDIT_KEY = env.str("AUDIT_KEY", default="")
 AUDIT_KEY_FALLBACKS: list[str] = env.list("AUDIT_KEY_FALLBACKS", default=[])
+# True under production settings: commands that would publish known passwords (seed_demo) refuse.
+RIGHTLEVEL_PRODUCTION = False
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
