@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from checklist import reconcile
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case, User
 
 GENESIS_HASH = "0" * 64
@@ -414,13 +415,16 @@ def chain_sort_key(chain: str) -> tuple[int, int, str]:
 PROGRESS_EVERY = 1000
 
 
-def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5000) -> VerifyReport:
+def verify(
+    *, progress: Callable[[int], None] | None = None, chunk_size: int = 5000, reconcile_records: bool = True
+) -> VerifyReport:
     """Recompute every chain and seal; report every problem, the first broken event first.
 
     Safe while the application keeps appending, without a lock or a long transaction: the seals,
     the chain heads and the list of cases are read before the events, so every event they
     promise must be there; events appended later only make the trail longer. ``progress`` is
-    called with the number of events checked since its last call.
+    called with the number of events checked since its last call. ``reconcile_records`` also
+    compares every clinical row with what its latest audit event says (checklist/reconcile.py).
     """
     report = VerifyReport()
     seal_hashes: dict[int, str] = {}
@@ -428,6 +432,9 @@ def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5
     seals_announced: set[int] = set()
     heads = list(AuditChainHead.objects.exclude(last_seq=0).values_list("chain", "last_seq", "last_hash"))
     case_ids = set(Case.objects.values_list("id", flat=True))
+    record_limits = reconcile.id_limits() if reconcile_records else None
+    collector = reconcile.Collector()
+    collect = collector.add if reconcile_records else None
 
     problems = report.problems
     chain = ""
@@ -491,6 +498,8 @@ def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5
             problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
         elif not compare(hmac_digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
             problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
+        if collect is not None:
+            collect(values[9], values[10], values[12], chain, seq, event_id, action)
         if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
             _check_seal_event(problems, values, event_id, seal_hashes, seals_announced)
         if (chain, seq) in wanted:
@@ -535,6 +544,12 @@ def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5
     for case_id in sorted(case_ids):
         if case_chain(case_id) not in chain_ends:
             problems.append(Problem(case_chain(case_id), None, None, f"case {case_id} has no audit trail at all"))
+
+    if record_limits is not None:
+        for difference in reconcile.differences(collector, limits=record_limits):
+            problems.append(
+                Problem(difference.chain, difference.seq, difference.event_id, difference.message, difference.action)
+            )
 
     problems.sort(key=lambda problem: chain_sort_key(problem.chain))  # stable: event order kept per chain
     return report

@@ -15,7 +15,7 @@ from django.db import connection
 
 from checklist import audit, services
 from checklist.levels import content_hash, plan_content, signature_valid
-from checklist.models import AuditChainHead, AuditEvent, Case, PlanVersion, Signature
+from checklist.models import AnatomyRecord, AuditChainHead, AuditEvent, Case, PlanVersion, Signature
 from tests.tamper import json_placeholder, sql, unlocked
 from tests.workflow import Team, case_schedule, evidence_record, team_create
 
@@ -191,3 +191,78 @@ def test_a_signature_keyed_with_a_key_this_server_no_longer_holds_is_invalid(cas
     assert audit.signature_mac_valid(signature)
     settings.AUDIT_KEY_FALLBACKS = []
     assert not audit.signature_mac_valid(signature)
+
+
+# --- the record against the trail (item 3) ------------------------------------------------------------
+
+
+def test_a_plan_rewritten_in_the_table_is_named_with_table_row_field_and_event(case: Case) -> None:
+    plan = PlanVersion.objects.get(case=case, number=1)
+    created = AuditEvent.objects.get(case=case, action="plan.created", object_id=str(plan.pk))
+    with unlocked(RECORD_TABLES):
+        sql("UPDATE checklist_planversion SET levels = %s, side = %s WHERE id = %s", ["L3", "right", plan.pk])
+    code, report = verify_json()
+    assert code == 1
+    found = descriptions(report)
+    expected = (
+        f"{named(created)}: checklist_planversion row {plan.pk}: levels is 'L3' but the latest audit event "
+        "about it says 'L2' (the record was changed without the trail)"
+    )
+    assert expected in found
+    assert any(f"row {plan.pk}: side is 'right'" in d for d in found)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "field"),
+    [
+        ("checklist_consent", "levels", "L4", "levels"),
+        ("checklist_sitemarking", "side", "right", "side"),
+        ("checklist_preopimaging", "levels", "L4", "levels"),
+        ("checklist_anatomyrecord", "lumbar", 6, "lumbar"),
+        ("checklist_signature", "printed_name", "Dr Mallory", "printed_name"),
+    ],
+)
+def test_evidence_and_signatures_rewritten_in_the_table_are_named(
+    case: Case, table: str, column: str, value: Any, field: str
+) -> None:
+    row_id = sql_value(f"SELECT max(id) FROM {table} WHERE case_id = %s", [case.pk])  # noqa: S608
+    with unlocked([table]):
+        sql(f"UPDATE {table} SET {column} = %s WHERE id = %s", [value, row_id])  # noqa: S608
+    code, report = verify_json()
+    assert code == 1
+    assert any(f"{table} row {row_id}: {field} is {value!r}" in d for d in descriptions(report)), report
+
+
+def test_a_case_state_changed_in_the_table_is_named(case: Case) -> None:
+    """The application role may UPDATE cases (their state moves); a state the trail never
+    recorded is named."""
+    sql("UPDATE checklist_case SET state = %s WHERE id = %s", ["completed", case.pk])
+    code, report = verify_json()
+    assert code == 1
+    assert any(f"checklist_case row {case.pk}: state is 'completed' but" in d for d in descriptions(report)), report
+
+
+def test_a_row_inserted_behind_the_applications_back_is_named(case: Case, team: Team) -> None:
+    anatomy = AnatomyRecord.objects.filter(case=case).order_by("-id").first()
+    assert anatomy is not None
+    with unlocked([AnatomyRecord._meta.db_table]):
+        sql(
+            "INSERT INTO checklist_anatomyrecord (case_id, recorded_by_id, recorded_at, version, thoracic, lumbar, "
+            "lowest_rib, lowest_mobile, source) VALUES (%s, %s, %s, 1, 12, 6, 'T12', 'L6', %s)",
+            [
+                case.pk,
+                team.radiographer.pk,
+                connection.ops.adapt_datetimefield_value(anatomy.recorded_at),
+                anatomy.source,
+            ],
+        )
+    new_id = sql_value("SELECT max(id) FROM checklist_anatomyrecord", [])
+    code, report = verify_json()
+    assert code == 1
+    assert any(f"checklist_anatomyrecord row {new_id} has no audit event" in d for d in descriptions(report)), report
+
+
+def sql_value(statement: str, params: list[Any]) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone()[0]
