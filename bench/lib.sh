@@ -23,7 +23,11 @@ bench_prepare() {
   export CELERY_BROKER_URL=$RIGHTLEVEL_TEST_REDIS_URL
   export RIGHTLEVEL_VAR_DIR=$_SERVICES_DIR/var BENCH_STATIC_ROOT=$_SERVICES_DIR/static
   export LOG_LEVEL=${LOG_LEVEL:-WARNING}
-  echo "== migrate a fresh database, collect static files"
+  AUDIT_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')
+  export AUDIT_KEY
+  echo "== migrate a fresh database (as the owner role), collect static files"
   python manage.py migrate --noinput >/dev/null
   python manage.py collectstatic --noinput >/dev/null
+  # Everything from here on runs as the application role, as in production.
+  export DATABASE_URL=$DATABASE_APP_URL
 }

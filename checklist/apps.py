@@ -9,4 +9,9 @@ class ChecklistConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from checklist import signals  # noqa: F401  (connects the post_migrate handlers)
+        from checklist.db_roles import grants_after_migrate
+
+        post_migrate.connect(grants_after_migrate, dispatch_uid="checklist.db_roles.grants")

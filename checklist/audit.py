@@ -6,6 +6,10 @@ canonical JSON, which includes the previous event's hash. A seal records the hea
 and is chained to the previous seal, so deleting the tail of a chain (or a whole chain) is detected
 even though each remaining event still hashes correctly. Database triggers (migration 0004) refuse
 UPDATE and DELETE on both tables.
+
+The hashes are public arithmetic, so every event, seal and signature also carries an HMAC under the
+audit key (``AUDIT_KEY``, which the database never holds): a row inserted or rewritten by anyone
+who does not hold the key, even with every hash computed correctly, is named by ``verify``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +33,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from checklist import reconcile
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case, User
 
 GENESIS_HASH = "0" * 64
@@ -160,23 +166,102 @@ def seal_hash(seal: AuditSeal) -> str:
 
 
 SEAL_KEY_SALT = "rightlevel.audit.seal"
+EVENT_KEY_SALT = "rightlevel.audit.event"
+SIGNATURE_KEY_SALT = "rightlevel.audit.signature"
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The keys derived from one audit secret, one per purpose; ``key_id`` names the secret (a hash
+    of its seal key, so seals keyed before AUDIT_KEY existed keep their key ids)."""
+
+    key_id: str
+    seal: bytes
+    event: bytes
+    signature: bytes
+
+
+def _derive(salt: str, value: str, secret: str) -> bytes:
+    return salted_hmac(salt, value, secret=secret, algorithm="sha256").digest()
+
+
+@lru_cache(maxsize=8)
+def _keyring(secrets: tuple[str, ...]) -> tuple[AuditKey, ...]:
+    keys: dict[str, AuditKey] = {}
+    for secret in secrets:
+        seal_key = _derive(SEAL_KEY_SALT, "audit seal key", secret)
+        key_id = hashlib.sha256(seal_key).hexdigest()[:16]
+        event_key = _derive(EVENT_KEY_SALT, "audit event key", secret)
+        signature_key = _derive(SIGNATURE_KEY_SALT, "signature key", secret)
+        keys.setdefault(key_id, AuditKey(key_id, seal_key, event_key, signature_key))
+    return tuple(keys.values())
+
+
+def audit_keys() -> tuple[AuditKey, ...]:
+    """The audit keys, the current one first: from AUDIT_KEY and then each of AUDIT_KEY_FALLBACKS,
+    so rotating the key keeps old events, signatures and seals checkable as long as the old key
+    stays among the fallbacks. Without AUDIT_KEY (development only) they come from SECRET_KEY and
+    its fallbacks. The keys never reach the database."""
+    if settings.AUDIT_KEY:
+        secrets = (settings.AUDIT_KEY, *settings.AUDIT_KEY_FALLBACKS)
+    else:
+        secrets = (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    return _keyring(tuple(secrets))
+
+
+def audit_keys_by_id() -> dict[str, AuditKey]:
+    return {key.key_id: key for key in audit_keys()}
 
 
 def seal_keys() -> dict[str, bytes]:
-    """The keys seals are signed with, by key id, the current one first: derived from SECRET_KEY
-    and then each of SECRET_KEY_FALLBACKS, so rotating the secret key keeps old seals checkable
-    as long as the old key stays among the fallbacks. The keys never reach the database."""
-    keys: dict[str, bytes] = {}
-    for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
-        key = salted_hmac(SEAL_KEY_SALT, "audit seal key", secret=secret, algorithm="sha256").digest()
-        keys.setdefault(hashlib.sha256(key).hexdigest()[:16], key)
-    return keys
+    """The keys seals are signed with, by key id, the current one first."""
+    return {key.key_id: key.seal for key in audit_keys()}
 
 
 def seal_mac(seal_hash_hex: str, key: bytes) -> str:
     """HMAC-SHA256 of a seal's hash. The hash covers the previous seal's hash, so the newest keyed
     seal vouches for every seal before it."""
     return hmac.new(key, seal_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def event_mac(event_hash_hex: str, key: bytes) -> str:
+    """HMAC-SHA256 of an event's hash, which covers everything the event says and the previous
+    event's hash."""
+    return hmac.digest(key, event_hash_hex.encode("ascii"), "sha256").hex()
+
+
+def signature_binding(signature: Any) -> bytes:
+    """What a signature's MAC covers: the case, who signed (id, printed name, role), the meaning,
+    the time, what was signed and the hash of the exact content signed."""
+    return canonical_json(
+        {
+            "case_id": signature.case_id,
+            "signer_id": signature.signer_id,
+            "printed_name": signature.printed_name,
+            "signer_role": signature.signer_role,
+            "meaning": signature.meaning,
+            "signed_at": _timestamp(signature.signed_at),
+            "subject_type": signature.subject_type,
+            "subject_id": signature.subject_id,
+            "content_hash": signature.content_hash,
+        }
+    )
+
+
+def signature_key(signature: Any) -> None:
+    """Set the signature's MAC with the current audit key (before it is saved)."""
+    key = audit_keys()[0]
+    signature.mac_key_id = key.key_id
+    signature.mac = hmac.digest(key.signature, signature_binding(signature), "sha256").hex()
+
+
+def signature_mac_valid(signature: Any) -> bool:
+    """True if the signature carries a MAC made with a key this server holds over what it says now."""
+    key = audit_keys_by_id().get(signature.mac_key_id or "")
+    if key is None or not signature.mac:
+        return False
+    expected = hmac.digest(key.signature, signature_binding(signature), "sha256").hex()
+    return hmac.compare_digest(expected, signature.mac)
 
 
 # --- append --------------------------------------------------------------------------------------
@@ -232,6 +317,9 @@ def append(
         prev_hash=head.last_hash,
     )
     event.event_hash = event_hash(event)
+    key = audit_keys()[0]
+    event.mac_key_id = key.key_id
+    event.mac = event_mac(event.event_hash, key.event)
     event.save(force_insert=True)
     head.last_seq = event.seq
     head.last_hash = event.event_hash
@@ -327,13 +415,16 @@ def chain_sort_key(chain: str) -> tuple[int, int, str]:
 PROGRESS_EVERY = 1000
 
 
-def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5000) -> VerifyReport:
+def verify(
+    *, progress: Callable[[int], None] | None = None, chunk_size: int = 5000, reconcile_records: bool = True
+) -> VerifyReport:
     """Recompute every chain and seal; report every problem, the first broken event first.
 
     Safe while the application keeps appending, without a lock or a long transaction: the seals,
     the chain heads and the list of cases are read before the events, so every event they
     promise must be there; events appended later only make the trail longer. ``progress`` is
-    called with the number of events checked since its last call.
+    called with the number of events checked since its last call. ``reconcile_records`` also
+    compares every clinical row with what its latest audit event says (checklist/reconcile.py).
     """
     report = VerifyReport()
     seal_hashes: dict[int, str] = {}
@@ -341,6 +432,9 @@ def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5
     seals_announced: set[int] = set()
     heads = list(AuditChainHead.objects.exclude(last_seq=0).values_list("chain", "last_seq", "last_hash"))
     case_ids = set(Case.objects.values_list("id", flat=True))
+    record_limits = reconcile.id_limits() if reconcile_records else None
+    collector = reconcile.Collector()
+    collect = collector.add if reconcile_records else None
 
     problems = report.problems
     chain = ""
@@ -351,9 +445,13 @@ def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5
     chain_ends: dict[str, int] = {}
     pending = 0
     sha256 = hashlib.sha256
-    rows = AuditEvent.objects.order_by("chain", "seq").values_list("id", *HASHED_FIELDS, "event_hash")
+    hmac_digest, compare = hmac.digest, hmac.compare_digest
+    event_keys = {key.key_id: key.event for key in audit_keys()}
+    rows = AuditEvent.objects.order_by("chain", "seq").values_list(
+        "id", *HASHED_FIELDS, "event_hash", "mac", "mac_key_id"
+    )
     for row in rows.iterator(chunk_size=chunk_size):
-        event_id, values, stored = row[0], row[1:-1], row[-1]
+        event_id, values, stored, mac, mac_key_id = row[0], row[1:-3], row[-3], row[-2], row[-1]
         event_chain, seq, case_id, action, prev_hash = values[0], values[1], values[3], values[8], values[16]
         if event_chain != chain:
             chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
@@ -393,6 +491,15 @@ def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5
                     action,
                 )
             )
+        mac_key = event_keys.get(mac_key_id)
+        if not mac:
+            problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
+        elif mac_key is None:
+            problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
+        elif not compare(hmac_digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
+            problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
+        if collect is not None:
+            collect(values[9], values[10], values[12], chain, seq, event_id, action)
         if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
             _check_seal_event(problems, values, event_id, seal_hashes, seals_announced)
         if (chain, seq) in wanted:
@@ -438,6 +545,12 @@ def verify(*, progress: Callable[[int], None] | None = None, chunk_size: int = 5
         if case_chain(case_id) not in chain_ends:
             problems.append(Problem(case_chain(case_id), None, None, f"case {case_id} has no audit trail at all"))
 
+    if record_limits is not None:
+        for difference in reconcile.differences(collector, limits=record_limits):
+            problems.append(
+                Problem(difference.chain, difference.seq, difference.event_id, difference.message, difference.action)
+            )
+
     problems.sort(key=lambda problem: chain_sort_key(problem.chain))  # stable: event order kept per chain
     return report
 
@@ -468,10 +581,19 @@ def _check_seal_event(
         )
 
 
+EVENT_UNKEYED = (
+    "carries no MAC: written without the server's audit key (a row inserted directly into the "
+    "database, or an event from before keyed events)"
+)
+EVENT_MAC_INVALID = "event MAC invalid: the event was written or rewritten without the server's audit key"
+EVENT_KEY_UNKNOWN = (
+    "keyed with key {key_id}, which this server does not hold (was AUDIT_KEY changed without "
+    "keeping the old one in AUDIT_KEY_FALLBACKS?)"
+)
 SEAL_MAC_INVALID = "seal MAC invalid: the seal was written or rewritten without the server's key"
 SEAL_KEY_UNKNOWN = (
-    "signed with key {key_id}, which this server does not hold (was SECRET_KEY changed without "
-    "keeping the old one in SECRET_KEY_FALLBACKS?)"
+    "signed with key {key_id}, which this server does not hold (was AUDIT_KEY changed without "
+    "keeping the old one in AUDIT_KEY_FALLBACKS?)"
 )
 SEAL_UNKEYED = (
     "carries no MAC and no keyed seal follows it (a seal taken before keyed seals, or a MAC "
@@ -568,8 +690,9 @@ def seal(*, actor: User | None = None) -> AuditSeal:
         prev_hash=last.seal_hash if last else GENESIS_HASH,
     )
     new.seal_hash = seal_hash(new)
-    new.mac_key_id, key = next(iter(seal_keys().items()))
-    new.mac = seal_mac(new.seal_hash, key)
+    key = audit_keys()[0]
+    new.mac_key_id = key.key_id
+    new.mac = seal_mac(new.seal_hash, key.seal)
     new.save(force_insert=True)
     append(
         action=SEALED_ACTION,

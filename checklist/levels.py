@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from checklist.audit import canonical_json
+from checklist.audit import canonical_json, signature_mac_valid
 from checklist.models import (
     AnatomyRecord,
     Case,
@@ -157,7 +157,11 @@ def content_hash(content: dict[str, Any]) -> str:
 
 
 def signature_valid(signature: Signature, current_content: dict[str, Any]) -> bool:
-    return signature.content_hash == content_hash(current_content) == content_hash(signature.content)
+    """The content signed still reads the same, and the signature's binding of signer, meaning,
+    time and content hash carries the server's MAC (a signature re-hashed in the database does not)."""
+    return signature.content_hash == content_hash(current_content) == content_hash(
+        signature.content
+    ) and signature_mac_valid(signature)
 
 
 def treated_units(case: Case, levels: str, evidence: CurrentEvidence) -> tuple[list[str], list[str]]:

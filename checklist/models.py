@@ -431,6 +431,10 @@ class Signature(models.Model):
     subject_id = models.PositiveBigIntegerField()
     content_hash = models.CharField(max_length=64)
     content = models.JSONField(help_text="The canonical content that was signed.")
+    # HMAC-SHA256 under the audit key of who signed what, when, with which meaning and the content
+    # hash (audit.signature_binding): a signature re-hashed in the database no longer verifies.
+    mac = models.CharField(max_length=64, blank=True, db_default="")
+    mac_key_id = models.CharField(max_length=16, blank=True, db_default="")
 
     class Meta:
         ordering = ["case", "signed_at", "id"]
@@ -522,6 +526,10 @@ class AuditEvent(models.Model):
     client = models.CharField(max_length=200, blank=True)
     prev_hash = models.CharField(max_length=64)
     event_hash = models.CharField(max_length=64)
+    # HMAC-SHA256 of event_hash under the audit key (AUDIT_KEY, never in the database): a row
+    # inserted or rewritten by someone who does not hold the key cannot carry a valid MAC.
+    mac = models.CharField(max_length=64, blank=True, db_default="")
+    mac_key_id = models.CharField(max_length=16, blank=True, db_default="")
 
     class Meta:
         db_table = "checklist_audit_event"
@@ -544,7 +552,7 @@ class AuditSeal(models.Model):
     event_count = models.PositiveBigIntegerField()
     prev_hash = models.CharField(max_length=64)
     seal_hash = models.CharField(max_length=64)
-    # HMAC-SHA256 of seal_hash under a key derived from SECRET_KEY (never stored in the database):
+    # HMAC-SHA256 of seal_hash under a key derived from AUDIT_KEY (never stored in the database):
     # someone who can rewrite the tables but does not hold the key cannot forge a seal.
     mac = models.CharField(max_length=64, blank=True)
     mac_key_id = models.CharField(max_length=16, blank=True)

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from checklist import audit, policies, roles
-from checklist.levels import content_hash, current_evidence, plan_content
+from checklist.levels import current_evidence, plan_content, signature_valid
 from checklist.models import (
     AuditEvent,
     Case,
@@ -336,7 +336,7 @@ def signature_states(signatures: list[Signature]) -> list[Signature]:
         if signature.subject_type == "PlanVersion":
             plan = PlanVersion.objects.select_related("case").filter(pk=signature.subject_id).first()
             if plan is not None:
-                valid = signature.content_hash == content_hash(plan_content(plan)) == content_hash(signature.content)
+                valid = signature_valid(signature, plan_content(plan))
                 latest = PlanVersion.objects.filter(case_id=plan.case_id).order_by("-number").first()
                 current = valid and latest is not None and latest.pk == plan.pk
         elif signature.subject_type == "Localization":
@@ -357,7 +357,7 @@ def _confirmation_state(signature: Signature) -> tuple[bool, bool]:
     if plan is None or len(images) != len(ids):
         return False, False
     recomputed = localization_content(signature.case, [images[i] for i in ids], plan)
-    valid = signature.content_hash == content_hash(recomputed) == content_hash(content)
+    valid = signature_valid(signature, recomputed)
     current = valid and plan.superseded_at is None and all(x.superseded_at is None for x in images.values())
     return valid, current
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -56,10 +57,18 @@ def redis_url() -> str:
     return url
 
 
+def _protected_tables() -> list[str]:
+    """Tables whose triggers refuse a flush: the audit trail and the append-only clinical records."""
+    from checklist.db_roles import APPEND_ONLY_TABLES, record_rules
+
+    return [*APPEND_ONLY_TABLES, *record_rules()]
+
+
 def _flush_around_audit_triggers() -> None:
     """Transactional tests end with a flush: DELETE FROM every table on SQLite, TRUNCATE on
-    PostgreSQL. The audit triggers (rightly) refuse both. Test-only: lift the triggers for the
-    flush, then put them back."""
+    PostgreSQL. The append-only triggers (rightly) refuse both, and on PostgreSQL the application
+    role may not TRUNCATE at all. Test-only: the flush runs as the owner (``RESET ROLE``) with the
+    tables' triggers disabled, then everything is put back."""
     import importlib
 
     from django.conf import settings
@@ -69,28 +78,73 @@ def _flush_around_audit_triggers() -> None:
         from django.db.backends.sqlite3 import base  # noqa: F401 - import order: base before operations
         from django.db.backends.sqlite3.operations import DatabaseOperations
 
-        triggers = importlib.import_module("checklist.migrations.0004_audit_append_only_triggers")
-        drop, create = triggers.drop_triggers, triggers.create_triggers
+        modules = [
+            importlib.import_module("checklist.migrations.0004_audit_append_only_triggers"),
+            importlib.import_module("checklist.migrations.0012_issue13_append_only_records"),
+        ]
+        original = DatabaseOperations.execute_sql_flush
+
+        def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+            with self.connection.schema_editor(atomic=False) as editor:
+                for module in modules:
+                    module.drop_triggers(None, editor)
+            try:
+                original(self, sql_list)
+            finally:
+                with self.connection.schema_editor(atomic=False) as editor:
+                    for module in modules:
+                        module.create_triggers(None, editor)
+
     elif engine.endswith("postgresql"):
         from django.db.backends.postgresql import base as pg_base  # noqa: F401
         from django.db.backends.postgresql.operations import DatabaseOperations  # type: ignore[assignment]
 
-        triggers = importlib.import_module("checklist.migrations.0007_audit_truncate_trigger")
-        drop, create = triggers.drop_truncate_triggers, triggers.create_truncate_triggers
+        original = DatabaseOperations.execute_sql_flush
+
+        def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+            role = self.connection.settings_dict.get("OPTIONS", {}).get("assume_role")
+            tables = _protected_tables()
+            with self.connection.cursor() as cursor:
+                if role:
+                    cursor.execute("RESET ROLE")
+                for table in tables:
+                    cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            try:
+                original(self, sql_list)
+            finally:
+                with self.connection.cursor() as cursor:
+                    for table in tables:
+                        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+                    if role:
+                        cursor.execute(f"SET ROLE {self.quote_name(role)}")
+
     else:
         return
-    original = DatabaseOperations.execute_sql_flush
-
-    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
-        with self.connection.schema_editor(atomic=False) as editor:
-            drop(None, editor)
-        try:
-            original(self, sql_list)
-        finally:
-            with self.connection.schema_editor(atomic=False) as editor:
-                create(None, editor)
-
     DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
 _flush_around_audit_triggers()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """On PostgreSQL with DATABASE_APP_ROLE (scripts/test): the owner role created the test
+    database and ran the migrations (which granted the application role its privileges); from
+    here on every connection runs as the application role (``SET ROLE``), worker processes too."""
+    from django.conf import settings
+    from django.db import connections
+
+    role = settings.DATABASE_APP_ROLE
+    database = settings.DATABASES["default"]
+    if not role or not database["ENGINE"].endswith("postgresql"):
+        yield
+        return
+    database.setdefault("OPTIONS", {})["assume_role"] = role
+    os.environ["DATABASE_ASSUME_ROLE"] = role
+    connections.close_all()
+    try:
+        yield
+    finally:
+        database["OPTIONS"].pop("assume_role", None)
+        os.environ.pop("DATABASE_ASSUME_ROLE", None)
+        connections.close_all()

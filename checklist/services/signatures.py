@@ -126,7 +126,7 @@ def _signer_still_unlocked(signer: User) -> None:
 
 def _signature_create(*, actor: User, case: Case, meaning: str, subject: Any, content: dict[str, Any]) -> Signature:
     SigningFailure.objects.filter(user=actor, cleared_at__isnull=True).update(cleared_at=now())
-    signature = Signature.objects.create(
+    signature = Signature(
         case=case,
         signer=actor,
         printed_name=actor.full_name,
@@ -138,6 +138,8 @@ def _signature_create(*, actor: User, case: Case, meaning: str, subject: Any, co
         content_hash=content_hash(content),
         content=content,
     )
+    audit.signature_key(signature)
+    signature.save(force_insert=True)
     audit.append(
         action="signature.signed",
         actor=actor,

@@ -19,6 +19,13 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me")
+# The key audit events, signatures and seals are keyed with (checklist/audit.py). It never reaches
+# the database. Rotate it by moving the old value to AUDIT_KEY_FALLBACKS. Unset (development only),
+# keys are derived from SECRET_KEY as seals were before AUDIT_KEY existed.
+AUDIT_KEY = env.str("AUDIT_KEY", default="")
+AUDIT_KEY_FALLBACKS: list[str] = env.list("AUDIT_KEY_FALLBACKS", default=[])
+# True under production settings: commands that would publish known passwords (seed_demo) refuse.
+RIGHTLEVEL_PRODUCTION = False
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -105,6 +112,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Least-privilege roles on PostgreSQL (checklist/db_roles.py, README "Deployment"): migrate runs as
+# the owner role with DATABASE_APP_ROLE naming the role the application connects as, which is then
+# granted only what it needs. DATABASE_ASSUME_ROLE makes a session log in as one role and run as
+# another (SET ROLE); the test suite uses it to run as the application role.
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="")
+if env.str("DATABASE_ASSUME_ROLE", default="") and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["assume_role"] = env.str("DATABASE_ASSUME_ROLE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users, authentication, sessions -----------------------------------------------------------

@@ -6,7 +6,9 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
+RIGHTLEVEL_PRODUCTION = True
 SECRET_KEY = env.str("SECRET_KEY")  # no default: refuse to start without one
+AUDIT_KEY = env.str("AUDIT_KEY")  # the same: events, signatures and seals are keyed with it
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/

@@ -9,6 +9,8 @@ from .base import DATABASES, VAR_DIR, env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-used-anywhere-else-0123456789abcdefghijklmnop"  # noqa: S105
+AUDIT_KEY = "test-audit-key-not-used-anywhere-else-0123456789abcdefghijklmnopq"
+AUDIT_KEY_FALLBACKS = []
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A fault test's worker sends through real SMTP (TEST_EMAIL_BACKEND, with EMAIL_URL) to a relay it runs.
 EMAIL_BACKEND = env.str("TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")

@@ -76,8 +76,18 @@ services_start() {
       -o "-h 127.0.0.1 -p $port -k $_SERVICES_DIR/pg -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
       start >/dev/null
     _PG_STARTED=1
-    "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres rightlevel
-    export DATABASE_URL="postgres://postgres@127.0.0.1:$port/rightlevel"
+    # Two roles, as in production: the owner runs the migrations (and, in tests, creates the test
+    # database, so it may create databases); the application role owns nothing and is granted only
+    # what it needs after each migrate (checklist/db_roles.py). Neither is a superuser. The suite
+    # logs in as the owner and runs as the application role (tests/conftest.py).
+    "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
+      -c "CREATE ROLE rightlevel_owner LOGIN CREATEDB NOSUPERUSER NOCREATEROLE" \
+      -c "CREATE ROLE rightlevel_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" \
+      -c "GRANT rightlevel_app TO rightlevel_owner"  # lets the owner's test session SET ROLE to it
+    "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres -O rightlevel_owner rightlevel
+    export DATABASE_URL="postgres://rightlevel_owner@127.0.0.1:$port/rightlevel"
+    export DATABASE_APP_ROLE=rightlevel_app
+    export DATABASE_APP_URL="postgres://rightlevel_app@127.0.0.1:$port/rightlevel"
     echo "== PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
   fi
 

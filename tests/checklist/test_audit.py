@@ -26,6 +26,7 @@ from django.db import DatabaseError, connection, transaction
 from checklist import audit
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case
 from checklist.tasks import audit_verify_nightly
+from tests.tamper import as_owner
 from tests.workflow import Team, case_schedule, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
@@ -52,11 +53,13 @@ class _RawEditor:
 
 @contextmanager
 def triggers_dropped() -> Iterator[None]:
-    TRIGGERS.drop_triggers(None, _RawEditor())
-    try:
-        yield
-    finally:
-        TRIGGERS.create_triggers(None, _RawEditor())
+    """As the owner (the application's role may neither drop triggers nor UPDATE audit rows)."""
+    with as_owner():
+        TRIGGERS.drop_triggers(None, _RawEditor())
+        try:
+            yield
+        finally:
+            TRIGGERS.create_triggers(None, _RawEditor())
 
 
 def sql(statement: str, params: list[Any] | tuple[Any, ...] = (), **parts: str) -> int:
@@ -124,7 +127,9 @@ def cases(team: Team) -> tuple[Case, Case]:
 def test_the_database_refuses_raw_update_and_delete_of_audit_rows(cases, table: str, statement: str) -> None:
     audit.seal()
     row_id = (AuditEvent if table == EVENTS else AuditSeal).objects.order_by("id").values_list("id", flat=True)[0]
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+    # As the owner: the triggers hold even for the role that owns the tables (the application's
+    # role is refused earlier, by its privileges: tests/checklist/test_db_roles.py).
+    with as_owner(), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         sql(statement, [row_id])
     # The savepoint rolled back; the row is still there, untouched, and the trail still verifies.
     assert (AuditEvent if table == EVENTS else AuditSeal).objects.filter(pk=row_id).exists()
@@ -156,10 +161,10 @@ def test_truncate_is_refused_on_postgresql(cases) -> None:
     """Row triggers do not see TRUNCATE; migration 0007's statement trigger does. (SQLite has no
     TRUNCATE: DELETE without WHERE fires the row triggers, tested above.)"""
     assert connection.vendor == "postgresql"
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with as_owner(), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         sql("TRUNCATE {events}")
-    with pytest.raises(DatabaseError), transaction.atomic():
-        sql("TRUNCATE {seals}")
+    with as_owner(), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        sql("TRUNCATE {seals} CASCADE")  # (verification runs refer to seals)
 
 
 # --- chains --------------------------------------------------------------------------------------
@@ -206,7 +211,9 @@ def test_append_outside_a_transaction_is_refused(team, monkeypatch) -> None:
 
 def test_the_hash_covers_every_column_but_the_id_and_itself(cases) -> None:
     columns = {f.attname for f in AuditEvent._meta.concrete_fields}
-    assert columns - set(audit.HASHED_FIELDS) == {"id", "event_hash"}, "a new audit column must be hashed"
+    assert columns - set(audit.HASHED_FIELDS) == {"id", "event_hash", "mac", "mac_key_id"}, (
+        "a new audit column must be hashed"
+    )
     event = events_of(cases[0])[2]
     original = audit.event_hash(event)
     assert original == event.event_hash
@@ -349,11 +356,16 @@ def test_an_edited_event_is_named(team, cases, column: str, make_value: Any) -> 
         f"content altered: stored hash {event.event_hash[:12]}… but the content hashes to "
         f"{audit.event_hash(tampered)[:12]}…"
     )
-    assert "No further problems." in out
+    further = audit.verify().problems[1:]
+    if column in ("object_id", "after"):
+        # The plan row no longer matches what the trail says about it (checklist/reconcile.py).
+        assert further and all("audit event" in p.message for p in further)
+    else:
+        assert "No further problems." in out
     assert {p.chain for p in audit.verify().problems} == {event.chain}
 
 
-def test_an_edited_event_whose_hash_was_recomputed_breaks_the_next_link(cases) -> None:
+def test_an_edited_event_whose_hash_was_recomputed_is_named_by_its_mac_and_the_next_link(cases) -> None:
     events = events_of(cases[0])
     event, following = events[3], events[4]
     event.after = {"levels": "L3"}
@@ -363,9 +375,10 @@ def test_an_edited_event_whose_hash_was_recomputed_breaks_the_next_link(cases) -
             "UPDATE {events} SET after = {json}, event_hash = %s WHERE id = %s",
             [json.dumps(event.after), forged, event.pk],
         )
-    code, out = verify_command()
+    code, out = verify_command("--all")
     assert code == 1
-    assert first_line(out).startswith(f"First broken event: {named(following)}: link to the previous event broken")
+    assert first_line(out) == f"First broken event: {named(event)}: {audit.EVENT_MAC_INVALID}"
+    assert f"{named(following)}: link to the previous event broken" in out
 
 
 def test_a_deleted_middle_event_is_named(cases) -> None:
@@ -376,7 +389,10 @@ def test_a_deleted_middle_event_is_named(cases) -> None:
     code, out = verify_command()
     assert code == 1
     assert first_line(out) == (f"First broken event: {named(next_one)}: sequence broken: event #{gone.seq} is missing")
-    assert "1 further problem(s)" in out  # the broken link at the same event
+    messages = [p.message for p in audit.verify().problems[1:]]
+    assert messages[0].startswith("link to the previous event broken")  # at the same event
+    # and the record the deleted event was about no longer matches the trail (or has none).
+    assert all("audit event" in m for m in messages[1:])
 
 
 def test_a_tail_deleted_after_a_seal_is_named_as_truncated(cases) -> None:
@@ -607,18 +623,21 @@ def test_a_removed_mac_is_named_unless_a_keyed_seal_follows(cases) -> None:
     assert code == 0, out
 
 
-def test_rotating_the_secret_key_keeps_old_seals_checkable_through_the_fallbacks(cases, settings) -> None:
+def test_rotating_the_audit_key_keeps_old_seals_checkable_through_the_fallbacks(cases, settings) -> None:
     seal = audit.seal()
-    old_key = settings.SECRET_KEY
-    settings.SECRET_KEY = "a-new-secret-key-after-rotation-0123456789abcdefghijklmnopqrstu"
-    settings.SECRET_KEY_FALLBACKS = [old_key]
+    old_key = settings.AUDIT_KEY
+    settings.AUDIT_KEY = "a-new-audit-key-after-rotation-0123456789abcdefghijklmnopqrstuv"
+    settings.AUDIT_KEY_FALLBACKS = [old_key]
     code, out = verify_command()
     assert code == 0, out
-    settings.SECRET_KEY_FALLBACKS = []
-    code, out = verify_command()
+    settings.AUDIT_KEY_FALLBACKS = []
+    code, out = verify_command("--json")
     assert code == 1
+    report = json.loads(out)
     unknown = audit.SEAL_KEY_UNKNOWN.format(key_id=seal.mac_key_id)
-    assert first_line(out) == f"First broken event: seal #1 (id {seal.pk}): {unknown}"
+    assert f"seal #1 (id {seal.pk}): {unknown}" in [p["description"] for p in report["problems"]]
+    # Every event keyed with the old key is named too.
+    assert audit.EVENT_KEY_UNKNOWN.format(key_id=seal.mac_key_id) in report["first_problem"]["message"]
 
 
 def test_a_deleted_last_seal_is_named_through_its_event(cases) -> None:

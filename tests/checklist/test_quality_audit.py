@@ -18,6 +18,7 @@ from checklist.models import AuditEvent, AuditVerificationRun
 from checklist.quality.selectors import CaseFilter, audit_events_browse
 from checklist.services import audit_verification
 from tests.quality_workflow import D0, dataset_build
+from tests.tamper import as_owner
 
 pytestmark = pytest.mark.django_db
 
@@ -293,15 +294,16 @@ def test_a_tampered_event_shows_red_with_the_first_bad_event(
     victim = AuditEvent.objects.filter(case=data.c, action="localization.recorded").order_by("seq").first()
     # An attacker with a SQL prompt: drop the append-only triggers, rewrite a value, restore them
     # (all inside the test's transaction, so it is rolled back with it).
-    TRIGGERS.drop_triggers(None, _RawEditor())
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {AuditEvent._meta.db_table} SET reason = %s WHERE id = %s",  # noqa: S608 - our table name
-                ["quietly corrected", victim.pk],
-            )
-    finally:
-        TRIGGERS.create_triggers(None, _RawEditor())
+    with as_owner():  # the application's own role may not drop triggers or UPDATE audit rows
+        TRIGGERS.drop_triggers(None, _RawEditor())
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {AuditEvent._meta.db_table} SET reason = %s WHERE id = %s",  # noqa: S608 - our table name
+                    ["quietly corrected", victim.pk],
+                )
+        finally:
+            TRIGGERS.create_triggers(None, _RawEditor())
     with django_capture_on_commit_callbacks(execute=True):
         officer_client.post(reverse("quality-verify"))
     run = AuditVerificationRun.objects.get()

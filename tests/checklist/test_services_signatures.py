@@ -24,6 +24,7 @@ from checklist.models import (
 )
 from config.api_errors import ApplicationError, ForbiddenError, LockedError
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.tamper import unlocked
 from tests.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
 
 pytestmark = pytest.mark.django_db
@@ -233,7 +234,8 @@ def test_a_plan_altered_after_signing_shows_an_invalid_signature_and_stops(team)
     plan = PlanVersion.objects.get(case=case, number=1)
     assert Case.objects.get(pk=case.pk).verdict == "pass"
 
-    PlanVersion.objects.filter(pk=plan.pk).update(notes="tampered with in the database")  # bypasses the services
+    with unlocked([PlanVersion._meta.db_table]):  # as the owner, past the append-only trigger
+        PlanVersion.objects.filter(pk=plan.pk).update(notes="tampered with in the database")
     plan.refresh_from_db()
     assert not signature_valid(plan.signature, plan_content(plan))
 

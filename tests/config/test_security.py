@@ -20,6 +20,7 @@ def _production_env(**extra: str) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(64),
+        AUDIT_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="rightlevel.hospital.invalid",
         DATABASE_URL="sqlite:////tmp/rightlevel-deploy-check.sqlite3",
     )
@@ -48,6 +49,16 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_an_audit_key() -> None:
+    env = _production_env()
+    del env["AUDIT_KEY"]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "AUDIT_KEY" in result.stderr
 
 
 @pytest.mark.django_db

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,6 +29,10 @@ from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.spine import Structure, parse_unit, unit_to_count
 
 DEMO_PASSWORD = "rightlevel-demo"  # noqa: S105 - documented demo password
+PRODUCTION_REFUSED = (
+    "seed_demo refuses to run under production settings: it creates accounts with the published demo "
+    "password and resets existing accounts with demo names to it."
+)
 MRN_PREFIX = "DEMO-"
 ROOMS = ("OR 1", "OR 2", "OR 3")
 DUE_SOON_MINUTES = 20
@@ -138,6 +143,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.RIGHTLEVEL_PRODUCTION:
+            raise CommandError(PRODUCTION_REFUSED)
         roles_sync()
         periodic_tasks_sync()
         users: dict[str, User] = {}
