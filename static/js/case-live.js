@@ -30,6 +30,27 @@
     });
   }
 
+  // --- no stray taps: a phase's attest button that has just appeared is inert for a moment, so
+  // the second tap of a double tap cannot land on the next phase (the server checks this too) ---
+  var GUARD_MS = 1500;
+  function guardAttestButtons() {
+    var buttons = document.querySelectorAll("button[data-guard]:not([data-guarded])");
+    Array.prototype.forEach.call(buttons, function (button) {
+      button.setAttribute("data-guarded", "1");
+      button.disabled = true;
+      button.classList.add("guarding");
+      window.setTimeout(function () { button.disabled = false; button.classList.remove("guarding"); }, GUARD_MS);
+    });
+  }
+
+  // --- double submits: a form of the case page is sent once (the server is idempotent too) -----
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || !form.action || form.action.indexOf("/do/") < 0) { return; }
+    if (form.getAttribute("data-submitting")) { event.preventDefault(); return; }
+    form.setAttribute("data-submitting", "1");
+  }, true);
+
   // --- live sync: a cheap status poll; the case part of the page is refetched when it changes ---
   function refresh() {
     return fetch(liveUrl, { credentials: "same-origin", headers: Object.assign({ "HX-Request": "true" }, PASSIVE) })
@@ -42,6 +63,7 @@
         live.innerHTML = html;
         var inner = document.getElementById("case-live-inner");
         if (inner) { version = inner.getAttribute("data-version"); }
+        guardAttestButtons();
         if (notice) {
           notice.hidden = false;
           window.setTimeout(function () { notice.hidden = true; }, 4000);
@@ -134,7 +156,20 @@
     });
   }
 
+  // --- feedback where the eyes are: bring the outcome of the last action into view, below the
+  // sticky target header, and give it focus so a screen reader reads it -------------------------
+  function showFeedback() {
+    var feedback = document.querySelector("[data-feedback], .form-panel[open] .error, .form-panel[open] .field-error-text");
+    if (!feedback) { return; }
+    if (!feedback.hasAttribute("tabindex")) { feedback.setAttribute("tabindex", "-1"); }
+    var overlay = document.getElementById("stop-overlay");
+    feedback.scrollIntoView({ block: "center" });
+    if (!overlay || overlay.hidden) { feedback.focus({ preventScroll: true }); }
+  }
+
   bindStopOverlay();
+  showFeedback();
+  guardAttestButtons();
   bindPreviews();
   bindPickers();
   bindFileLimits();
