@@ -327,3 +327,47 @@ def test_a_nurse_schedules_an_add_on_case_from_the_tablet(new_device, team: Team
     expect(nurse.get_by_test_id("target")).to_have_text("NO PLAN YET")
     screenshot(nurse, "issue12-add-on-scheduled")
     assert Case.objects.get(patient__mrn="ADD-100").room == team.room
+
+
+def test_signing_errors_show_next_to_the_password_warn_before_the_lock_and_say_who_unlocks(
+    new_device, team: Team
+) -> None:
+    case = case_schedule(team)
+    services.anatomy_record(actor=team.radiographer, case=case, thoracic=12, lumbar=5)
+    services.plan_revise(actor=team.surgeon, case=case, procedure=case.procedure, levels="L2", side="left")
+    surgeon = new_device(team.surgeon.username, viewport={"width": 390, "height": 844})
+    open_case(surgeon, case)
+
+    def sign(password: str) -> None:
+        if not surgeon.locator("#sign[open]").count():
+            surgeon.locator("#sign summary").click()
+        surgeon.fill("#id_sign-username", team.surgeon.username)
+        surgeon.fill("#id_sign-password", password)
+        surgeon.get_by_test_id("sign-plan").click()
+
+    sign("wrong-1")
+    error = surgeon.locator("#sign .field-error-text")
+    expect(error).to_contain_text("did not match")
+    expect(error).not_to_contain_text("One attempt left")
+    expect(error).to_be_in_viewport()
+    expect(error).to_have_attribute("role", "alert")
+    sign("wrong-2")
+    expect(error).to_contain_text("One attempt left")
+    expect(error).to_be_in_viewport()
+    expect(surgeon.get_by_test_id("target")).to_be_in_viewport()
+    screenshot(surgeon, "issue12-one-attempt-left")
+    sign("wrong-3")
+    locked = surgeon.locator("#sign .error[role=alert]")
+    expect(locked).to_contain_text("Signing is locked")
+    expect(locked).to_contain_text(f"Who can unlock: {team.admin.full_name} (administrators)")
+    expect(locked).to_be_in_viewport()
+    surgeon.goto(f"/cases/{case.pk}/")
+    expect(surgeon.get_by_test_id("signing-locked").first).to_contain_text(team.admin.full_name)
+    # The unlock stays an audited administrator action.
+    services.signing_unlock(actor=team.admin, user=team.surgeon, reason="Checked with the surgeon by phone.")
+    surgeon.reload()
+    expect(surgeon.get_by_test_id("signing-locked")).to_have_count(0)
+    sign(TEST_PASSWORD)
+    feedback = surgeon.locator(".messages")
+    expect(feedback).to_contain_text("Signed by")
+    expect(feedback).to_be_in_viewport()
