@@ -208,8 +208,13 @@ class CaseDetailView(LoginRequiredMixin, View):
             built[bound[0]] = bound[1]
             open_form = bound[0]
         level_choices, label_choices = _level_choices(case, page)
-        readback = request.session.pop(SESSION_READBACK, None)
-        flash_anchor = request.session.pop(SESSION_FLASH_ANCHOR, "top") if bound is None and error is None else None
+        # A background refresh (another device changed the case) leaves this device's read-back and
+        # messages for its own next page.
+        passive = request.headers.get("X-RightLevel-Passive") == "1"
+        readback = None if passive else request.session.pop(SESSION_READBACK, None)
+        flash_anchor = None
+        if bound is None and error is None and not passive:
+            flash_anchor = request.session.pop(SESSION_FLASH_ANCHOR, "top")
         actor = _actor(request)
         context = {
             "flash_anchor": flash_anchor,

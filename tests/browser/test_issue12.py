@@ -5,6 +5,7 @@ the agreeing time-out stays within the tap budget."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -371,3 +372,51 @@ def test_signing_errors_show_next_to_the_password_warn_before_the_lock_and_say_w
     feedback = surgeon.locator(".messages")
     expect(feedback).to_contain_text("Signed by")
     expect(feedback).to_be_in_viewport()
+
+
+def test_five_devices_follow_the_whole_page_without_losing_an_open_list_or_typing(new_device, team: Team) -> None:
+    case = case_schedule(team)
+    evidence_without_consent(team, case)
+    nurse = new_device(team.nurse.username)
+    surgeon = new_device(team.surgeon.username, viewport={"width": 390, "height": 844})
+    anesthesia = new_device(team.anesthesia.username)
+    radiographer = new_device(team.radiographer.username)
+    quality = new_device(team.quality.username)
+    devices = (nurse, surgeon, anesthesia, radiographer, quality)
+    for page in devices:
+        open_case(page, case)
+    expect(surgeon.locator("#evidence")).to_contain_text(re.compile(r"Consent\s*Not recorded"))
+
+    # The nurse records the consent: every device's evidence follows, no reload.
+    nurse.get_by_text("Record consent").click()
+    nurse.select_option("#id_consent-procedure", case.procedure)
+    nurse.fill("#id_consent-levels", "L2")
+    nurse.locator("label[for=id_consent-side_0]").click()
+    nurse.fill("#id_consent-witness", "W. Itness")
+    nurse.get_by_test_id("save-consent").click()
+    expect(nurse.get_by_test_id("verdict")).to_contain_text("PASS")
+    for page in (surgeon, anesthesia, radiographer, quality):
+        expect(page.locator("#evidence")).to_contain_text("witness W. Itness", timeout=LIVE)
+        expect(page.get_by_test_id("verdict")).to_contain_text("PASS")
+
+    # The radiographer has opened a list and is typing a correction: both survive the refreshes.
+    services.case_patient_in_room(actor=team.nurse, case=case)
+    phase_attest(team, case, "sign_in")
+    expect(radiographer.locator(".target-meta")).to_contain_text("Time-out", timeout=LIVE)
+    radiographer.locator("#phase-sign_in summary").click()
+    radiographer.get_by_text("Record vertebral anatomy").click()
+    radiographer.locator("label[for=id_anatomy-lumbar_2]").click()
+    radiographer.fill("#id_anatomy-lowest_mobile", "L6")
+    expect(radiographer.locator("#localization")).to_contain_text("Level images are recorded after the time-out")
+
+    phase_attest(team, case, "time_out")
+    services.time_out_complete(actor=team.nurse, case=case.pk)
+    for page in devices:
+        expect(page.locator(".target-meta")).to_contain_text("Localization", timeout=LIVE)
+    # The radiographer's page now offers the level image, and the rest is as it was left.
+    expect(radiographer.locator("#localization")).not_to_contain_text("recorded after the time-out")
+    expect(radiographer.get_by_text("Record a level image")).to_be_visible()
+    expect(radiographer.locator("#phase-sign_in details.steps-fold")).to_have_attribute("open", "")
+    expect(radiographer.locator("#id_anatomy-lowest_mobile")).to_have_value("L6")
+    expect(radiographer.locator("#id_anatomy-lumbar_2")).to_be_checked()
+    screenshot(radiographer, "issue12-live-refresh-kept-typing")
