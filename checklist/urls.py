@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-user/", views.SwitchUserView.as_view(), name="switch-user"),
+    path("activity", views.ActivityView.as_view(), name="activity"),
     path("", views.RoleLandingView.as_view(), name="home"),
     path("cases/", views.CaseListView.as_view(), name="case-list"),
     path("cases/new/", addon_views.AddOnCaseView.as_view(), name="case-new"),

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -91,8 +92,20 @@ class SwitchUserView(View):
     """Shared tablets: end this person's session and hand the login screen to the next one."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        target = request.POST.get("next", "")
         logout(request)
+        # The next person signs in to the page that was open (a case, usually), if it is ours.
+        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
         return redirect("login")
+
+
+class ActivityView(LoginRequiredMixin, View):
+    """POST /activity: the page tells the server someone is typing (typing makes no request of
+    its own); the inactivity middleware counts this request as activity."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(status=204)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@
     var headers = Object.assign({ "Accept": "text/html" }, PASSIVE);
     return fetch(window.location.pathname, { credentials: "same-origin", headers: headers, cache: "no-store" })
       .then(function (response) {
-        if (response.status === 401) { window.location.href = "/login/?timeout=1"; return null; }
+        if (response.status === 401) { window.location.href = "/login/?timeout=1&next=" + encodeURIComponent(window.location.pathname); return null; }
         return response.ok ? response.text() : null;
       })
       .then(function (html) {
@@ -134,7 +134,7 @@
     if (etag) { headers["If-None-Match"] = etag; }
     fetch(statusUrl, { credentials: "same-origin", headers: headers, cache: "no-store" })
       .then(function (response) {
-        if (response.status === 401 || response.status === 403) { window.location.href = "/login/?timeout=1"; return null; }
+        if (response.status === 401 || response.status === 403) { window.location.href = "/login/?timeout=1&next=" + encodeURIComponent(window.location.pathname); return null; }
         if (response.status === 304 || !response.ok) { return null; }
         etag = response.headers.get("ETag");
         return response.json();

@@ -420,3 +420,40 @@ def test_five_devices_follow_the_whole_page_without_losing_an_open_list_or_typin
     expect(radiographer.locator("#id_anatomy-lowest_mobile")).to_have_value("L6")
     expect(radiographer.locator("#id_anatomy-lumbar_2")).to_be_checked()
     screenshot(radiographer, "issue12-live-refresh-kept-typing")
+
+
+def test_typing_keeps_the_session_and_a_timed_out_user_returns_to_the_case_and_their_typing(
+    new_device, team: Team, settings
+) -> None:
+    settings.RIGHTLEVEL_INACTIVITY_TIMEOUT_SECONDS = 6
+    case = case_schedule(team)
+    evidence_without_consent(team, case)
+    nurse = new_device(team.nurse.username)
+    open_case(nurse, case)
+    nurse.get_by_text("Record consent").click()
+    # Typing, and nothing else, for longer than the timeout: still signed in.
+    for letter in "W. Itness, RN":
+        nurse.locator("#id_consent-witness").press_sequentially(letter)
+        nurse.wait_for_timeout(700)
+    assert "/login/" not in nurse.url
+    countdown = nurse.locator("#session-countdown")
+    nurse.mouse.wheel(0, 3000)
+    expect(countdown).to_be_in_viewport()
+    # Then nothing: signed out, and back to this case after signing in again, with the typing.
+    expect(nurse).to_have_url(re.compile(r"/login/\?timeout=1&next=%2Fcases%2F\d+%2F"), timeout=15_000)
+    nurse.fill("input[name=username]", team.nurse.username)
+    nurse.fill("input[name=password]", TEST_PASSWORD)
+    nurse.click("button[type=submit]")
+    expect(nurse).to_have_url(re.compile(rf"/cases/{case.pk}/$"))
+    expect(nurse.locator("#id_consent-witness")).to_have_value("W. Itness, RN")
+    expect(nurse.locator(".draft-note")).to_be_visible()
+    # "Switch user": the next person lands on the same case, and never sees that typing.
+    nurse.get_by_role("button", name="Switch user").click()
+    nurse.fill("input[name=username]", team.surgeon.username)
+    nurse.fill("input[name=password]", TEST_PASSWORD)
+    nurse.click("button[type=submit]")
+    expect(nurse).to_have_url(re.compile(rf"/cases/{case.pk}/$"))
+    expect(nurse.get_by_test_id("target")).to_be_visible()
+    assert nurse.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('rightlevel-draft:'))") == []
+    if nurse.locator("#id_consent-witness").count():
+        expect(nurse.locator("#id_consent-witness")).to_have_value("")
