@@ -77,7 +77,7 @@ class InactivityLogoutMiddleware:
             response["HX-Redirect"] = f"{settings.LOGIN_URL_PATH}?timeout=1"
             return response
         if request.method == "GET":  # back to this page after signing in again
-            return redirect(f"{settings.LOGIN_URL_PATH}?{urlencode({'timeout': 1, 'next': request.get_full_path()})}")
+            return redirect(f"{settings.LOGIN_URL_PATH}?{urlencode({'timeout': '1', 'next': request.get_full_path()})}")
         return redirect(f"{settings.LOGIN_URL_PATH}?timeout=1")
 
 
