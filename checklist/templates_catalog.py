@@ -448,11 +448,11 @@ _AUGMENTATION_KIT = StepTemplate(
 _CONUS_WARNING = StepTemplate(
     code="conus_warning_acknowledged",
     phase="time_out",
-    text="Target is at T12, L1 or L2, near where the spinal cord ends (T12 to L3): a level too high moves toward it",
+    text="Target is near the end of the spinal cord (T12 to L2): a level too high moves toward the cord",
     roles=(SURGEON, NURSE),
     condition=CONDITION_CONUS,
     source="Saifuddin 1998",
-    help="The cord usually ends at L1 but can end anywhere from T12 to L3, so an error upward is dangerous.",
+    help="The cord usually ends at L1 but can end anywhere from mid-T12 to L3, so an error upward is dangerous.",
 )
 _VARIANT_PLAN = StepTemplate(
     code="variant_anatomy_discussed",

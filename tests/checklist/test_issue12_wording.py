@@ -6,8 +6,6 @@ import pytest
 from django.test import Client
 
 from checklist import services
-from checklist.models import Case
-from checklist.templates_catalog import get_template
 from config.api_errors import ApplicationError
 from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
 
@@ -23,17 +21,6 @@ def _client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def test_the_conus_range_reads_the_same_in_the_checklist_and_the_engine(team: Team) -> None:
-    case = case_schedule(team)
-    evidence_record(team, case)
-    case = Case.objects.get(pk=case.pk)
-    step = get_template(case.procedure).step("conus_warning_acknowledged")
-    warning = next(f["message"] for f in case.latest_verdict.findings if f["code"] == "CONUS_PROXIMITY")
-    assert "(T12 to L3)" in warning
-    assert "(T12 to L3)" in step.text and "T12 to L3" in step.help
-    assert "T12 to L2" not in step.text + step.help
 
 
 def test_counts_to_expect_say_they_assume_the_usual_anatomy_when_none_is_recorded(team: Team) -> None:
