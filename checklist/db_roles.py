@@ -35,7 +35,7 @@ READ_ONLY_TABLES = ("django_migrations",)
 
 def record_rules() -> dict[str, dict[str, str]]:
     """Migration 0010's table -> {movable column: rule}."""
-    return dict(importlib.import_module("checklist.migrations.0012_issue13_append_only_records").RECORDS)
+    return dict(importlib.import_module("checklist.migrations.0013_issue13_append_only_records").RECORDS)
 
 
 def grant_statements(connection: BaseDatabaseWrapper, role: str) -> list[str]:

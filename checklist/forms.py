@@ -64,7 +64,8 @@ class SignForm(VersionedForm):
 
 
 class ConsentForm(VersionedForm):
-    procedure = forms.ChoiceField(choices=Procedure.choices)
+    # Entered from the signed paper: nothing is preselected (a preselection would agree by construction).
+    procedure = forms.ChoiceField(choices=[("", "Choose the procedure on the form"), *Procedure.choices])
     levels = LevelsField(label="Level(s) on the consent")
     side = forms.ChoiceField(choices=Side.choices, widget=BigRadio)
     date_signed = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -104,17 +105,16 @@ class ImagingForm(VersionedForm):
 
 
 class AnatomyForm(VersionedForm):
-    thoracic = forms.TypedChoiceField(
-        choices=[(11, "11"), (12, "12"), (13, "13")], coerce=int, widget=BigRadio, initial=12
-    )
-    lumbar = forms.TypedChoiceField(choices=[(4, "4"), (5, "5"), (6, "6")], coerce=int, widget=BigRadio, initial=5)
+    # Counted on the images: no usual anatomy is preselected (a count is entered, not accepted).
+    thoracic = forms.TypedChoiceField(choices=[(11, "11"), (12, "12"), (13, "13")], coerce=int, widget=BigRadio)
+    lumbar = forms.TypedChoiceField(choices=[(4, "4"), (5, "5"), (6, "6")], coerce=int, widget=BigRadio)
     lowest_rib = forms.CharField(max_length=4, required=False, help_text="Blank = the last thoracic vertebra")
     lowest_mobile = forms.CharField(
         max_length=4,
         required=False,
         help_text="Blank = the last lumbar vertebra; L4 if L5 is sacralized, S1 if lumbarized",
     )
-    source = forms.ChoiceField(choices=AnatomySource.choices, widget=BigRadio, initial=AnatomySource.WHOLE_SPINE)
+    source = forms.ChoiceField(choices=AnatomySource.choices, widget=BigRadio)
 
 
 # "Not shown" is an answer, not a blank: a nurse says the view does not show the side.
@@ -151,11 +151,26 @@ class TreatedLevelsForm(VersionedForm):
 class AttestForm(VersionedForm):
     step_code = forms.CharField(max_length=80)
     role = forms.CharField(max_length=20)
+    shown = forms.CharField(max_length=400, required=False)
 
 
 class PhaseAttestForm(VersionedForm):
     phase = forms.CharField(max_length=20)
     role = forms.CharField(max_length=20)
+    # Signed by the server when it rendered this phase's button: which phase, for whom, and when.
+    shown = forms.CharField(max_length=400, required=False)
+
+
+class AdverseEventForm(VersionedForm):
+    statement = forms.CharField(
+        label="Your statement: what was treated, and how it happened",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    username = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "username"})
+    )
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
 class DurableMarkForm(VersionedForm):

@@ -55,7 +55,11 @@ ACTION_BY_CODE = {
         "Record the evidence again so that it reads together with this patient's anatomy "
         "(or the surgeon revises and re-signs the plan)."
     ),
-    TREATED_LEVELS_MISMATCH: "Record exactly the levels that were treated, as the surgeon states them.",
+    TREATED_LEVELS_MISMATCH: (
+        "Record what was actually treated. If it differs from the plan, this is a wrong-level event: "
+        "the surgeon records a signed statement, quality and the administrators are alerted, and the "
+        "case closes as completed with a wrong-level event."
+    ),
 }
 
 _SEVERITY_RANK = {"stop": 0, "incomplete": 1, "warning": 2}

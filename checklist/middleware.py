@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
+from django.utils.http import urlencode
 
 from checklist.audit import audit_context
 
@@ -57,6 +58,8 @@ class InactivityLogoutMiddleware:
             last = request.session.get(SESSION_LAST_ACTIVITY)
             if isinstance(last, (int, float)) and now - last > inactivity_timeout_seconds():
                 logout(request)
+                if request.path == settings.LOGIN_URL_PATH:  # already on its way to sign in again
+                    return self.get_response(request)
                 return self._logged_out_response(request)
             if not request.headers.get(PASSIVE_HEADER):
                 request.session[SESSION_LAST_ACTIVITY] = now
@@ -73,6 +76,8 @@ class InactivityLogoutMiddleware:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = f"{settings.LOGIN_URL_PATH}?timeout=1"
             return response
+        if request.method == "GET":  # back to this page after signing in again
+            return redirect(f"{settings.LOGIN_URL_PATH}?{urlencode({'timeout': '1', 'next': request.get_full_path()})}")
         return redirect(f"{settings.LOGIN_URL_PATH}?timeout=1")
 
 

@@ -120,7 +120,12 @@ class CaseState(models.TextChoices):
     LOCALIZATION = "localization", "Localization"
     SIGN_OUT = "sign_out", "Sign out"
     COMPLETED = "completed", "Completed"
+    COMPLETED_WRONG_LEVEL = "completed_wrong_level", "Completed with a wrong-level event"
     CANCELLED = "cancelled", "Cancelled"
+
+
+# States in which nothing more is recorded, and the room is free for the next patient.
+CLOSED_STATES = (CaseState.COMPLETED, CaseState.COMPLETED_WRONG_LEVEL, CaseState.CANCELLED)
 
 
 class Verdict(models.TextChoices):
@@ -147,7 +152,7 @@ class Case(models.Model):
         User, on_delete=models.PROTECT, related_name="cases_as_anesthesia", null=True, blank=True
     )
     procedure = models.CharField(max_length=60, choices=Procedure.choices)
-    state = models.CharField(max_length=20, choices=CaseState.choices, default=CaseState.SCHEDULED)
+    state = models.CharField(max_length=24, choices=CaseState.choices, default=CaseState.SCHEDULED)
     version = models.PositiveIntegerField(default=1)
     evidence_version = models.PositiveIntegerField(default=1)
     verdict = models.CharField(max_length=12, choices=Verdict.choices, default=Verdict.INCOMPLETE)
@@ -415,6 +420,7 @@ class StepAttestation(models.Model):
 class SignatureMeaning(models.TextChoices):
     APPROVED_PLAN = "approved plan", "Approved plan"
     CONFIRMED_LEVEL = "confirmed level", "Confirmed level"
+    WRONG_LEVEL_STATEMENT = "wrong-level statement", "Wrong-level event statement"
 
 
 class Signature(models.Model):
@@ -479,6 +485,27 @@ class NearMiss(models.Model):
 
     def __str__(self) -> str:
         return f"Near miss {self.kind} (case {self.case_id})"
+
+
+class AdverseEvent(models.Model):
+    """A wrong-level treatment, recorded as treated at sign-out: never a near miss. The surgeon's
+    statement is e-signed; quality officers and administrators are alerted when it is recorded."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="adverse_events")
+    kind = models.CharField(max_length=20, default="wrong_level")
+    planned_levels = models.CharField(max_length=200)
+    treated_levels = models.CharField(max_length=200)
+    statement = models.TextField()
+    signature = models.OneToOneField(Signature, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    alerted = models.JSONField(default=list, help_text="Usernames alerted at once (quality officers, admins).")
+
+    class Meta:
+        ordering = ["-recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Wrong-level event (case {self.case_id}): planned {self.planned_levels}, treated {self.treated_levels}"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,9 +11,15 @@ from django.utils import timezone
 
 from checklist.levels import ACTION_BY_CODE as WORKFLOW_ACTIONS
 from checklist.levels import CurrentEvidence, current_evidence, plan_content, signature_valid
-from checklist.models import Case, NearMiss, User
+from checklist.models import AdverseEvent, Case, NearMiss, Room, User
 from checklist.policies import can, user_roles, visible_cases
-from checklist.selectors import StepStatus, checklist_status, checklist_template
+from checklist.selectors import (
+    StepStatus,
+    case_in_room,
+    checklist_status,
+    checklist_template,
+    wrong_level_stop_only,
+)
 from checklist.templates_catalog import PHASE_LABELS, PHASES
 from levelverify.check import ACTION_BY_CODE as ENGINE_ACTIONS
 from levelverify.check import check_levels
@@ -24,14 +30,25 @@ VERDICT_WORDS = {
     "incomplete": ("INCOMPLETE", "Evidence is missing."),
     "stop": ("STOP", "The evidence disagrees. Do not proceed."),
 }
-def cases_today(user: User, *, day: dt.date | None = None, mine_only: bool = False) -> QuerySet[Case]:
+def cases_today(
+    user: User, *, day: dt.date | None = None, mine_only: bool = False, room_id: int | None = None
+) -> QuerySet[Case]:
     day = day or timezone.localdate()
     start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     end = start + dt.timedelta(days=1)
     cases = visible_cases(user).filter(scheduled_start__gte=start, scheduled_start__lt=end)
     if mine_only:
         cases = cases.filter(surgeon=user) | cases.filter(co_surgeons=user)
+    if room_id is not None:
+        cases = cases.filter(room_id=room_id)
     return cases.select_related("patient", "room", "surgeon", "latest_verdict").order_by("scheduled_start", "id")
+
+
+def rooms_now(user: User) -> list[tuple[Room, Case | None]]:
+    """Each room the user sees today's cases in, with the case whose patient is in it now."""
+    room_ids = visible_cases(user).values_list("room_id", flat=True).distinct()
+    rooms = Room.objects.filter(pk__in=room_ids).order_by("name")
+    return [(room, case_in_room(room_id=room.pk)) for room in rooms]
 
 
 def target_of(case: Case) -> dict[str, Any] | None:
@@ -56,6 +73,9 @@ class Phase:
     steps: list[StepStatus]
     open: bool
     blocked_reason: str | None
+    # Roles of the viewing user this phase still waits for (steps this person already attested
+    # under another role are not theirs to attest again: one person, one role per step).
+    waiting_for_me: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -80,6 +100,11 @@ class CasePage:
     plan_signature_valid: bool | None
     near_misses: list[NearMiss]
     can: dict[str, bool] = field(default_factory=dict)
+    adverse_events: list[AdverseEvent] = field(default_factory=list)
+    # The stop is only the treated-levels mismatch: the surgeon records the wrong-level event.
+    wrong_level_pending: bool = False
+    # Steps may be attested: no stop, or a wrong-level stop whose adverse event is recorded.
+    attest_open: bool = True
 
     @property
     def verdict_word(self) -> str:
@@ -112,6 +137,19 @@ def case_page(case: Case, user: User) -> CasePage:
         gate = _phase_gate(case, code, done)
         phases.append(Phase(code, PHASE_LABELS[code], [s for s in steps if s.phase == code], gate is None, gate))
     held = user_roles(user)
+    my_roles = [r for r in ("surgeon", "anesthesia", "nurse", "radiographer") if r in held]
+    for phase in phases:
+        phase.waiting_for_me = [
+            role
+            for role in my_roles
+            if any(
+                role in s.missing_roles and not any(w["user"] == user.username for w in s.attested_by.values())
+                for s in phase.steps
+            )
+        ]
+    adverse = list(case.adverse_events.all())
+    wrong_level = case.verdict == "stop" and wrong_level_stop_only(case)
+    acknowledged = wrong_level and any(a.treated_levels == case.treated_levels for a in adverse)
     plan = evidence.plan
     valid = None
     if plan is not None and plan.signature is not None:
@@ -135,8 +173,11 @@ def case_page(case: Case, user: User) -> CasePage:
         missing=[f for f in findings if f["severity"] == "incomplete"],
         warnings=[f for f in findings if f["severity"] == "warning"],
         phases=phases,
-        my_roles=[r for r in ("surgeon", "anesthesia", "nurse", "radiographer") if r in held],
+        my_roles=my_roles,
         plan_signature_valid=valid,
         near_misses=list(case.near_misses.all()),
         can={action.replace(".", "_"): can(user, action, case) for action in actions},
+        adverse_events=adverse,
+        wrong_level_pending=wrong_level and not acknowledged,
+        attest_open=case.verdict != "stop" or acknowledged,
     )

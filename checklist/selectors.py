@@ -19,6 +19,8 @@ from django.utils import timezone
 from checklist import audit, policies, roles
 from checklist.levels import current_evidence, plan_content, signature_valid
 from checklist.models import (
+    CLOSED_STATES,
+    AdverseEvent,
     AuditEvent,
     Case,
     LevelVerdict,
@@ -27,6 +29,7 @@ from checklist.models import (
     PlanVersion,
     Room,
     Signature,
+    SigningFailure,
     StepAttestation,
     User,
     WorkerHeartbeat,
@@ -430,3 +433,52 @@ def case_near_misses(case: Case) -> list[NearMiss]:
 def near_misses_all(*, limit: int = 100, offset: int = 0) -> tuple[list[NearMiss], int]:
     queryset = NearMiss.objects.select_related("caught_by", "resolved_by", "case", "case__room")
     return list(queryset.order_by("-resolved_at", "-id")[offset : offset + limit]), queryset.count()
+
+
+# A case left open (never signed out) stops counting as "in the room" the next day, once this long
+# has passed since its patient came in: an overnight case still holds its room.
+ROOM_OCCUPANCY_HOURS = 12
+
+
+def case_in_room(*, room_id: int, exclude: int | None = None) -> Case | None:
+    """The case whose patient is in the room now: in the room today (or within the last
+    ROOM_OCCUPANCY_HOURS), neither signed out nor cancelled."""
+    now = timezone.now()
+    today = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    since = min(today, now - timedelta(hours=ROOM_OCCUPANCY_HOURS))
+    cases = Case.objects.filter(room_id=room_id, patient_in_room_at__gte=since, signed_out_at__isnull=True)
+    cases = cases.exclude(state__in=CLOSED_STATES).select_related("patient")
+    if exclude is not None:
+        cases = cases.exclude(pk=exclude)
+    return cases.order_by("patient_in_room_at").first()
+
+
+WRONG_LEVEL_CODE = "TREATED_LEVELS_MISMATCH"
+
+
+def wrong_level_stop_only(case: Case) -> bool:
+    """The case's only stop finding is the treated-levels mismatch."""
+    verdict = case.latest_verdict
+    if verdict is None:
+        return False
+    codes = {f["code"] for f in verdict.findings if f["severity"] == "stop"}
+    return codes == {WRONG_LEVEL_CODE}
+
+
+def wrong_level_acknowledged(case: Case) -> bool:
+    """The stop is the treated-levels mismatch alone and its adverse event is recorded for the
+    levels now on the case: sign-out may go on (the record is honest, the case closes as an event)."""
+    if not wrong_level_stop_only(case):
+        return False
+    return AdverseEvent.objects.filter(case=case, treated_levels=case.treated_levels).exists()
+
+
+def signing_unlockers() -> list[str]:
+    """The people who can lift a signing lock (active administrators), by name."""
+    admins = User.objects.filter(groups__name=roles.ADMIN, is_active=True).order_by("full_name")
+    return [u.full_name or u.username for u in admins.distinct()]
+
+
+def signing_failures_in_a_row(user: User) -> int:
+    """Failed signatures of ``user`` since their last good one (or the last unlock)."""
+    return SigningFailure.objects.filter(user=user, cleared_at__isnull=True).count()

@@ -3,14 +3,16 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from checklist import views
+from checklist import addon_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-user/", views.SwitchUserView.as_view(), name="switch-user"),
+    path("activity", views.ActivityView.as_view(), name="activity"),
     path("", views.RoleLandingView.as_view(), name="home"),
     path("cases/", views.CaseListView.as_view(), name="case-list"),
+    path("cases/new/", addon_views.AddOnCaseView.as_view(), name="case-new"),
     path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<int:case_id>/do/<slug:action>", views.CaseActionView.as_view(), name="case-action"),
     path("cases/<int:case_id>/levels-preview", views.LevelsPreviewView.as_view(), name="levels-preview"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any, cast
@@ -13,11 +15,13 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
@@ -26,11 +30,22 @@ from checklist import forms, page_selectors, roles, selectors, services, uploads
 from checklist.auth_forms import LoginForm, address_throttled_message, sign_in_address_throttled
 from checklist.levels import anatomy_of, current_evidence
 from checklist.models import Case, Consent, User
-from checklist.policies import can
+from checklist.policies import can, require
+from checklist.services.adverse_events import adverse_event_record
 from checklist.services.bulk import phase_attest_mine
-from config.api_errors import ApplicationError, ConflictError, field_error
+from checklist.services.checklist import PHASE_WORDS
+from checklist.services.signatures import SIGNING_FAILURE_LIMIT
+from config.api_errors import ApplicationError, ConflictError, LockedError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE, UNILATERAL_SIDES
-from levelverify.spine import NotationError, display_target, format_units, parse_levels
+from levelverify.spine import (
+    NotationError,
+    Structure,
+    Unit,
+    display_target,
+    format_units,
+    parse_levels,
+    parse_unit,
+)
 
 logger = logging.getLogger(__name__)
 LOCKED_OUT = "Too many failed sign-in attempts for this username: it is locked for a while."
@@ -108,8 +123,20 @@ class SwitchUserView(View):
     """Shared tablets: end this person's session and hand the login screen to the next one."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        target = request.POST.get("next", "")
         logout(request)
+        # The next person signs in to the page that was open (a case, usually), if it is ours.
+        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
         return redirect("login")
+
+
+class ActivityView(LoginRequiredMixin, View):
+    """POST /activity: the page tells the server someone is typing (typing makes no request of
+    its own); the inactivity middleware counts this request as activity."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(status=204)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -136,12 +163,18 @@ class CaseListView(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         mine = self.request.GET.get("mine") == "1" or (user.role == roles.SURGEON and "mine" not in self.request.GET)  # type: ignore[union-attr]
-        cases = list(page_selectors.cases_today(user, mine_only=mine))  # type: ignore[arg-type]
+        room = self.request.GET.get("room", "")
+        room_id = int(room) if room.isdigit() and len(room) < 10 else None
+        cases = list(page_selectors.cases_today(user, mine_only=mine, room_id=room_id))  # type: ignore[arg-type]
+        rooms = page_selectors.rooms_now(user)  # type: ignore[arg-type]
         context.update(
+            rooms=rooms,
+            room_id=room_id,
             cases=[(case, page_selectors.target_of(case)) for case in cases],
             mine=mine,
             today=timezone.localdate(),
             is_surgeon=user.role == roles.SURGEON,  # type: ignore[union-attr]
+            can_schedule=can(user, "case.schedule"),  # type: ignore[arg-type]
         )
         return context
 
@@ -168,24 +201,22 @@ FORMS: dict[str, type[forms.VersionedForm]] = {
     "anatomy": forms.AnatomyForm,
     "localization": forms.LocalizationForm,
     "treated": forms.TreatedLevelsForm,
+    "adverse": forms.AdverseEventForm,
 }
 
 
 def _initial_forms(case: Case, page: page_selectors.CasePage) -> dict[str, Any]:
     version: dict[str, Any] = {"expected_version": case.evidence_version}
     plan = page.evidence.plan
-    consent_initial: dict[str, Any] = {**version, "procedure": case.procedure}
-    if plan is not None:
-        consent_initial.update(levels=plan.levels, side=plan.side)
     built: dict[str, Any] = {}
+    # Consent, marking and anatomy start empty: each is entered from its own source (the signed
+    # paper, the skin, the images), never from the plan, so that agreement is evidence.
     for name, form_class in FORMS.items():
         initial: dict[str, Any] = dict(version)
         if name == "plan" and plan is not None:
             initial.update(levels=plan.levels, side=plan.side, approach=plan.approach, notes=plan.notes)
-        if name == "consent":
-            initial = consent_initial
         if name == "marking":
-            initial.update(marked_by=case.surgeon_id, side=plan.side if plan else None, region="lumbar")
+            initial.update(marked_by=case.surgeon_id)
         if name == "imaging":
             initial.update(reviewed_by=case.surgeon_id)
         if name == "localization":
@@ -212,6 +243,7 @@ class CaseDetailView(LoginRequiredMixin, View):
         error: str | None = None,
         conflict: bool = False,
         status: int = 200,
+        error_anchor: str = "top",
     ) -> HttpResponse:
         page = page_selectors.case_page(case, request.user)  # type: ignore[arg-type]
         built = _initial_forms(case, page)
@@ -220,7 +252,26 @@ class CaseDetailView(LoginRequiredMixin, View):
             built[bound[0]] = bound[1]
             open_form = bound[0]
         level_choices, label_choices = _level_choices(case, page)
+        # A background refresh (another device changed the case) leaves this device's read-back and
+        # messages for its own next page.
+        passive = request.headers.get("X-RightLevel-Passive") == "1"
+        readback = None if passive else request.session.pop(SESSION_READBACK, None)
+        flash_anchor = None
+        if bound is None and error is None and not passive:
+            flash_anchor = request.session.pop(SESSION_FLASH_ANCHOR, "top")
+        actor = _actor(request)
         context = {
+            "flash_anchor": flash_anchor,
+            "error_anchor": error_anchor,
+            "signing_locked": actor.signing_locked_at is not None,
+            "signing_limit": SIGNING_FAILURE_LIMIT,
+            "signing_unlockers": selectors.signing_unlockers() if actor.signing_locked_at is not None else [],
+            "readback": readback if readback and readback.get("case") == case.pk else None,
+            "shown_tokens": {
+                phase.code: phase_shown_token(case=case, phase=phase.code, user=_actor(request))
+                for phase in page.phases
+                if phase.open and phase.waiting_for_me
+            },
             "level_choices": level_choices,
             "label_choices": label_choices,
             "page": page,
@@ -237,6 +288,69 @@ class CaseDetailView(LoginRequiredMixin, View):
 
 
 SESSION_SIGNED = "rightlevel_signed"
+SESSION_FLASH_ANCHOR = "rightlevel_flash_anchor"
+SIGNING_ACTIONS = frozenset({"sign", "confirm", "adverse"})
+ONE_ATTEMPT_LEFT = "One attempt left: a third wrong password locks signing for you until an administrator unlocks it."
+WHO_UNLOCKS = (
+    'Who can unlock: {admins} (administrators), in the administration pages (Users, then "Unlock signing"). '
+    "The unlock is audited with its reason."
+)
+
+
+def signing_feedback(exc: ApplicationError, actor: User) -> ApplicationError:
+    """A failed signature says how many tries are left, and a lock says who can lift it."""
+    if isinstance(exc, LockedError):
+        admins = ", ".join(selectors.signing_unlockers()) or "an administrator"
+        message = f"{exc.message} {WHO_UNLOCKS.format(admins=admins)}"
+        return LockedError(message, errors={"non_field_errors": [message]})
+    left = SIGNING_FAILURE_LIMIT - selectors.signing_failures_in_a_row(actor)
+    if exc.status_code == 403 and left == 1 and exc.errors:
+        errors = {field: [f"{e} {ONE_ATTEMPT_LEFT}" for e in messages_] for field, messages_ in exc.errors.items()}
+        return ApplicationError(f"{exc.message} {ONE_ATTEMPT_LEFT}", errors=errors, status_code=exc.status_code)
+    return exc
+
+
+SESSION_READBACK = "rightlevel_readback"
+SHOWN_SALT = "rightlevel.phase-shown"
+SHOWN_MAX_AGE_SECONDS = 12 * 60 * 60
+NOT_SHOWN_HERE = (
+    "This attest button was not shown for the {phase} on this device: nothing was attested. Reload and "
+    "use the button on the {phase} card."
+)
+
+
+def phase_shown_token(*, case: Case, phase: str, user: User) -> str:
+    """What a phase's attest button carries: the server's word that it rendered this control, for
+    this case, phase and person, at this time."""
+    return signing.dumps({"c": case.pk, "p": phase, "u": user.pk, "t": time.time()}, salt=SHOWN_SALT)
+
+
+def phase_shown_at(token: str, *, case: Case, phase: str, user: User) -> dt.datetime | None:
+    """When the control was rendered, if ``token`` is a genuine one for this case, phase and person."""
+    try:
+        data = signing.loads(token, salt=SHOWN_SALT, max_age=SHOWN_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or (data.get("c"), data.get("p"), data.get("u")) != (case.pk, phase, user.pk):
+        return None
+    return dt.datetime.fromtimestamp(float(data["t"]), tz=dt.UTC)
+
+
+def readback_store(request: HttpRequest, *, case: Case, what: str, rows: list[tuple[str, str, str, bool]]) -> None:
+    """After a save, show what was entered beside what the plan says (never inside the form).
+    Each row: label, entered, what the plan says, and whether the two are compared word for word
+    (the level check is the judge; the read-back only helps the eye)."""
+    request.session[SESSION_READBACK] = {
+        "case": case.pk,
+        "what": what,
+        "rows": [
+            {"label": label, "entered": entered, "plan": plan,
+             "agrees": (entered.lower() == plan.lower()) if compare else None}
+            for label, entered, plan, compare in rows
+        ],
+    }  # fmt: skip
+
+
 PICKER_REGION = ("T11", "T12", "T13", "L1", "L2", "L3", "L4", "L5", "L6", "S1")
 
 
@@ -283,6 +397,8 @@ class CaseActionView(LoginRequiredMixin, View):
                                error=exc.message, conflict=True, status=409)  # fmt: skip
         except ApplicationError as exc:
             fresh = _visible_case_or_404(request, case_id)
+            if action in SIGNING_ACTIONS:
+                exc = signing_feedback(exc, _actor(request))
             if action in FORMS:
                 for field, errors in exc.errors.items():
                     target = field if field in form.fields else None
@@ -291,8 +407,11 @@ class CaseActionView(LoginRequiredMixin, View):
                 if not exc.errors:
                     form.add_error(None, exc.message)
                 return page.render(request, fresh, bound=(action, form), status=exc.status_code)
-            return page.render(request, fresh, error=exc.message, status=exc.status_code)
+            return page.render(request, fresh, error=exc.message, status=exc.status_code,
+                               error_anchor=ANCHORS.get(action, "top"))  # fmt: skip
         messages.success(request, message)
+        # The page comes back scrolled to the control; the message is shown there, not at the top.
+        request.session[SESSION_FLASH_ANCHOR] = ANCHORS.get(action, "top")
         return redirect(reverse("case-detail", args=[case_id]) + f"#{ANCHORS.get(action, 'top')}")
 
 
@@ -347,12 +466,23 @@ def _do_consent(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     consent = services.consent_record(actor=_actor(request), case=case.pk, procedure=d["procedure"], levels=d["levels"],
                                       side=d["side"], date_signed=d["date_signed"], witness=d["witness"],
                                       scan=d.get("scan"), expected_version=d["expected_version"])  # fmt: skip
+    plan = current_evidence(case).plan
+    readback_store(request, case=case, what="Consent", rows=[
+        ("Procedure", consent.get_procedure_display(), case.get_procedure_display(), True),
+        ("Levels", consent.levels, plan.levels if plan else "no plan yet", plan is not None),
+        ("Side", consent.side, plan.side if plan else "no plan yet", plan is not None),
+    ])  # fmt: skip
     return f"Consent recorded: {consent.levels} {consent.side}."
 
 
 def _do_marking(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     services.marking_record(actor=_actor(request), case=case.pk, region=d["region"], side=d["side"],
                             marked_by=d["marked_by"], expected_version=d["expected_version"])  # fmt: skip
+    plan = current_evidence(case).plan
+    readback_store(request, case=case, what="Site marking", rows=[
+        ("Side", d["side"], plan.side if plan else "no plan yet", plan is not None),
+        ("Region", d["region"], f"levels {plan.levels}" if plan else "no plan yet", False),
+    ])  # fmt: skip
     return f"Site marking recorded: {d['region']}, {d['side']}."
 
 
@@ -368,6 +498,10 @@ def _do_anatomy(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
                                      lowest_rib=d["lowest_rib"].strip().upper(),
                                      lowest_mobile=d["lowest_mobile"].strip().upper(), source=d["source"],
                                      expected_version=d["expected_version"])  # fmt: skip
+    readback_store(request, case=case, what="Anatomy", rows=[
+        ("Thoracic vertebrae", str(record.thoracic), "— (the usual anatomy has 12)", False),
+        ("Lumbar vertebrae", str(record.lumbar), "— (the usual anatomy has 5)", False),
+    ])  # fmt: skip
     return f"Anatomy recorded: {record.thoracic} thoracic, {record.lumbar} lumbar."
 
 
@@ -390,16 +524,45 @@ def _do_treated(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     return "Levels treated recorded."
 
 
+def _do_adverse(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    event = adverse_event_record(actor=_actor(request), case=case.pk, statement=d["statement"], password=d["password"],
+                                 username=d["username"] or None,
+                                 first_in_session=not request.session.get(SESSION_SIGNED),
+                                 expected_version=d["expected_version"])  # fmt: skip
+    request.session[SESSION_SIGNED] = True
+    alerted = len(event.alerted)
+    return (
+        f"Wrong-level event recorded and signed by {event.signature.printed_name}: planned {event.planned_levels}, "
+        f"treated {event.treated_levels}. {alerted} quality officer{'s' if alerted != 1 else ''} and "
+        "administrators alerted. Sign-out can now be completed."
+    )
+
+
 def _do_attest(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    require(_actor(request), "step.attest", case)  # who may attest at all, before whether this tap counts
+    try:
+        phase = selectors.checklist_template(case).step(d["step_code"]).phase
+    except KeyError:
+        raise ApplicationError("No such step in this case's checklist.") from None
+    shown_at = phase_shown_at(d["shown"], case=case, phase=phase, user=_actor(request))
+    if shown_at is None:
+        raise ApplicationError(NOT_SHOWN_HERE.format(phase=PHASE_WORDS.get(phase, phase)))
     services.step_attest(actor=_actor(request), case=case.pk, step_code=d["step_code"], role=d["role"],
-                         expected_version=d["expected_version"])  # fmt: skip
+                         expected_version=d["expected_version"], shown_at=shown_at)  # fmt: skip
     return "Attested."
 
 
 def _do_attest_phase(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    require(_actor(request), "step.attest", case)
+    words = PHASE_WORDS.get(d["phase"], d["phase"])
+    shown_at = phase_shown_at(d["shown"], case=case, phase=d["phase"], user=_actor(request))
+    if shown_at is None:
+        raise ApplicationError(NOT_SHOWN_HERE.format(phase=words))
     done = phase_attest_mine(actor=_actor(request), case=case.pk, phase=d["phase"], role=d["role"],
-                             expected_version=d["expected_version"])  # fmt: skip
-    return f"Attested {len(done)} step{'s' if len(done) != 1 else ''} as {d['role']}."
+                             expected_version=d["expected_version"], shown_at=shown_at)  # fmt: skip
+    if not done:
+        return f"Already attested: your {words} steps as {d['role']} were recorded before."
+    return f"Attested {len(done)} {words} step{'s' if len(done) != 1 else ''} as {d['role']}."
 
 
 def _do_in_room(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
@@ -433,6 +596,7 @@ ACTIONS: dict[str, tuple[type[forms.VersionedForm], Callable[[HttpRequest, Case,
     "anatomy": (forms.AnatomyForm, _do_anatomy),
     "localization": (forms.LocalizationForm, _do_localization),
     "treated": (forms.TreatedLevelsForm, _do_treated),
+    "adverse": (forms.AdverseEventForm, _do_adverse),
     "attest": (forms.AttestForm, _do_attest),
     "attest-phase": (forms.PhaseAttestForm, _do_attest_phase),
     "in-room": (forms.VersionedForm, _do_in_room),
@@ -443,7 +607,7 @@ ACTIONS: dict[str, tuple[type[forms.VersionedForm], Callable[[HttpRequest, Case,
 ANCHORS = {
     "plan": "evidence", "sign": "evidence", "consent": "evidence", "marking": "evidence", "imaging": "evidence",
     "anatomy": "evidence", "localization": "localization", "confirm": "localization", "durable-mark": "localization",
-    "treated": "phase-sign_out",
+    "treated": "localization", "adverse": "localization",
 }  # fmt: skip
 
 
@@ -461,8 +625,15 @@ class LevelsPreviewView(LoginRequiredMixin, View):
         anatomy = anatomy_of(evidence.anatomy)
         if not text.strip():
             return HttpResponse("")
+        units: tuple[Unit, ...]
         try:
-            units = parse_levels(text, structure, anatomy)
+            if kind == "label":
+                # Exactly what localization_record accepts: one unit, in the plan's structure.
+                plan = evidence.plan
+                label_structure: Structure = "segment" if plan and plan.structure == "segment" else "vertebra"
+                units = (parse_unit(text, label_structure, anatomy),)
+            else:
+                units = parse_levels(text, structure, anatomy)
         except NotationError as exc:
             return render(request, "checklist/_levels_preview.html", {"error": "; ".join(exc.messages)})
         display = display_target(structure, units)

@@ -80,7 +80,7 @@ def _flush_around_audit_triggers() -> None:
 
         modules = [
             importlib.import_module("checklist.migrations.0004_audit_append_only_triggers"),
-            importlib.import_module("checklist.migrations.0012_issue13_append_only_records"),
+            importlib.import_module("checklist.migrations.0013_issue13_append_only_records"),
         ]
         original = DatabaseOperations.execute_sql_flush
 

@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce, TruncWeek
 
 from checklist import audit, roles
 from checklist.models import (
+    AdverseEvent,
     AnatomyRecord,
     AuditChainHead,
     AuditEvent,
@@ -135,6 +136,8 @@ class Compliance:
     extra_kinds: list[str] = field(default_factory=list)
     # Cases whose anatomy was changed after a level image was read (their counts were read again).
     anatomy_changed_after_count: int = 0
+    # Wrong-level treatments (adverse events): counted apart, never among the near misses.
+    wrong_level_events: list[AdverseEvent] = field(default_factory=list)
 
 
 def variant_anatomy_exists() -> Exists:
@@ -259,6 +262,11 @@ def compliance(where: CaseFilter) -> Compliance:
         near_misses_by_surgeon=by_surgeon,
         near_miss_total=sum(row["total"] for row in by_room),
         extra_kinds=sorted(kinds_seen - set(NEAR_MISS_KINDS)),
+        wrong_level_events=list(
+            AdverseEvent.objects.filter(where.range_q("recorded_at"), where.case_q("case__"))
+            .select_related("case__room", "recorded_by")
+            .order_by("-recorded_at")
+        ),
     )
 
 

@@ -5,6 +5,7 @@ together, and leaves side effects to ``transaction.on_commit``. Views, API class
 commands call these; nothing else writes models.
 """
 
+from checklist.services.adverse_events import adverse_event_record
 from checklist.services.cases import case_patient_in_room, case_schedule, room_ensure, verdict_record
 from checklist.services.checklist import sign_out_complete, step_attest, time_out_complete
 from checklist.services.evidence import (
@@ -21,6 +22,7 @@ from checklist.services.signatures import localization_confirm, plan_sign, signi
 from checklist.services.users import heartbeat_record, roles_sync, user_create, user_ensure
 
 __all__ = [
+    "adverse_event_record",
     "anatomy_record",
     "case_patient_in_room",
     "case_schedule",

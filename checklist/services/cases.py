@@ -7,10 +7,12 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from checklist import audit, roles
 from checklist.levels import level_evaluate
 from checklist.models import (
+    AdverseEvent,
     Case,
     CaseState,
     ChecklistRun,
@@ -22,7 +24,7 @@ from checklist.models import (
     User,
 )
 from checklist.policies import require, visible_cases
-from checklist.selectors import StepStatus, phase_complete
+from checklist.selectors import StepStatus, case_in_room, phase_complete
 from checklist.services.common import case_lock, case_touch, now, rule_error
 from checklist.services.reminders import reminders_sync
 from checklist.templates_catalog import get_template
@@ -38,6 +40,12 @@ NEAR_MISS_KIND_BY_CODE = {
     "PLAN_SIGNATURE_INVALID": "signature",
     "EVIDENCE_INVALID": "evidence",
 }
+ROOM_OCCUPIED = (
+    "{room} already has a patient in the room: {family}, {given} (case {case}, {procedure}, scheduled "
+    "{start:%H:%M}). Sign that case out or cancel it before the next patient comes in."
+)
+# Findings that are never "caught in time": the treatment has happened.
+NOT_A_NEAR_MISS = frozenset({"TREATED_LEVELS_MISMATCH"})
 KIND_PRIORITY = ("count", "consent", "marking", "imaging", "treated_levels", "signature", "evidence")
 
 MRN_TAKEN = "MRN {mrn} belongs to a patient with a different name or date of birth: check the identifiers."
@@ -174,6 +182,20 @@ def case_patient_in_room(*, actor: User, case: Case | int, expected_version: int
     require(actor, "case.patient_in_room", case)
     if case.patient_in_room_at is not None:
         raise rule_error("The patient is already recorded as in the room.")
+    # One patient in the room: the room row lock serializes two devices sending two patients in.
+    Room.objects.select_for_update().filter(pk=case.room_id).first()
+    occupant = case_in_room(room_id=case.room_id, exclude=case.pk)
+    if occupant is not None:
+        raise rule_error(
+            ROOM_OCCUPIED.format(
+                room=case.room.name,
+                family=occupant.patient.family_name.upper(),
+                given=occupant.patient.given_name,
+                case=occupant.pk,
+                procedure=occupant.get_procedure_display(),
+                start=timezone.localtime(occupant.scheduled_start),
+            )
+        )
     case.patient_in_room_at = now()
     before = case.state
     case_state_recompute(case)
@@ -217,7 +239,8 @@ def case_state_recompute(case: Case, status: list[StepStatus] | None = None) -> 
     if case.state == CaseState.CANCELLED:
         return
     if case.signed_out_at:
-        case.state = CaseState.COMPLETED
+        wrong_level = AdverseEvent.objects.filter(case=case).exists()
+        case.state = CaseState.COMPLETED_WRONG_LEVEL if wrong_level else CaseState.COMPLETED
     elif case.localization_passed_at:
         case.state = CaseState.SIGN_OUT
     elif case.time_out_completed_at:
@@ -259,13 +282,14 @@ def verdict_record(*, case: Case, actor: User | None, trigger: str) -> LevelVerd
         )
         case.open_stop_verdict = None
         fields.append("open_stop_verdict")
-        audit.append(
-            action="near_miss.recorded",
-            actor=actor,
-            case=case,
-            obj=near_miss,
-            after={"kind": near_miss.kind, "codes": near_miss.codes, "resolution": near_miss.resolution},
-        )
+        if near_miss is not None:
+            audit.append(
+                action="near_miss.recorded",
+                actor=actor,
+                case=case,
+                obj=near_miss,
+                after={"kind": near_miss.kind, "codes": near_miss.codes, "resolution": near_miss.resolution},
+            )
     case.save(update_fields=fields)
     if before != verdict.verdict or trigger == "case.scheduled":
         audit.append(
@@ -286,7 +310,9 @@ def verdict_record(*, case: Case, actor: User | None, trigger: str) -> LevelVerd
 
 def _near_miss_record(
     *, case: Case, stop: LevelVerdict | None, resolving: LevelVerdict, actor: User | None, trigger: str
-) -> NearMiss:
+) -> NearMiss | None:
+    """The near miss of a resolved stop, or None when the stop was only a treated-levels mismatch:
+    what was treated is no error caught in time (a real one is a wrong-level adverse event)."""
     assert stop is not None
     # Every stop finding seen while the stop was open (a second disagreement may have joined the
     # first before both were resolved), each code once, in the order first seen.
@@ -295,10 +321,12 @@ def _near_miss_record(
     episode = LevelVerdict.objects.filter(case=case, verdict="stop", pk__gte=stop.pk).order_by("pk")
     for verdict in episode:
         for finding in verdict.findings:
-            if finding["severity"] == "stop" and finding["code"] not in seen:
+            if finding["severity"] == "stop" and finding["code"] not in seen | NOT_A_NEAR_MISS:
                 seen.add(finding["code"])
                 stop_findings.append(finding)
     codes = sorted(seen)
+    if not codes:
+        return None
     kinds = {NEAR_MISS_KIND_BY_CODE.get(code, "evidence") for code in codes}
     kind = next((k for k in KIND_PRIORITY if k in kinds), "evidence")
     caught_by = stop.triggered_by or actor

@@ -7,15 +7,18 @@ once localization has passed. No step can be attested while the level check is s
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 from checklist import audit
 from checklist.levels import current_evidence
 from checklist.models import Case, PlanVersion, StepAttestation, User
 from checklist.policies import require, user_roles
-from checklist.selectors import StepStatus, checklist_status, checklist_template
+from checklist.selectors import StepStatus, checklist_status, checklist_template, wrong_level_acknowledged
 from checklist.services.cases import case_state_commit, case_state_recompute, verdict_record
 from checklist.services.common import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.templates_catalog import PHASE_LABELS, StepTemplate
@@ -40,6 +43,49 @@ BLOCKING_FINDINGS = {
 PHASE_ORDER = ("sign_in", "time_out", "localization", "sign_out")
 STOPPED = "The level check is STOPPED: {messages} Resolve it with new evidence before attesting anything."
 ALREADY_ATTESTED = "{name} already attested this step as {role} at {at:%H:%M:%S}."
+ONE_PERSON_ONE_ROLE = (
+    "You already attested this step as {other}: a step that needs several roles needs several people. "
+    "Another {role} attests it."
+)
+
+
+NOT_SHOWN = (
+    "The {phase} was not open when this page was shown: nothing was attested. Look at the {phase} card "
+    "and tap its own button."
+)
+TOO_SOON = (
+    "This {phase} button had only just appeared (a second tap?): nothing was attested. Tap it again "
+    "if you mean to attest the {phase}."
+)
+PHASE_WORDS = {"sign_in": "sign-in", "time_out": "time-out", "localization": "localization", "sign_out": "sign-out"}
+
+
+def phase_opened_at(case: Case, phase: str) -> datetime | None:
+    """When ``phase`` became open for attestation (None: not open)."""
+    if phase == "sign_in":
+        return case.patient_in_room_at
+    if phase == "time_out":
+        steps = [s for s in checklist_status(case) if s.phase == "sign_in"]
+        if not steps or not all(s.complete for s in steps):
+            return None
+        return StepAttestation.objects.filter(run__case=case, phase="sign_in", voided_at__isnull=True).aggregate(
+            at=Max("attested_at")
+        )["at"]
+    if phase == "localization":
+        return case.time_out_completed_at
+    if phase == "sign_out":
+        return case.localization_passed_at
+    return None
+
+
+def phase_shown_check(case: Case, phase: str, shown_at: datetime) -> None:
+    """The control was rendered for this phase while the phase was open, long enough ago."""
+    words = PHASE_WORDS.get(phase, phase)
+    opened = phase_opened_at(case, phase)
+    if opened is None or opened > shown_at:
+        raise rule_error(NOT_SHOWN.format(phase=words))
+    if now() - shown_at < timedelta(seconds=settings.RIGHTLEVEL_ATTEST_GUARD_SECONDS):
+        raise rule_error(TOO_SOON.format(phase=words))
 
 
 def _findings(case: Case) -> list[dict[str, Any]]:
@@ -70,6 +116,8 @@ def _evidence_problem(case: Case, step: StepTemplate) -> str | None:
     findings = verdict.findings if verdict else []
     for key in step.evidence:
         blocking = [f for f in findings if f["code"] in BLOCKING_FINDINGS.get(key, set())]
+        if key == "treated_levels" and blocking and wrong_level_acknowledged(case):
+            blocking = []  # recorded as treated, with its signed adverse event: sign-out goes on
         if blocking:
             return " ".join(f["message"] for f in blocking)
         if key == "durable_mark" and not any(x.durable_mark_placed for x in current_evidence(case).localizations):
@@ -89,8 +137,10 @@ def step_attest(
     step_code: str,
     role: str | None = None,
     expected_version: int | None = None,
+    shown_at: datetime | None = None,
 ) -> StepAttestation:
-    """``actor`` attests one checklist step under one of their roles."""
+    """``actor`` attests one checklist step under one of their roles. ``shown_at``: when the
+    tablet rendered the control (see phase_shown_check)."""
     case = case_lock(case, expected_version=expected_version)
     require(actor, "step.attest", case)
     template = checklist_template(case)
@@ -109,10 +159,15 @@ def step_attest(
     current = next((s for s in status if s.code == step.code), None)
     if current is None:
         raise rule_error("This step does not apply to this case.", field="step")
+    other = next((r for r, who in current.attested_by.items() if r != acting and who["user"] == actor.username), None)
+    if other is not None:
+        raise rule_error(ONE_PERSON_ONE_ROLE.format(other=other, role=acting))
     gate = _phase_gate(case, step.phase, status)
     if gate:
         raise rule_error(gate)
-    if case.verdict == "stop":
+    if shown_at is not None:
+        phase_shown_check(case, step.phase, shown_at)
+    if case.verdict == "stop" and not (step.phase == "sign_out" and wrong_level_acknowledged(case)):
         messages = " ".join(f["message"] for f in _findings(case) if f["severity"] == "stop")
         raise rule_error(STOPPED.format(messages=messages))
     problem = _evidence_problem(case, step)
@@ -229,7 +284,7 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
         raise rule_error(gate)
     if not case.treated_levels:
         raise rule_error("Record the levels treated before sign-out.", field="treated_levels")
-    if case.verdict != "pass":
+    if case.verdict != "pass" and not wrong_level_acknowledged(case):
         reasons = " ".join(f["message"] for f in _findings(case) if f["severity"] != "warning")
         raise rule_error(f"The level check does not pass: {reasons}")
     missing = [
@@ -255,4 +310,13 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
     return case
 
 
-__all__ = ["PHASE_ORDER", "localization_pass_check", "sign_out_complete", "step_attest", "time_out_complete"]
+__all__ = [
+    "PHASE_ORDER",
+    "PHASE_WORDS",
+    "localization_pass_check",
+    "phase_opened_at",
+    "phase_shown_check",
+    "sign_out_complete",
+    "step_attest",
+    "time_out_complete",
+]

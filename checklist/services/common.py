@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from checklist.models import Case, CaseState
+from checklist.models import CLOSED_STATES, Case
 from config.api_errors import ApplicationError, ConflictError
 
 STALE = (
@@ -47,7 +47,7 @@ def case_lock(case: Case | int, *, expected_version: int | None = None, allow_cl
     # Only the case row is locked (of=self): its room, patient and surgeon stay free for other cases.
     locked = Case.objects.select_for_update(of=("self",)).select_related(*LOCK_RELATED).get(pk=case_id)
     locked.reminder_inputs_at_lock = reminder_inputs(locked)
-    if not allow_closed and locked.state in (CaseState.COMPLETED, CaseState.CANCELLED):
+    if not allow_closed and locked.state in CLOSED_STATES:
         raise ApplicationError(
             CASE_CLOSED.format(state=locked.get_state_display().lower()),
             errors={"non_field_errors": [CASE_CLOSED.format(state=locked.get_state_display().lower())]},

@@ -20,7 +20,7 @@ def daily_digest_create(*, day: dt.date | None = None) -> list[Reminder]:
         NearMiss.objects.filter(resolved_at__gte=start, resolved_at__lt=end).select_related("case__room")
     )
     incomplete = Case.objects.filter(scheduled_start__gte=start, scheduled_start__lt=end).exclude(
-        state__in=[CaseState.COMPLETED, CaseState.CANCELLED]
+        state__in=[CaseState.COMPLETED, CaseState.COMPLETED_WRONG_LEVEL, CaseState.CANCELLED]
     )
     lines = [f"RightLevel daily digest for {day:%Y-%m-%d}.", f"Near misses caught: {len(near_misses)}."]
     lines += [f"- case {n.case_id} ({n.case.room.name}): {n.kind}, {', '.join(n.codes)}" for n in near_misses[:20]]

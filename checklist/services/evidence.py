@@ -16,6 +16,7 @@ from django.db import transaction
 from checklist import audit, uploads
 from checklist.levels import anatomy_of, current_evidence
 from checklist.models import (
+    AdverseEvent,
     AnatomyRecord,
     Case,
     Consent,
@@ -636,6 +637,10 @@ def treated_levels_record(*, actor: User, case: Case | int, levels: str, expecte
     require(actor, "treated_levels.record", case)
     if case.time_out_completed_at is None:
         raise rule_error("Levels treated are recorded at sign-out, after the time-out.")
+    if AdverseEvent.objects.filter(case=case).exists():
+        raise rule_error(
+            "A wrong-level event is recorded for this case with the levels treated: they cannot be changed."
+        )
     evidence = current_evidence(case)
     canonical = canonical_levels("levels", levels, case.procedure, anatomy_of(evidence.anatomy))
     before = case.treated_levels

@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 30
-CLOSED_STATES = (CaseState.COMPLETED, CaseState.CANCELLED)
+CLOSED_STATES = (CaseState.COMPLETED, CaseState.COMPLETED_WRONG_LEVEL, CaseState.CANCELLED)
 
 
 # --- rules ----------------------------------------------------------------------------------------
@@ -107,9 +107,9 @@ def condition_holds(case: Case, condition: str) -> bool:
     if condition == reminder_rules.ANATOMY_OR_IMAGING_MISSING:
         return bool(codes & {"ANATOMY_MISSING", "PREOP_IMAGING_MISSING"})
     if condition == reminder_rules.TIME_OUT_INCOMPLETE:
-        return case.time_out_completed_at is None and case.state != CaseState.COMPLETED
+        return case.time_out_completed_at is None and case.state not in CLOSED_STATES
     if condition == reminder_rules.LOCALIZATION_NOT_PASSED:
-        return case.localization_passed_at is None and case.state != CaseState.COMPLETED
+        return case.localization_passed_at is None and case.state not in CLOSED_STATES
     if condition == reminder_rules.SIGN_OUT_NOT_DONE:
         return case.signed_out_at is None
     if condition == reminder_rules.STOP_UNRESOLVED:

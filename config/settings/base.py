@@ -146,6 +146,9 @@ RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES = env.int("INACTIVITY_TIMEOUT_MINUTES", de
 RIGHTLEVEL_MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=21 * 1024 * 1024)
 # Seconds win when set (browser tests use a few seconds); otherwise the minutes above.
 RIGHTLEVEL_INACTIVITY_TIMEOUT_SECONDS: int | None = None
+# A phase's attest control must have been on screen this long before a tap counts (a second tap
+# of a double tap lands on the next phase's control a fraction of a second after it appears).
+RIGHTLEVEL_ATTEST_GUARD_SECONDS = env.float("ATTEST_GUARD_SECONDS", default=1.0)
 # Hard upper bound on a session, whatever the activity: one long shift.
 SESSION_COOKIE_AGE = env.int("SESSION_MAX_AGE_SECONDS", default=12 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True

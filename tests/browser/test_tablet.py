@@ -152,6 +152,9 @@ def test_a_consent_side_mismatch_stops_until_a_corrected_consent_agrees(new_devi
     expect(nurse.locator("[data-testid^=attest-phase]")).to_have_count(0)
 
     nurse.get_by_text("Record consent").click()
+    # The form starts empty: everything is entered again from the signed paper.
+    nurse.select_option("#id_consent-procedure", case.procedure)
+    nurse.fill("#id_consent-levels", "L2")
     nurse.locator("label[for=id_consent-side_0]").click()  # Left
     nurse.fill("#id_consent-witness", "Second Witness")
     nurse.get_by_test_id("save-consent").click()
@@ -167,7 +170,9 @@ def test_a_stale_write_shows_a_clear_conflict_message(new_device, team: Team) ->
     nurse.get_by_text("Record vertebral anatomy").click()
     # Meanwhile, on another device, the radiographer records the anatomy.
     services.anatomy_record(actor=team.radiographer, case=case.pk, thoracic=12, lumbar=6)
+    nurse.locator("label[for=id_anatomy-thoracic_1]").click()
     nurse.locator("label[for=id_anatomy-lumbar_1]").click()
+    nurse.locator("label[for=id_anatomy-source_0]").click()
     nurse.get_by_role("button", name="Save anatomy").click()
     error = nurse.get_by_test_id("action-error")
     expect(error).to_contain_text("Changed on another device")
@@ -234,6 +239,7 @@ def test_keyboard_only_attestation(new_device, team: Team) -> None:
     nurse = device(new_device, team, "nurse")
     open_case(nurse, case)
     button = nurse.get_by_test_id("attest-phase-sign_in-nurse")
+    expect(button).to_be_enabled()  # a new attest button is inert for a moment (no stray taps)
     button.focus()
     nurse.keyboard.press("Enter")
     expect(nurse.locator(".messages")).to_contain_text("Attested")

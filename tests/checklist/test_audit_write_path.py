@@ -272,6 +272,21 @@ def walk_cases(team: Team, co_surgeon: User) -> None:
     assert User.objects.get(pk=team.surgeon.pk).signing_locked_at is not None
     services.signing_unlock(actor=team.admin, user=team.surgeon, reason="Checked with the surgeon by phone.")
 
+    # Case 3 (in the room case 1 left): a level other than the plan's is treated; the surgeon's
+    # signed statement records the wrong-level event, and the case is signed out as such.
+    third = _wrong_level_treated(team, room=room)
+    services.adverse_event_record(
+        actor=team.surgeon, case=third, statement="L3 was treated, not L2.", password=TEST_PASSWORD, username="surgeon"
+    )
+    phase_attest(team, third, "sign_out")
+    services.sign_out_complete(actor=team.nurse, case=third.pk)
+
+
+def _wrong_level_treated(team: Team, **kwargs: Any) -> Case:
+    case = _confirmed(team, **kwargs)
+    services.treated_levels_record(actor=team.nurse, case=case, levels="L3")
+    return case
+
 
 def test_every_write_of_a_whole_case_is_audited_in_the_call_that_made_it(monkeypatch) -> None:
     team = team_create()
@@ -333,8 +348,8 @@ def database_state() -> dict[str, list[tuple[Any, ...]]]:
     return {m._meta.label: list(m._base_manager.order_by("pk").values_list()) for m in apps.get_models(True)}
 
 
-def _ready(team: Team) -> Case:
-    case = case_schedule(team)
+def _ready(team: Team, **kwargs: Any) -> Case:
+    case = case_schedule(team, **kwargs)
     evidence_record(team, case)
     return case
 
@@ -345,19 +360,19 @@ def _in_room(team: Team) -> Case:
     return case
 
 
-def _after_time_out(team: Team) -> Case:
-    return case_through_time_out(team, _ready(team))
+def _after_time_out(team: Team, **kwargs: Any) -> Case:
+    return case_through_time_out(team, _ready(team, **kwargs))
 
 
-def _durable(team: Team) -> Case:
-    case = _after_time_out(team)
+def _durable(team: Team, **kwargs: Any) -> Case:
+    case = _after_time_out(team, **kwargs)
     localization = _localize(team, case)
     services.localization_mark_durable(actor=team.nurse, case=case, localization_id=localization.pk)
     return case
 
 
-def _confirmed(team: Team) -> Case:
-    case = _durable(team)
+def _confirmed(team: Team, **kwargs: Any) -> Case:
+    case = _durable(team, **kwargs)
     phase_attest(team, case, "localization")
     services.localization_confirm(actor=team.surgeon, case=case, password=TEST_PASSWORD, username="surgeon")
     return case
@@ -466,6 +481,13 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
         lambda case: lambda: services.treated_levels_record(actor=team.nurse, case=case, levels="L2")
     )(_after_time_out(team)),
     "sign_out_complete": _sc_sign_out_complete,
+    "adverse_event_record": lambda team: (
+        lambda case: (
+            lambda: services.adverse_event_record(
+                actor=team.surgeon, case=case, statement="L3 was treated.", password=TEST_PASSWORD, username="surgeon"
+            )
+        )
+    )(_wrong_level_treated(team)),
     "signing_unlock": _sc_signing_unlock,
     "user_create": lambda team: (
         lambda: services.user_create(

@@ -114,7 +114,7 @@ def test_inactivity_logs_the_user_out(client: Client, nurse: User) -> None:
     session.save()
     response = client.get(reverse("home"))
     assert response.status_code == 302
-    assert response["Location"] == "/login/?timeout=1"
+    assert response["Location"] == "/login/?timeout=1&next=%2F"  # back to the page after signing in
     assert "_auth_user_id" not in client.session
     page = client.get(response["Location"])
     assert "signed out after a period without activity" in page.content.decode()

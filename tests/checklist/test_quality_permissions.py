@@ -176,6 +176,7 @@ def _post_data(data, case: Case, action: str) -> dict[str, Any]:
         "localization": {"phase": "pre_incision", "reference": "sacrum", "count": 4, "label": "L2",
                          "marker_in_place": "yes", "read_by": surgeon},
         "treated": {"levels": "L2"},
+        "adverse": {"statement": "Treated another level.", "password": TEST_PASSWORD},
     }  # fmt: skip
     if action in fields:  # prefixed forms
         return {
@@ -193,7 +194,7 @@ def _post_data(data, case: Case, action: str) -> dict[str, Any]:
 
 ACTIONS = [
     "plan", "sign", "confirm", "consent", "marking", "imaging", "anatomy", "localization", "treated", "attest",
-    "attest-phase", "in-room", "time-out", "durable-mark", "sign-out",
+    "attest-phase", "in-room", "time-out", "durable-mark", "sign-out", "adverse",
 ]  # fmt: skip
 
 

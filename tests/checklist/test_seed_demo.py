@@ -92,7 +92,7 @@ def test_a_second_run_on_the_same_day_changes_nothing_and_says_so(seeded) -> Non
 def test_a_day_of_l2_cases_in_three_rooms(seeded) -> None:
     cases = list(_demo().select_related("room", "patient"))
     assert len(cases) >= 8
-    assert {c.room.name for c in cases} == {"OR 1", "OR 2", "OR 3"}
+    assert {c.room.name for c in cases} == {"OR 1", "OR 2", "OR 3", "OR 4"}
     assert {c.procedure for c in cases} == set(Procedure.values)
     assert all(timezone.localtime(c.scheduled_start).date() == SEED_DAY for c in cases)
     regular = [timezone.localtime(c.scheduled_start).time() for c in cases]

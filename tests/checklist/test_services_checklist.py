@@ -458,7 +458,11 @@ def test_attesting_costs_the_same_queries_however_long_the_case_history(team) ->
 
     short = case_schedule(team)
     evidence_record(team, short)
-    long = case_schedule(team)
+    # In another room: one patient per room, and both patients go in.
+    other_room, _ = services.room_ensure(
+        actor=team.admin, name="OR 9", staff=[team.nurse, team.anesthesia, team.radiographer]
+    )
+    long = case_schedule(team, room=other_room)
     evidence_record(team, long)
     for i in range(30):
         services.consent_record(actor=team.nurse, case=long.pk, procedure="selective_nerve_root_block",

@@ -28,11 +28,11 @@ import time_machine
 from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checklist import tasks
+from checklist import services, tasks
 from checklist.management.commands.seed_demo import DEMO_CASES, DEMO_PASSWORD
 from checklist.models import Case, Patient, Room, User
 from tests.api_workflow import ApiTeam, case_url, post
@@ -83,9 +83,13 @@ def _signed_in(username: str) -> Client:
 def _whole_case_over_http(team: Team) -> int:
     api = ApiTeam(team)
     today = timezone.localdate().isoformat()
+    # A room of its own: every demo room already has a patient in it (one patient per room).
+    room, _ = services.room_ensure(
+        actor=team.admin, name="OR 9", staff=[team.nurse, team.anesthesia, team.radiographer]
+    )
     created = api.nurse.post(
         "/api/v1/cases/",
-        {**NEW_PATIENT, "date_of_birth": "1957-06-01", "room": team.room.name, "surgeon": team.surgeon.username,
+        {**NEW_PATIENT, "date_of_birth": "1957-06-01", "room": room.name, "surgeon": team.surgeon.username,
          "anesthesia": team.anesthesia.username, "procedure": "selective_nerve_root_block",
          "scheduled_start": (timezone.now() + dt.timedelta(hours=1)).isoformat()},
         format="json",
@@ -122,10 +126,15 @@ def _whole_case_over_http(team: Team) -> int:
     # The time-out on the tablet pages, signed in as the demo users.
     for username, role in (("surgeon", "surgeon"), ("anesthesia", "anesthesia"), ("nurse", "nurse")):
         browser = _signed_in(username)
-        assert browser.get(f"/cases/{case_id}/").status_code == 200
+        page = browser.get(f"/cases/{case_id}/")
+        assert page.status_code == 200
+        # The attest button carries the token of the phase it was shown for (issue 12: no stray taps).
+        shown = re.search(r'name="phase" value="time_out">.*?name="shown" value="([^"]+)"', page.content.decode())
+        assert shown is not None
         version = Case.objects.get(pk=case_id).evidence_version
-        response = browser.post(f"/cases/{case_id}/do/attest-phase",
-                                {"expected_version": version, "phase": "time_out", "role": role})  # fmt: skip
+        with override_settings(RIGHTLEVEL_ATTEST_GUARD_SECONDS=0):
+            response = browser.post(f"/cases/{case_id}/do/attest-phase", {"expected_version": version,
+                                    "phase": "time_out", "role": role, "shown": shown.group(1)})  # fmt: skip
         assert response.status_code == 302, response.status_code
     assert post(api.nurse, case_id, "time-out/complete/").status_code == 200
     image = post(api.radiographer, case_id, "localizations/", {"phase": "pre_incision", "reference": "sacrum",

@@ -69,7 +69,11 @@ def world() -> tuple[Team, list[dict[str, Any]]]:
     signing_in = case_schedule(team)
     evidence_record(team, signing_in)
     services.case_patient_in_room(actor=team.nurse, case=signing_in.pk)
-    localizing = case_through_time_out(team, _with_evidence(team, case_schedule(team)))
+    # In another room with the same team: one patient per room, and both patients are in.
+    next_door, _ = services.room_ensure(
+        actor=team.admin, name="OR 2", staff=[team.nurse, team.anesthesia, team.radiographer]
+    )
+    localizing = case_through_time_out(team, _with_evidence(team, case_schedule(team, room=next_door)))
     image = services.localization_record(
         actor=team.radiographer, case=localizing.pk, phase="pre_incision", reference="sacrum", count=4, label="L2",
         marker_in_place=True, read_by=team.surgeon,

@@ -34,7 +34,7 @@ PRODUCTION_REFUSED = (
     "password and resets existing accounts with demo names to it."
 )
 MRN_PREFIX = "DEMO-"
-ROOMS = ("OR 1", "OR 2", "OR 3")
+ROOMS = ("OR 1", "OR 2", "OR 3", "OR 4")
 DUE_SOON_MINUTES = 20
 
 DEMO_USERS: tuple[dict[str, Any], ...] = (
@@ -53,11 +53,13 @@ DEMO_USERS: tuple[dict[str, Any], ...] = (
     {"username": "surgeon2", "full_name": "Dr. Lee Second", "role_names": [roles.SURGEON]},
     {"username": "nurse2", "full_name": "Nico Second, RN", "role_names": [roles.NURSE]},
 )
-# Who works in which room: the nurse, anesthesia and radiographer cover all three, nurse2 only OR 3.
+# Who works in which room: the nurse, anesthesia and radiographer cover all four, nurse2 only OR 3.
+# (One patient per room at a time: the four cases under way are in four rooms.)
 ROOM_STAFF: dict[str, tuple[str, ...]] = {
     "OR 1": ("nurse", "anesthesia", "radiographer"),
     "OR 2": ("nurse", "anesthesia", "radiographer"),
     "OR 3": ("nurse", "nurse2", "anesthesia", "radiographer"),
+    "OR 4": ("nurse", "anesthesia", "radiographer"),
 }
 
 
@@ -108,7 +110,7 @@ DEMO_CASES: tuple[DemoCase, ...] = (
         "Consent said RIGHT: stopped, corrected (near miss); sign-in under way",
     ),
     DemoCase(
-        "DEMO-0006", "Mockley", "Frank", dt.date(1959, 9, 17), "OR 2", "10:00",
+        "DEMO-0006", "Mockley", "Frank", dt.date(1959, 9, 17), "OR 4", "10:00",
         "decompression", "L2-L3", "bilateral", "surgeon2", "second_reference",
         "Six lumbar vertebrae: counted from the sacrum only, needs a second reference",
         lumbar=6,
@@ -138,7 +140,7 @@ DEMO_CASES: tuple[DemoCase, ...] = (
 
 class Command(BaseCommand):
     help = (
-        "Create demo users for every role (password 'rightlevel-demo'), rooms OR 1-3 and today's demo L2 "
+        "Create demo users for every role (password 'rightlevel-demo'), rooms OR 1-4 and today's demo L2 "
         "cases, all through the services. Idempotent: a second run on the same day changes nothing."
     )
 

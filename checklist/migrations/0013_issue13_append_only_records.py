@@ -135,5 +135,5 @@ def drop_triggers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("checklist", "0011_issue13_keyed_events_and_signatures")]
+    dependencies = [("checklist", "0012_issue13_keyed_events_and_signatures")]
     operations = [migrations.RunPython(create_triggers, drop_triggers)]

@@ -17,7 +17,7 @@ def triggers_recreate(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("checklist", "0010_issue14_deliveries")]
+    dependencies = [("checklist", "0011_issue12_adverse_events")]
 
     operations = [
         migrations.RunPython(migrations.RunPython.noop, triggers_recreate),  # reversed: after the rebuild
