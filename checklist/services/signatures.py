@@ -19,6 +19,7 @@ from checklist import audit, roles
 from checklist.levels import content_hash, current_evidence, plan_content
 from checklist.models import Case, Localization, PlanVersion, Signature, SignatureMeaning, SigningFailure, User
 from checklist.policies import require
+from checklist.services.accounts import signing_password_require_own
 from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.checklist import localization_pass_check
 from checklist.services.common import case_lock, now, rule_error
@@ -89,6 +90,7 @@ def _notify_admins_of_lock(user: User, failures: int) -> None:
 def _authenticate_signer(
     *, actor: User, case: Case, meaning: str, password: str, username: str | None, first_in_session: bool
 ) -> None:
+    signing_password_require_own(actor)  # an administrator who set the password cannot sign as them
     # Read the lock from the database: the caller's User instance may predate a lock set since.
     actor.signing_locked_at = User.objects.filter(pk=actor.pk).values_list("signing_locked_at", flat=True).first()
     if actor.signing_locked_at is not None:
