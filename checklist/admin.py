@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpRequest
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.http import HttpRequest, HttpResponse
 
 from checklist import audit
 from checklist.models import ReminderRule, Room, User, WorkerHeartbeat
+from checklist.services.accounts import user_password_admin_set
 from checklist.services.reminders import reminders_resync_open_cases
 from checklist.services.signatures import signing_unlock
 
@@ -24,6 +27,21 @@ def _user_snapshot(user: User) -> dict[str, Any]:
     return data
 
 
+_password_setter: contextvars.ContextVar[User | None] = contextvars.ContextVar("admin_password_setter", default=None)
+
+
+class AuditedAdminPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" form, saved through the audited service: the user is told and
+    must choose their own password before signing."""
+
+    def save(self, commit: bool = True) -> Any:
+        user = super().save(commit=False)
+        actor = _password_setter.get()
+        if actor is None:  # pragma: no cover - only RightLevelUserAdmin.user_change_password uses this form
+            raise RuntimeError("AuditedAdminPasswordChangeForm needs the administrator who sets the password")
+        return user_password_admin_set(actor=actor, user=user)
+
+
 @admin.register(User)
 class RightLevelUserAdmin(UserAdmin):
     """Every change made here lands in the audit trail (system chain), like any other write."""
@@ -32,12 +50,20 @@ class RightLevelUserAdmin(UserAdmin):
     search_fields = ("username", "full_name", "email")
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
-        ("Signatures", {"fields": ("full_name", "signing_locked_at")}),
+        ("Signatures", {"fields": ("full_name", "signing_locked_at", "password_set_by_admin_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "full_name", "password1", "password2")}),)
     # A signing lock is lifted only through signing_unlock (audited, with a reason): the action below.
-    readonly_fields = ("signing_locked_at", "last_login", "date_joined")
+    readonly_fields = ("signing_locked_at", "password_set_by_admin_at", "last_login", "date_joined")
     actions = ["unlock_signing"]
+    change_password_form = AuditedAdminPasswordChangeForm
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        token = _password_setter.set(cast(User, request.user))
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _password_setter.reset(token)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         before = _user_snapshot(User.objects.get(pk=obj.pk)) if change else None

@@ -15,6 +15,9 @@ class User(AbstractUser):
     full_name = models.CharField(max_length=200, help_text="Printed name shown on signatures.")
     # Signing lock (21 CFR 11.300): set after repeated failed signing attempts.
     signing_locked_at = models.DateTimeField(null=True, blank=True)
+    # Set when an administrator sets the password; cleared when the user chooses their own. While
+    # set, the user may not sign anything: an administrator cannot sign as someone else.
+    password_set_by_admin_at = models.DateTimeField(null=True, blank=True)
 
     REQUIRED_FIELDS = ["full_name", "email"]
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from checklist import addon_views, views
+from checklist import account_views, addon_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", account_views.OwnPasswordChangeView.as_view(), name="password-change"),
+    path("account/password/done/", account_views.OwnPasswordChangeDoneView.as_view(), name="password-change-done"),
     path("switch-user/", views.SwitchUserView.as_view(), name="switch-user"),
     path("activity", views.ActivityView.as_view(), name="activity"),
     path("", views.RoleLandingView.as_view(), name="home"),

@@ -26,6 +26,7 @@ from checklist.models import (
     User,
 )
 from checklist.policies import require
+from checklist.services.accounts import signing_password_require_own
 from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.checklist import localization_pass_check
 from checklist.services.common import case_lock, now, rule_error
@@ -105,6 +106,7 @@ def _signer_authenticate(
     SIGNING_FAILURE_LIMIT wrong passwords are ever tried, and none is accepted after the lock.
     Returns the locked signer and, for wrong credentials, the refusal to raise after commit."""
     signer = User.objects.select_for_update().get(pk=actor.pk)
+    signing_password_require_own(signer)  # an administrator who set the password cannot sign as them
     if signer.signing_locked_at is not None:
         raise LockedError(SIGNING_LOCKED.format(name=signer.full_name, limit=SIGNING_FAILURE_LIMIT))
     if _credentials_ok(signer, password=password, username=username, first_in_session=first_in_session):
