@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from checklist import audit, roles, services
 from checklist.levels import anatomy_of, current_evidence
-from checklist.models import Case, NearMiss, Room, User
+from checklist.models import AuditEvent, Case, NearMiss, Room, User
 from checklist.schedules import periodic_tasks_sync
 from checklist.selectors import checklist_status
 from checklist.services import roles_sync, user_ensure
@@ -193,7 +193,11 @@ class Command(BaseCommand):
             blocking = sorted(
                 {f["code"] for f in (case.latest_verdict.findings if case.latest_verdict else [])} - {"CONUS_PROXIMITY"}
             )
+            # The scenario's note describes the case as seeded; once someone has worked on it, say so
+            # instead, and let the state, verdict and findings columns say what it is now.
             notes = SCENARIO_NOTES.get(case.patient.mrn, "")
+            if _changed_since_seeding(case):
+                notes = "(changed since seeding)"
             near_misses = NearMiss.objects.filter(case=case).count()
             if near_misses:
                 notes += f" [{near_misses} near miss]"
@@ -219,7 +223,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line}  {row[-1]}")
             if index == 0:
                 self.stdout.write("  " + "-" * (sum(widths) + 2 * len(widths) + 20))
-        due = [c for c in cases if c.patient.mrn == DUE_SOON_MRN]
+        due = [
+            c
+            for c in cases
+            if c.patient.mrn == DUE_SOON_MRN
+            and c.scheduled_start > timezone.now()
+            and (plan := current_evidence(c).plan) is not None
+            and plan.signature_id is None
+        ]
         if due:
             start = timezone.localtime(due[0].scheduled_start)
             self.stdout.write(
@@ -239,6 +250,13 @@ class Command(BaseCommand):
 
 
 SCENARIO_NOTES: dict[str, str] = {spec.mrn: spec.note for spec in DEMO_CASES}
+
+
+def _changed_since_seeding(case: Case) -> bool:
+    """Has a person (not seed_demo, not the reminder sweep) recorded anything on the case?"""
+    return AuditEvent.objects.filter(case=case, actor__isnull=False).exclude(client="seed_demo").exists()
+
+
 DUE_SOON_MRN = next(spec.mrn for spec in DEMO_CASES if spec.start == "due-soon")
 
 
