@@ -39,7 +39,6 @@ from config.api_errors import ApplicationError, ConflictError, LockedError, fiel
 from levelverify.check import STRUCTURE_BY_PROCEDURE, UNILATERAL_SIDES
 from levelverify.spine import (
     NotationError,
-    Structure,
     Unit,
     display_target,
     format_units,
@@ -507,11 +506,15 @@ def _do_anatomy(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
 
 def _do_localization(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     plan = current_evidence(case).plan
-    if plan is not None and plan.side in UNILATERAL_SIDES and not d.get("side"):
+    actor = _actor(request)
+    # Permission first (the service checks it again): a refusal never reads as a form error.
+    if plan is not None and plan.side in UNILATERAL_SIDES and not d.get("side") and can(
+        actor, "localization.record", case
+    ):
         raise field_error("side", f"The plan is {plan.side}: say which side the marker is on, or that this view "
                                   "does not show it.")  # fmt: skip
     side = "" if d.get("side") in ("", None, forms.SIDE_NOT_SHOWN) else d["side"]
-    x = services.localization_record(actor=_actor(request), case=case.pk, phase=d["phase"], reference=d["reference"],
+    x = services.localization_record(actor=actor, case=case.pk, phase=d["phase"], reference=d["reference"],
                                      count=d["count"], label=d["label"], marker_in_place=d["marker_in_place"] == "yes",
                                      durable_mark_placed=d["durable_mark_placed"], read_by=d["read_by"], side=side,
                                      expected_version=d["expected_version"])  # fmt: skip
@@ -619,8 +622,6 @@ class LevelsPreviewView(LoginRequiredMixin, View):
         text = str(next((v for k, v in request.GET.items() if k.endswith(("levels", "label"))), ""))
         kind = request.GET.get("kind", "levels")
         structure = STRUCTURE_BY_PROCEDURE.get(request.GET.get("consent-procedure") or case.procedure, "vertebra")
-        if kind == "label":
-            structure = "segment" if structure == "segment" else "vertebra"
         evidence = current_evidence(case)
         anatomy = anatomy_of(evidence.anatomy)
         if not text.strip():
@@ -628,15 +629,17 @@ class LevelsPreviewView(LoginRequiredMixin, View):
         units: tuple[Unit, ...]
         try:
             if kind == "label":
-                # Exactly what localization_record accepts: one unit, in the plan's structure.
+                # Exactly what localization_record accepts: one unit, in the plan's structure (a
+                # root by its vertebra or its foramen, contract v2).
                 plan = evidence.plan
-                label_structure: Structure = "segment" if plan and plan.structure == "segment" else "vertebra"
-                units = (parse_unit(text, label_structure, anatomy),)
+                if plan is not None:
+                    structure = STRUCTURE_BY_PROCEDURE.get(plan.procedure, structure)
+                units = (parse_unit(text, structure, anatomy),)
             else:
                 units = parse_levels(text, structure, anatomy)
         except NotationError as exc:
             return render(request, "checklist/_levels_preview.html", {"error": "; ".join(exc.messages)})
-        display = display_target(structure, units)
+        display = display_target(structure, units, anatomy=anatomy)
         return render(request, "checklist/_levels_preview.html", {"canonical": format_units(units), "display": display})
 
 

@@ -40,7 +40,8 @@ def test_the_label_echo_refuses_what_the_server_refuses(team: Team) -> None:
     case = case_through_time_out(team, case)
     client = _client(team.radiographer)
     url = f"/cases/{case.pk}/levels-preview?kind=label&localization-label="
-    for refused in ("L2-L3", "L2, L3", "L9"):
+    # The plan is a left L2 root block: "L2-L3" is the L2 root's foramen (contract v2) and is read.
+    for refused in ("L3-L5", "L2, L3", "L9", "C6"):
         echo = client.get(url + refused).content.decode()
         assert "preview-error" in echo and "preview-ok" not in echo, refused
         with pytest.raises(ApplicationError):  # the service refuses the same text
@@ -48,8 +49,9 @@ def test_the_label_echo_refuses_what_the_server_refuses(team: Team) -> None:
                 actor=team.radiographer, case=case, phase="pre_incision", reference="sacrum", count=4,
                 label=refused, marker_in_place=True, read_by=team.surgeon,
             )  # fmt: skip
-    echo = client.get(url + "l2").content.decode()
-    assert "preview-ok" in echo and "L2" in echo
+    for accepted in ("l2", "L2-L3", "L2/3"):
+        echo = client.get(url + accepted).content.decode()
+        assert "preview-ok" in echo and "L2" in echo, accepted
 
 
 def test_a_completed_time_out_offers_no_complete_button(team: Team) -> None:

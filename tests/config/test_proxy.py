@@ -52,7 +52,10 @@ def test_the_compose_file_is_valid() -> None:
 
     if not shutil.which("docker-compose"):
         pytest.skip("docker-compose is not installed here")
-    env = {"SECRET_KEY": "x", "ALLOWED_HOSTS": "x", "POSTGRES_PASSWORD": "x", "PATH": "/usr/bin:/bin"}
+    env = {
+        "SECRET_KEY": "x", "AUDIT_KEY": "x", "ALLOWED_HOSTS": "x", "POSTGRES_PASSWORD": "x",
+        "POSTGRES_OWNER_PASSWORD": "x", "POSTGRES_APP_PASSWORD": "x", "PATH": "/usr/bin:/bin",
+    }  # fmt: skip
     result = subprocess.run(["docker-compose", "config", "-q"], cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
