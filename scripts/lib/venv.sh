@@ -11,6 +11,9 @@ venv_ensure() {
   local stamp=.venv/.rightlevel-installed-$(basename "$reqfile")
   local digest
   digest=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
+  # requirements-dev.txt includes requirements.txt: its stamp covers the runtime install too.
+  local dev_stamp=.venv/.rightlevel-installed-requirements-dev.txt
+  if [ -f "$dev_stamp" ] && [ "$(cat "$dev_stamp")" = "$digest" ]; then stamp=$dev_stamp; fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     # (this machine's pip config names local mirror folders that may be absent: drop those warnings)
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2> >(grep -v "is ignored" >&2)

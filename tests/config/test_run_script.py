@@ -51,7 +51,7 @@ def _run_and_interrupt(tmp_path: Path, port: int) -> str:
             assert time.monotonic() < deadline, "scripts/run did not come up"
             time.sleep(1)
         process.send_signal(signal.SIGINT)  # Ctrl-C
-        output, _ = process.communicate(timeout=120)
+        output, _ = process.communicate(timeout=240)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
