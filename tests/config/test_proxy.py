@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import subprocess
 
-import pytest
 import yaml
 from django.test import RequestFactory, override_settings
 
@@ -50,8 +49,8 @@ def test_behind_the_proxy_axes_sees_the_clients_address() -> None:
 def test_the_compose_file_is_valid() -> None:
     import shutil
 
-    if not shutil.which("docker-compose"):
-        pytest.skip("docker-compose is not installed here")
+    # scripts/test installs docker-compose (debian_packages_ensure): its absence is a failure, not a skip.
+    assert shutil.which("docker-compose"), "docker-compose is missing: run scripts/test, which installs it"
     env = {
         "SECRET_KEY": "x", "AUDIT_KEY": "x", "ALLOWED_HOSTS": "x", "POSTGRES_PASSWORD": "x",
         "POSTGRES_OWNER_PASSWORD": "x", "POSTGRES_APP_PASSWORD": "x", "PATH": "/usr/bin:/bin",
