@@ -1,8 +1,9 @@
 """Seed the load test's data through the services and write the devices' manifest (bench/load).
 
-Five rooms, each with a nurse, anesthesia and a radiographer, and CASES_PER_ROOM cases with
-agreeing evidence, a signed plan and the patient in the room: the room tablets walk them through
-the sign-in and the time-out. Ten surgeons, each with three cases whose plan is written but not
+Five teams, each with a nurse, anesthesia and a radiographer, and CASES_PER_ROOM cases with
+agreeing evidence, a signed plan and the patient in the room: the team's tablets walk them through
+the sign-in and the time-out. A room holds one patient at a time, so each of a team's cases is in
+a theatre of its own (the team is staff of all of them). Ten surgeons, each with three cases whose plan is written but not
 signed: the surgeon phones sign them and write new versions. Tokens for everyone.
 """
 
@@ -25,6 +26,7 @@ def seed(manifest_path: Path) -> dict[str, Any]:
     from rest_framework.authtoken.models import Token
 
     from checklist import roles, services
+    from checklist.models import Room
     from tests.factories import TEST_PASSWORD, UserFactory
     from tests.workflow import Team, case_schedule, evidence_record, team_create
 
@@ -35,8 +37,14 @@ def seed(manifest_path: Path) -> dict[str, Any]:
     for r in range(1, ROOMS + 1):
         team = team_create(f"Load OR {r}", suffix=f"-load{r}")
         cases = []
-        for _ in range(CASES_PER_ROOM):
-            case = case_schedule(team)
+        theatres = [Room.objects.create(name=f"Load OR {r}.{c}") for c in range(1, CASES_PER_ROOM + 1)]
+        staff = (team.nurse, team.anesthesia, team.radiographer)
+        for theatre in theatres:
+            theatre.staff.add(*staff)
+        for person in staff:
+            person.__dict__.pop("room_ids", None)  # read once per user object: read it again
+        for theatre in theatres:
+            case = case_schedule(team, room=theatre)
             evidence_record(team, case)
             services.case_patient_in_room(actor=team.nurse, case=case.pk)
             cases.append(case.pk)
