@@ -3,8 +3,9 @@
 Five teams, each with a nurse, anesthesia and a radiographer, and CASES_PER_ROOM cases with
 agreeing evidence, a signed plan and the patient in the room: the team's tablets walk them through
 the sign-in and the time-out. A room holds one patient at a time, so each of a team's cases is in
-a theatre of its own (the team is staff of all of them). Ten surgeons, each with three cases whose plan is written but not
-signed: the surgeon phones sign them and write new versions. Tokens for everyone.
+a theatre of its own (the team is staff of all of them). Ten surgeons, each with three cases whose
+plan is written but not signed: the surgeon phones sign them and write new versions. Tokens for
+everyone.
 """
 
 from __future__ import annotations

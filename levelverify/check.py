@@ -637,6 +637,20 @@ def _names(units: Sequence[Unit]) -> str:
     return join_words([unit.name for unit in sorted(units, key=unit_key)])
 
 
+def _label_words(structure: Structure, label: Unit, request: _Request) -> str:
+    """A label as the nurse reads it back: a nerve root also by its foramen ("L5 nerve root
+    (L5-S1 foramen)"), since root images may be labelled either way."""
+    if structure == "nerve_root":
+        return display_target(structure, (label,), None, request.anatomy)
+    return label.name
+
+
+def _plan_words(structure: Structure, units: Sequence[Unit], request: _Request) -> str:
+    if structure == "nerve_root":
+        return display_target(structure, units, None, request.anatomy)
+    return _names(units)
+
+
 def _procedure_words(procedure: str) -> str:
     return procedure.replace("_", " ").upper()
 
@@ -770,7 +784,10 @@ def _judge_localization(request: _Request, item: _Localization) -> list[Finding]
                 _finding(
                     LOCALIZATION_OUTSIDE_PLAN,
                     (source, "plan"),
-                    MSG_LOCALIZATION_OUTSIDE_PLAN.format(label=item.label.name, plan=_names(plan_units)),
+                    MSG_LOCALIZATION_OUTSIDE_PLAN.format(
+                        label=_label_words(item.structure, item.label, request),
+                        plan=_plan_words(item.structure, plan_units, request),
+                    ),
                 )
             )
         if item.side is not None and plan.side in UNILATERAL_SIDES and item.side != plan.side:

@@ -174,6 +174,17 @@ def test_a_root_image_may_be_labelled_by_its_vertebra_or_its_foramen() -> None:
     assert stop_codes(check_levels(request)) == {LOCALIZATION_OUTSIDE_PLAN}
 
 
+def test_a_root_image_outside_the_plan_is_read_back_as_roots_with_their_foramina() -> None:
+    """The nurse reads the stop aloud: "L5" alone would not say that the image shows the L5-S1
+    foramen while the plan's root leaves at L4-L5."""
+    request = agreeing("selective_nerve_root_block", "L4", "left", stage="localization")
+    request["localizations"] = [{"reference": "sacrum", "count": 1, "level": "L5-S1", "marker_in_place": True}]
+    (finding,) = [f for f in check_levels(request)["findings"] if f["code"] == LOCALIZATION_OUTSIDE_PLAN]
+    assert finding["message"] == (
+        "Image labelled L5 nerve root (L5-S1 foramen) is not in the plan, which names L4 nerve root (L4-L5 foramen)."
+    )
+
+
 @pytest.mark.parametrize(
     ("levels", "fragment"),
     [
