@@ -231,7 +231,3 @@ def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
         verdict = "stop" if "stop" in severities else "incomplete" if "incomplete" in severities else "pass"
         result = {**result, "findings": findings, "verdict": verdict}
     return request, result
-
-
-def blocking_codes(findings: list[dict[str, Any]]) -> set[str]:
-    return {f["code"] for f in findings if f["severity"] in ("stop", "incomplete")}

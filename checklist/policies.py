@@ -60,15 +60,6 @@ def user_roles(user: User) -> frozenset[str]:
     return user.group_names
 
 
-def acting_role(user: User, action: str) -> str | None:
-    """The role under which ``user`` may perform ``action`` (first by checklist.roles order)."""
-    held = user_roles(user)
-    for role in roles.ROLES:
-        if role in held and role in MATRIX[action]:
-            return role
-    return None
-
-
 def in_scope(user: User, case: Case, role: str) -> bool:
     if role in READ_EVERYTHING:
         return True

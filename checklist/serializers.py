@@ -50,7 +50,6 @@ REFERENCE_CHOICES = list(REFERENCES)
 VERDICT_CHOICES = list(VERDICTS)
 SOURCE_CHOICES = ["whole_spine", "lumbar_only"]
 DOB_IN_FUTURE = "The date of birth cannot be in the future."
-NUL_REFUSED = "Null characters are not allowed."
 
 # ------------------------------------------------------------------------------------------------
 # Input

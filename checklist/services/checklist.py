@@ -40,7 +40,6 @@ BLOCKING_FINDINGS = {
     "durable_mark": set(),
     "treated_levels": {"TREATED_LEVELS_MISMATCH"},
 }
-PHASE_ORDER = ("sign_in", "time_out", "localization", "sign_out")
 STOPPED = "The level check is STOPPED: {messages} Resolve it with new evidence before attesting anything."
 ALREADY_ATTESTED = "{name} already attested this step as {role} at {at:%H:%M:%S}."
 ONE_PERSON_ONE_ROLE = (
@@ -311,7 +310,6 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
 
 
 __all__ = [
-    "PHASE_ORDER",
     "PHASE_WORDS",
     "localization_pass_check",
     "phase_opened_at",
