@@ -68,12 +68,12 @@ def attest_slots(count: int) -> tuple[list[Slot], Any]:
     from checklist import services
     from checklist.models import Case
     from checklist.selectors import checklist_status
-    from tests.workflow import case_schedule, evidence_record, team_create
+    from tests.workflow import case_schedule, evidence_record, team_create, theatre_for
 
     team = team_create("Bench OR", suffix="-bench")
     slots: list[Slot] = []
     while len(slots) < count:
-        case = case_schedule(team)
+        case = case_schedule(team, room=theatre_for(team, f"Bench OR {len(slots)}"))
         evidence_record(team, case)
         services.case_patient_in_room(actor=team.nurse, case=case)
         case = Case.objects.get(pk=case.pk)
@@ -103,12 +103,12 @@ def page_query_counts() -> list[tuple[str, int, int, int]]:
     from checklist import services
     from checklist.models import AuditEvent, Case
     from checklist.selectors import checklist_status
-    from tests.workflow import case_schedule, evidence_record, phase_attest, team_create
+    from tests.workflow import case_schedule, evidence_record, phase_attest, team_create, theatre_for
 
     team = team_create("Bench OR 2", suffix="-pages")
     small = case_schedule(team)
     evidence_record(team, small)
-    large = case_schedule(team, procedure="fusion")
+    large = case_schedule(team, procedure="fusion", room=theatre_for(team, "Bench OR 3"))
     evidence_record(team, large, levels="L1-L3", lumbar=6)
     for i in range(60):  # sixty corrections of the consent: sixty more audit events and records
         services.consent_record(

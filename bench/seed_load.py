@@ -27,9 +27,8 @@ def seed(manifest_path: Path) -> dict[str, Any]:
     from rest_framework.authtoken.models import Token
 
     from checklist import roles, services
-    from checklist.models import Room
     from tests.factories import TEST_PASSWORD, UserFactory
-    from tests.workflow import Team, case_schedule, evidence_record, team_create
+    from tests.workflow import Team, case_schedule, evidence_record, team_create, theatre_for
 
     def token(user: Any) -> str:
         return str(Token.objects.get_or_create(user=user)[0].key)
@@ -38,14 +37,8 @@ def seed(manifest_path: Path) -> dict[str, Any]:
     for r in range(1, ROOMS + 1):
         team = team_create(f"Load OR {r}", suffix=f"-load{r}")
         cases = []
-        theatres = [Room.objects.create(name=f"Load OR {r}.{c}") for c in range(1, CASES_PER_ROOM + 1)]
-        staff = (team.nurse, team.anesthesia, team.radiographer)
-        for theatre in theatres:
-            theatre.staff.add(*staff)
-        for person in staff:
-            person.__dict__.pop("room_ids", None)  # read once per user object: read it again
-        for theatre in theatres:
-            case = case_schedule(team, room=theatre)
+        for c in range(1, CASES_PER_ROOM + 1):
+            case = case_schedule(team, room=theatre_for(team, f"Load OR {r}.{c}"))
             evidence_record(team, case)
             services.case_patient_in_room(actor=team.nurse, case=case.pk)
             cases.append(case.pk)

@@ -36,12 +36,12 @@ Row = tuple[str, str, str, str]
 
 def cases_ready(count: int) -> tuple[Any, list[int]]:
     from checklist import services
-    from tests.workflow import case_schedule, evidence_record, phase_attest, team_create
+    from tests.workflow import case_schedule, evidence_record, phase_attest, team_create, theatre_for
 
     team = team_create("Walk OR", suffix="-walk")
     ids = []
-    for _ in range(count * 2):
-        case = case_schedule(team)
+    for i in range(count * 2):
+        case = case_schedule(team, room=theatre_for(team, f"Walk OR {i}"))
         evidence_record(team, case)
         services.case_patient_in_room(actor=team.nurse, case=case.pk)
         phase_attest(team, case, "sign_in")
@@ -76,15 +76,30 @@ def _version(html: bytes) -> str:
     return match.group(1).decode()
 
 
+_SHOWN = re.compile(rb'name="phase" value="time_out">.{0,200}?name="shown" value="([^"]*)"', re.DOTALL)
+
+
+def _shown(html: bytes) -> str:
+    """The token the page signed when it showed the time-out button (issue 12: a tap counts only
+    for a button that was on screen, for at least ATTEST_GUARD_SECONDS)."""
+    match = _SHOWN.search(html)
+    assert match is not None, "no time-out attest button on the case page"
+    return match.group(1).decode()
+
+
 def tablet_walk(browsers: dict[str, Http], case_id: int) -> None:
-    """Each person: the case page on their device, one tap, the page again (the redirect)."""
+    """Each person: the case page on their device, one tap (no sooner than the attest guard
+    allows, as a person reading the page would), the page again (the redirect)."""
+    from django.conf import settings
+
     page = f"/cases/{case_id}/"
     html = b""
     for role in PEOPLE:
         browser = browsers[role]
         status, _, html = browser.get(page)
         assert status == 200, status
-        fields = {"expected_version": _version(html), "phase": "time_out", "role": role}
+        time.sleep(settings.RIGHTLEVEL_ATTEST_GUARD_SECONDS)
+        fields = {"expected_version": _version(html), "phase": "time_out", "role": role, "shown": _shown(html)}
         status, headers, _ = browser.post_form(f"{page}do/attest-phase", fields, token=csrf_token(html))
         assert status == 302, status
         status, _, html = browser.get(headers["location"])

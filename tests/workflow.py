@@ -49,6 +49,18 @@ def team_create(room_name: str = "OR 1", suffix: str = "") -> Team:
     return Team(room, nurse, surgeon, anesthesia, radiographer, quality, admin)
 
 
+def theatre_for(team: Team, name: str) -> Room:
+    """A room of its own for one more case of ``team`` (its nurse, anesthesia and radiographer are
+    its staff): a room holds one patient at a time, so builders that bring several patients in
+    at once give each a theatre."""
+    room = Room.objects.create(name=name)
+    staff = (team.nurse, team.anesthesia, team.radiographer)
+    room.staff.add(*staff)
+    for person in staff:
+        person.__dict__.pop("room_ids", None)  # read once per user object: read it again
+    return room
+
+
 def case_schedule(team: Team, procedure: str = "selective_nerve_root_block", **kwargs: object) -> Case:
     defaults: dict[str, object] = {
         "mrn": f"MRN{next(_mrn)}",
