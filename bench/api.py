@@ -68,7 +68,7 @@ def attest_slots(count: int) -> tuple[list[Slot], Any]:
     from checklist import services
     from checklist.models import Case
     from checklist.selectors import checklist_status
-    from tests.workflow import case_schedule, evidence_record, team_create, theatre_for
+    from tests.support.workflow import case_schedule, evidence_record, team_create, theatre_for
 
     team = team_create("Bench OR", suffix="-bench")
     slots: list[Slot] = []
@@ -103,7 +103,7 @@ def page_query_counts() -> list[tuple[str, int, int, int]]:
     from checklist import services
     from checklist.models import AuditEvent, Case
     from checklist.selectors import checklist_status
-    from tests.workflow import case_schedule, evidence_record, phase_attest, team_create, theatre_for
+    from tests.support.workflow import case_schedule, evidence_record, phase_attest, team_create, theatre_for
 
     team = team_create("Bench OR 2", suffix="-pages")
     small = case_schedule(team)
@@ -141,7 +141,7 @@ def page_query_counts() -> list[tuple[str, int, int, int]]:
 
 
 def run(server: Gunicorn) -> list[Row]:
-    from tests.factories import TEST_PASSWORD
+    from tests.support.factories import TEST_PASSWORD
 
     total = ROUNDS * PER_ROUND
     slots, team = attest_slots(total + 5)

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 WRITERS = 8
 ROUNDS = 3
@@ -96,7 +92,7 @@ def rate(case_ids: list[int], user_id: int) -> float:
 
 def run() -> list[Row]:
     from checklist import audit
-    from tests.workflow import case_schedule, team_create
+    from tests.support.workflow import case_schedule, team_create
 
     team = team_create("Append OR", suffix="-append")
     cases = [case_schedule(team).pk for _ in range(WRITERS)]

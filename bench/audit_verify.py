@@ -9,7 +9,7 @@ On a trail of ~10,000 events in 100 case chains (SQLite, throwaway database):
    database), and
 4. a verify loop that instantiates a model per event (the previous implementation's shape).
 
-Run: .venv/bin/python bench/audit_verify.py [events]
+Run: .venv/bin/python -m bench.audit_verify [events]
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ import hashlib
 import hmac
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import django_setup, print_table
 
@@ -35,7 +32,7 @@ def build_trail(total: int) -> None:
 
     from checklist import audit, roles, services
     from checklist.models import Room
-    from tests.factories import UserFactory
+    from tests.support.factories import UserFactory
 
     nurse = UserFactory(username="nurse", roles=[roles.NURSE], full_name="Nora Nurse")
     surgeon = UserFactory(username="surgeon", roles=[roles.SURGEON], full_name="Dr Sam Surgeon")

@@ -14,7 +14,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def django_setup(root_urlconf: str = "bench.urls") -> None:
-    sys.path.insert(0, str(REPO))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     scratch = Path(tempfile.mkdtemp(prefix="rightlevel-bench-"))
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}")
@@ -37,7 +36,6 @@ def django_setup(root_urlconf: str = "bench.urls") -> None:
 def django_setup_live(settings_module: str = "bench.settings") -> None:
     """Django on the database DATABASE_URL names, as it is (bench/run has just migrated it): the
     database the gunicorn under test serves, so what the bench writes the server sees."""
-    sys.path.insert(0, str(REPO))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
     if "DATABASE_URL" not in os.environ:
         sys.exit("DATABASE_URL is not set: run the benchmarks with bench/run, which starts PostgreSQL")

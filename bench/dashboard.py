@@ -13,12 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.server import Gunicorn, Http
 
@@ -95,8 +92,8 @@ def run(server: Gunicorn) -> list[Row]:
     from django.db import connection
 
     from checklist.models import Case
-    from tests.factories import TEST_PASSWORD
-    from tests.workflow import team_create
+    from tests.support.factories import TEST_PASSWORD
+    from tests.support.workflow import team_create
 
     team = team_create("Dashboard OR", suffix="-dash")
     browser = Http(server.port)

@@ -4,16 +4,12 @@
 2. POST /api/v1/level-checks/ requests per second against an authenticated DRF endpoint that
    returns a constant, both through Django's full middleware stack in-process (goal >= 0.7).
 
-Run: .venv/bin/python bench/levelcheck.py
+Run: .venv/bin/python -m bench.levelcheck
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import best_per_call, django_setup, interleaved_rate, print_table
 

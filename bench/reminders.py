@@ -4,19 +4,15 @@ The sweep's cost with 1,000 and with 100,000 scheduled reminders, 100 of them du
 database in the same run. Goal: the ratio stays under 1.5 — the due query uses the partial index
 on pending rows, so the rows not yet due cost nothing.
 
-Run: .venv/bin/python bench/reminders.py            (SQLite in a temporary folder)
-     DATABASE_URL=postgres://... .venv/bin/python bench/reminders.py
+Run: .venv/bin/python -m bench.reminders            (SQLite in a temporary folder)
+     DATABASE_URL=postgres://... .venv/bin/python -m bench.reminders
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import django_setup, print_table
 
@@ -31,7 +27,7 @@ def main() -> None:
 
     from checklist.models import Case, Notification, Reminder, ReminderRule, ReminderState
     from checklist.services.reminders import reminders_sweep
-    from tests.workflow import case_schedule, team_create
+    from tests.support.workflow import case_schedule, team_create
 
     team = team_create()
     case = case_schedule(team, scheduled_start=timezone.now() + dt.timedelta(days=3))

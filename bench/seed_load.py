@@ -11,11 +11,8 @@ everyone.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOMS = 5
 CASES_PER_ROOM = 8
@@ -27,8 +24,8 @@ def seed(manifest_path: Path) -> dict[str, Any]:
     from rest_framework.authtoken.models import Token
 
     from checklist import roles, services
-    from tests.factories import TEST_PASSWORD, UserFactory
-    from tests.workflow import Team, case_schedule, evidence_record, team_create, theatre_for
+    from tests.support.factories import TEST_PASSWORD, UserFactory
+    from tests.support.workflow import Team, case_schedule, evidence_record, team_create, theatre_for
 
     def token(user: Any) -> str:
         return str(Token.objects.get_or_create(user=user)[0].key)

@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.common import django_setup_live, print_table
 
 SECTIONS = ("api", "walk", "verify", "append", "dashboard")

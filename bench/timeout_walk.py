@@ -20,12 +20,9 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.server import Gunicorn, Http, csrf_token
 
@@ -36,7 +33,7 @@ Row = tuple[str, str, str, str]
 
 def cases_ready(count: int) -> tuple[Any, list[int]]:
     from checklist import services
-    from tests.workflow import case_schedule, evidence_record, phase_attest, team_create, theatre_for
+    from tests.support.workflow import case_schedule, evidence_record, phase_attest, team_create, theatre_for
 
     team = team_create("Walk OR", suffix="-walk")
     ids = []
@@ -126,7 +123,7 @@ def run(server: Gunicorn) -> list[Row]:
     from rest_framework.authtoken.models import Token
 
     from checklist.models import Case
-    from tests.factories import TEST_PASSWORD
+    from tests.support.factories import TEST_PASSWORD
 
     team, ids = cases_ready(WALKS)
     clients = {role: Http(server.port, token=Token.objects.get_or_create(user=team.by_role(role))[0].key)

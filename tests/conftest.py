@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from checklist import roles
 from checklist.models import User
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.support.factories import TEST_PASSWORD, UserFactory
 
 
 @pytest.fixture

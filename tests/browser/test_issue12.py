@@ -16,8 +16,15 @@ from checklist import roles, services
 from checklist.models import AdverseEvent, Case, CaseState, NearMiss, StepAttestation
 from checklist.selectors import checklist_status
 from tests.browser.conftest import axe_violations, screenshot
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.workflow import (
+    Team,
+    case_schedule,
+    case_through_time_out,
+    evidence_record,
+    phase_attest,
+    team_create,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LIVE = 6_000

@@ -10,8 +10,15 @@ from playwright.sync_api import Page, expect
 from checklist import services
 from checklist.models import Case
 from tests.browser.conftest import axe_violations, screenshot
-from tests.factories import TEST_PASSWORD
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD
+from tests.support.workflow import (
+    Team,
+    case_schedule,
+    case_through_time_out,
+    evidence_record,
+    phase_attest,
+    team_create,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from checklist import roles
 from tests.browser.conftest import login
-from tests.factories import UserFactory
-from tests.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.factories import UserFactory
+from tests.support.workflow import Team, case_schedule, evidence_record, team_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 from checklist import audit, services
 from checklist.models import Case, CaseState
 from tests.browser.conftest import axe_violations, login, screenshot
-from tests.factories import TEST_PASSWORD
-from tests.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.factories import TEST_PASSWORD
+from tests.support.workflow import Team, case_schedule, evidence_record, team_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LIVE_SYNC_SECONDS = 5

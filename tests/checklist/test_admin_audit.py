@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from checklist import roles
 from checklist.models import AuditEvent, Room, User
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

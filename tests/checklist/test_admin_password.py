@@ -12,8 +12,8 @@ from checklist import audit, roles, services
 from checklist.models import AuditEvent, Case, Signature, User
 from checklist.services.accounts import SIGN_AFTER_ADMIN_RESET
 from config.api_errors import LockedError
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.workflow import Team, case_schedule, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from checklist import audit
 from checklist.models import AuditEvent, Case, CaseState
-from tests.api_workflow import API, ApiTeam, case_url, evidence_version, post, token_client
-from tests.factories import TEST_PASSWORD
-from tests.workflow import case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.api_workflow import API, ApiTeam, case_url, evidence_version, post, token_client
+from tests.support.factories import TEST_PASSWORD
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 from checklist import audit, roles, services
 from checklist.models import AuditEvent, Case, StepAttestation, User
-from tests.factories import UserFactory
-from tests.workflow import case_schedule, evidence_record, team_create
+from tests.support.factories import UserFactory
+from tests.support.workflow import case_schedule, evidence_record, team_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -23,8 +23,15 @@ from rest_framework.test import APIClient
 from checklist import api_urls, roles, services
 from checklist.models import AuditEvent, Case
 from checklist.policies import MATRIX
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.workflow import (
+    Team,
+    case_schedule,
+    case_through_time_out,
+    evidence_record,
+    phase_attest,
+    team_create,
+)
 
 pytestmark = pytest.mark.django_db
 

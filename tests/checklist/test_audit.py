@@ -26,8 +26,8 @@ from django.db import DatabaseError, connection, transaction
 from checklist import audit
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case
 from checklist.tasks import audit_verify_nightly
-from tests.tamper import as_owner
-from tests.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.tamper import as_owner
+from tests.support.workflow import Team, case_schedule, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

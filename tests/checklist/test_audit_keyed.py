@@ -16,8 +16,8 @@ from django.db import connection
 from checklist import audit, services
 from checklist.levels import content_hash, plan_content, signature_valid
 from checklist.models import AnatomyRecord, AuditChainHead, AuditEvent, Case, PlanVersion, Signature
-from tests.tamper import json_placeholder, sql, unlocked
-from tests.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.tamper import json_placeholder, sql, unlocked
+from tests.support.workflow import Team, case_schedule, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ same transaction.
 
 Two tests hold the line:
 
-* A walk of whole cases through the services (tests/workflow.py builders, with a stop and its
+* A walk of whole cases through the services (tests/support/workflow.py builders, with a stop and its
   near miss, a plan revision, failed signatures, a signing lock and its unlock, a new room) in
   which every service call is watched: each row of the record created or changed by a call must
   be pointed at by an audit event appended in that call, or be one of the justified derived or
@@ -29,8 +29,15 @@ from checklist import audit, roles, services
 from checklist.models import AuditEvent, Case, LevelVerdict, User
 from checklist.selectors import checklist_status
 from config.api_errors import ApplicationError
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.workflow import (
+    Team,
+    case_schedule,
+    case_through_time_out,
+    evidence_record,
+    phase_attest,
+    team_create,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from checklist.models import WorkerHeartbeat
-from tests.celery_worker import celery_call, running_worker, wait_for, worker_env
+from tests.support.celery_worker import celery_call, running_worker, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -30,8 +30,8 @@ from checklist.models import (
     SiteMarking,
     StepAttestation,
 )
-from tests.tamper import app_role, as_owner, current_role, sql
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.tamper import app_role, as_owner, current_role, sql
+from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from checklist.models import AuditEvent, Case
-from tests.workflow import Team, team_create
+from tests.support.workflow import Team, team_create
 
 pytestmark = pytest.mark.django_db
 

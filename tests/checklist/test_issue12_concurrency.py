@@ -8,8 +8,8 @@ import pytest
 from checklist import roles
 from checklist.models import Case
 from tests.checklist.test_api_concurrency import race
-from tests.factories import UserFactory
-from tests.workflow import case_schedule, evidence_record, team_create
+from tests.support.factories import UserFactory
+from tests.support.workflow import case_schedule, evidence_record, team_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -18,8 +18,15 @@ from checklist.selectors import checklist_status
 from checklist.services.bulk import phase_attest_mine
 from checklist.services.checklist import NOT_SHOWN, ONE_PERSON_ONE_ROLE, TOO_SOON
 from config.api_errors import ApplicationError, ForbiddenError
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.workflow import (
+    Team,
+    case_schedule,
+    case_through_time_out,
+    evidence_record,
+    phase_attest,
+    team_create,
+)
 
 pytestmark = pytest.mark.django_db
 

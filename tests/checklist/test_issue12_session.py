@@ -8,7 +8,7 @@ import pytest
 from django.test import Client, override_settings
 
 from checklist.middleware import SESSION_LAST_ACTIVITY
-from tests.workflow import Team, team_create
+from tests.support.workflow import Team, team_create
 
 pytestmark = pytest.mark.django_db
 

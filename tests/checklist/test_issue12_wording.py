@@ -7,7 +7,7 @@ from django.test import Client
 
 from checklist import services
 from config.api_errors import ApplicationError
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from checklist import audit, services
 from checklist.models import AuditEvent, AuditVerificationRun
 from checklist.quality.selectors import CaseFilter, audit_events_browse
 from checklist.services import audit_verification
-from tests.quality_workflow import D0, dataset_build
-from tests.tamper import as_owner
+from tests.support.quality_workflow import D0, dataset_build
+from tests.support.tamper import as_owner
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from checklist import roles
 from checklist.models import Case, Patient, Room
 from checklist.quality.forms import CaseFilterForm
 from checklist.quality.selectors import CaseFilter, compliance
-from tests.factories import UserFactory
-from tests.quality_workflow import D0, RANGE, dataset_build
+from tests.support.factories import UserFactory
+from tests.support.quality_workflow import D0, RANGE, dataset_build
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from checklist import audit, services
 from checklist.models import AuditEvent, NearMiss, Signature, StepAttestation
 from checklist.quality.exports import AUDIT_HEADER, CASE_HEADER, NEAR_MISS_HEADER, STEP_HEADER
 from checklist.quality.selectors import HIDDEN_NAME
-from tests.quality_workflow import RANGE, dataset_build
+from tests.support.quality_workflow import RANGE, dataset_build
 
 pytestmark = pytest.mark.django_db
 

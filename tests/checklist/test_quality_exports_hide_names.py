@@ -16,7 +16,7 @@ from checklist.models import AuditEvent
 from checklist.quality.selectors import HIDDEN_NAME
 from checklist.services import user_create
 from checklist.services.reminders import reminders_sweep
-from tests.workflow import case_schedule, team_create
+from tests.support.workflow import case_schedule, team_create
 
 pytestmark = pytest.mark.django_db
 

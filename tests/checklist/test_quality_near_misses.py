@@ -11,7 +11,7 @@ from checklist.models import AuditEvent, NearMiss
 from checklist.quality.selectors import HIDDEN_NAME
 from checklist.services.near_misses import near_miss_annotate
 from config.api_errors import ApplicationError, ConflictError, ForbiddenError
-from tests.quality_workflow import RANGE, dataset_build
+from tests.support.quality_workflow import RANGE, dataset_build
 
 pytestmark = pytest.mark.django_db
 

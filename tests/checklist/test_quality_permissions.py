@@ -16,8 +16,8 @@ from checklist.models import AuditEvent, Case, Localization, NearMiss
 from checklist.services.audit_verification import audit_verification_start
 from checklist.services.bulk import phase_attest_mine
 from config.api_errors import ForbiddenError
-from tests.factories import TEST_PASSWORD
-from tests.quality_workflow import RANGE, dataset_build
+from tests.support.factories import TEST_PASSWORD
+from tests.support.quality_workflow import RANGE, dataset_build
 
 pytestmark = pytest.mark.django_db
 

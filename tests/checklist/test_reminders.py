@@ -30,8 +30,8 @@ from checklist.models import (
 )
 from checklist.services.digest import daily_digest_create
 from checklist.services.reminders import reminders_sweep, webhook_signature, webhook_verify
-from tests.factories import UserFactory
-from tests.workflow import case_schedule, evidence_record, team_create
+from tests.support.factories import UserFactory
+from tests.support.workflow import case_schedule, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +152,7 @@ def test_time_out_overdue_localization_overdue_and_stop_escalations(team) -> Non
 
 
 def case_through_time_out_from_in_room(team, case):
-    from tests.workflow import phase_attest
+    from tests.support.workflow import phase_attest
 
     phase_attest(team, case, "sign_in")
     phase_attest(team, case, "time_out")
@@ -301,7 +301,7 @@ def test_an_attestation_that_changes_nothing_reminders_read_leaves_them_alone(te
     assert list(pending(case).order_by("pk").values_list("pk", "due_at")) == before
 
     # The attestation that completes the sign-in changes the state: reminders are reconciled.
-    from tests.workflow import phase_attest
+    from tests.support.workflow import phase_attest
 
     with CaptureQueriesContext(connection) as queries:
         phase_attest(team, case, "sign_in")

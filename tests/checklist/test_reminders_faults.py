@@ -35,8 +35,8 @@ from checklist.models import (
 from checklist.schedules import periodic_tasks_sync
 from checklist.selectors import checklist_status
 from checklist.services.reminders import reminder_rules_sync
-from tests.celery_worker import REPO, RedisServer, running_worker, wait_for, worker_env
-from tests.workflow import case_schedule, evidence_record, team_create
+from tests.support.celery_worker import REPO, RedisServer, running_worker, wait_for, worker_env
+from tests.support.workflow import case_schedule, evidence_record, team_create
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 SWEEP = "checklist.tasks.reminders_sweep"

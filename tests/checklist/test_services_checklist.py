@@ -10,9 +10,9 @@ from checklist import services
 from checklist.models import AuditEvent, Case, CaseState, PlanVersion, StepAttestation
 from checklist.selectors import checklist_status
 from config.api_errors import ApplicationError, ConflictError, ForbiddenError
-from tests.factories import TEST_PASSWORD
-from tests.tamper import unlocked
-from tests.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD
+from tests.support.tamper import unlocked
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from checklist import services
 from checklist.models import AnatomyRecord, AuditEvent, Case, Consent, PreopImaging, SiteMarking
 from config.api_errors import ApplicationError, ConflictError
-from tests.workflow import case_schedule, evidence_record, team_create
+from tests.support.workflow import case_schedule, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 
@@ -284,7 +284,7 @@ def test_only_a_surgeon_or_radiographer_reads_images(team_for_readers) -> None:
 
 @pytest.fixture
 def team_for_readers():
-    from tests.workflow import case_schedule, team_create
+    from tests.support.workflow import case_schedule, team_create
 
     team = team_create(suffix="r")
     return team, case_schedule(team)

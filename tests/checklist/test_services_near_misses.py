@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from checklist import audit, services
 from checklist.models import AuditEvent, Case, Localization, NearMiss
-from tests.workflow import case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from checklist import roles, services
 from checklist.models import AuditEvent, Case, Localization
 from checklist.selectors import checklist_status
 from config.api_errors import ApplicationError, ForbiddenError
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -23,9 +23,9 @@ from checklist.models import (
     User,
 )
 from config.api_errors import ApplicationError, ForbiddenError, LockedError
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.tamper import unlocked
-from tests.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.tamper import unlocked
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
 
 pytestmark = pytest.mark.django_db
 

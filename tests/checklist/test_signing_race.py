@@ -12,8 +12,8 @@ import pytest
 from checklist.models import AuditEvent, Case, PlanVersion, Signature, SigningFailure, User
 from checklist.services.signatures import SIGNING_FAILURE_LIMIT
 from tests.checklist.test_api_concurrency import race
-from tests.factories import TEST_PASSWORD
-from tests.workflow import case_schedule, evidence_record, team_create
+from tests.support.factories import TEST_PASSWORD
+from tests.support.workflow import case_schedule, evidence_record, team_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 20

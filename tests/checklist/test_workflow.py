@@ -9,8 +9,8 @@ from checklist import audit, services
 from checklist.models import AuditEvent, Case, CaseState, NearMiss
 from checklist.selectors import checklist_status
 from config.api_errors import ApplicationError, ConflictError
-from tests.factories import TEST_PASSWORD
-from tests.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
 
 pytestmark = pytest.mark.django_db
 

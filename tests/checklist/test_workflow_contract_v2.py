@@ -11,7 +11,7 @@ from checklist import forms, services
 from checklist.models import AuditEvent, Case, Localization, MarkingRegion
 from checklist.quality.selectors import CaseFilter, compliance
 from levelverify.check import REGIONS
-from tests.workflow import case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, team_create
 
 pytestmark = pytest.mark.django_db
 

@@ -100,7 +100,7 @@ def _reminder_due(minutes_ago: float):
     from django.utils import timezone
 
     from checklist.models import Reminder, ReminderRule
-    from tests.factories import UserFactory
+    from tests.support.factories import UserFactory
 
     now = timezone.now()
     return Reminder.objects.create(

@@ -10,7 +10,7 @@ import subprocess
 import yaml
 from django.test import RequestFactory, override_settings
 
-from tests.celery_worker import REPO
+from tests.support.celery_worker import REPO
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 NGINX = (REPO / "deploy" / "nginx" / "rightlevel.conf").read_text()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.celery_worker import REPO
+from tests.support.celery_worker import REPO
 
 pytestmark = [pytest.mark.slow]
 DROPPED = ("DATABASE_URL", "CELERY_", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "RIGHTLEVEL_", "EMAIL_URL", "REMINDER_")

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from checklist.services.deliveries import webhook_post
-from tests.celery_worker import REPO
+from tests.support.celery_worker import REPO
 
 START = "import django; django.setup(); print('started')"
 

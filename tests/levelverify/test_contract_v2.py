@@ -687,7 +687,7 @@ def test_random_json_is_a_verdict_or_invalid_input(value: dict[str, Any]) -> Non
 def test_random_bodies_never_make_the_endpoint_fail(raw: bytes) -> None:
     from django.test import Client
 
-    from tests.factories import UserFactory
+    from tests.support.factories import UserFactory
 
     user = UserFactory(roles=["nurse"])
     client = Client()

@@ -11,7 +11,7 @@ from checklist import services
 from checklist.models import Case
 from checklist.views import ACTIONS
 from tests.security.routes import Route, routes
-from tests.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record, team_create
 
 
 @dataclass

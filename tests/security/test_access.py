@@ -16,9 +16,9 @@ from django.urls import reverse
 
 from checklist.models import Case, Signature
 from checklist.views import ACTIONS
-from tests.factories import TEST_PASSWORD
 from tests.security.conftest import World
 from tests.security.routes import Route
+from tests.support.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +149,7 @@ def test_a_nurse_of_another_room_can_neither_read_nor_change_a_case_on_the_table
 
 
 def test_the_api_refuses_the_same_nurse_by_id(world: World) -> None:
-    from tests.api_workflow import token_client
+    from tests.support.api_workflow import token_client
 
     client = token_client(world.other.nurse)
     case = world.case

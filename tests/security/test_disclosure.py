@@ -13,9 +13,9 @@ from django.test import Client, RequestFactory
 from django.views.debug import SafeExceptionReporterFilter
 
 from checklist.middleware import PERMISSIONS_POLICY
-from tests.celery_worker import REPO
-from tests.factories import TEST_PASSWORD
 from tests.security.conftest import World
+from tests.support.celery_worker import REPO
+from tests.support.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_the_sign_forms_passwords_are_not_autofilled_nor_reported(world: World) 
     import re
 
     from checklist.views import CaseActionView
-    from tests.workflow import case_schedule, evidence_record
+    from tests.support.workflow import case_schedule, evidence_record
 
     unsigned = case_schedule(world.team)
     evidence_record(world.team, unsigned, sign=False)

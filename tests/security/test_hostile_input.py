@@ -22,8 +22,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from checklist.views import ACTIONS
-from tests.api_workflow import token_client
 from tests.security.conftest import World
+from tests.support.api_workflow import token_client
 
 pytestmark = pytest.mark.django_db
 

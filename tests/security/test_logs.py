@@ -35,8 +35,8 @@ from rest_framework.test import APIClient
 from checklist import services, tasks
 from checklist.management.commands.seed_demo import DEMO_CASES, DEMO_PASSWORD
 from checklist.models import Case, Patient, Room, User
-from tests.api_workflow import ApiTeam, case_url, post
-from tests.workflow import Team
+from tests.support.api_workflow import ApiTeam, case_url, post
+from tests.support.workflow import Team
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from checklist.services.cases import IDENTIFIERS_REFUSED, MRN_TAKEN
-from tests.api_workflow import token_client
 from tests.security.conftest import World
+from tests.support.api_workflow import token_client
 
 pytestmark = pytest.mark.django_db
 

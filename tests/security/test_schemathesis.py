@@ -32,8 +32,8 @@ from schemathesis.specs.openapi.checks import (
 
 from checklist import services
 from checklist.models import Case
-from tests.api_workflow import token_client
-from tests.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.api_workflow import token_client
+from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.api_workflow import token_client
 from tests.security.conftest import World
+from tests.support.api_workflow import token_client
 
 pytestmark = pytest.mark.django_db
 SKIP = ("/admin/", "/static/", "/media/", "/logout/", "/switch-user/")

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from checklist.auth_forms import address_throttled_message
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.support.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 ATTACKER, THEATRE = "10.0.0.9", "10.0.0.1"

@@ -9,8 +9,8 @@ from django.test import Client
 
 from checklist.models import Consent
 from checklist.uploads import SCAN_TYPE_REFUSED
-from tests.api_workflow import token_client
 from tests.security.conftest import World
+from tests.support.api_workflow import token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from checklist import roles, services
 from checklist.models import Case, Room, User
 from checklist.selectors import checklist_status
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.support.factories import TEST_PASSWORD, UserFactory
 
 _mrn = count(100000)
 

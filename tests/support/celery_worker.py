@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_database_url() -> str:

@@ -33,8 +33,8 @@ from django.utils import timezone
 
 from checklist import services
 from checklist.models import Case
-from tests.factories import TEST_PASSWORD
-from tests.workflow import Team, case_schedule, evidence_record, phase_attest, team_create
+from tests.support.factories import TEST_PASSWORD
+from tests.support.workflow import Team, case_schedule, evidence_record, phase_attest, team_create
 
 D0 = dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC)
 RANGE = {"date_from": "2026-02-23", "date_to": "2026-03-15"}

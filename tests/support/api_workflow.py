@@ -8,8 +8,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from checklist.models import User
-from tests.factories import TEST_PASSWORD
-from tests.workflow import Team
+from tests.support.factories import TEST_PASSWORD
+from tests.support.workflow import Team
 
 API = "/api/v1"
 
@@ -39,7 +39,7 @@ def post(client: APIClient, case_id: int, tail: str, data: dict[str, Any] | None
 
 
 class ApiTeam:
-    """One token client per member of a ``tests.workflow.Team``."""
+    """One token client per member of a ``tests.support.workflow.Team``."""
 
     def __init__(self, team: Team) -> None:
         self.team = team
