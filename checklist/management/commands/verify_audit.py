@@ -24,7 +24,7 @@ PROGRESS_THRESHOLD = 10_000
 
 class Command(BaseCommand):
     help = (
-        "Recompute every audit hash chain and seal. Exit 0 with a summary when intact; exit 1 naming "
+        "Recompute every audit hash chain, seal and time-stamp. Exit 0 with a summary when intact; exit 1 naming "
         "the first broken event (chain, sequence number, event id, action, what is wrong) otherwise."
     )
 
