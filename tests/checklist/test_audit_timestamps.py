@@ -202,6 +202,30 @@ def test_time_stamps_are_append_only_for_the_application_role_and_the_owner(
     assert AuditSealTimestamp.objects.get().seal_hash == AuditSeal.objects.get().seal_hash
 
 
+def test_a_time_stamp_row_inserted_by_the_application_role_is_named(tsa: str, settings: Any, case: Case) -> None:
+    """The application role may INSERT time-stamps; a made-up or copied token does not verify."""
+    settings.TSA_URL = DOWN
+    seal_command()
+    seal_command()
+    first, second = AuditSeal.objects.order_by("seq")
+    settings.TSA_URL = tsa
+    assert audit_timestamps_take(force=True, limit=1).stamped == [1]
+    real = AuditSealTimestamp.objects.get()
+    AuditSealTimestamp.objects.create(  # a copy of seal #1's genuine token, filed under seal #2
+        seal=second,
+        seal_seq=2,
+        seal_hash=second.seal_hash,
+        token=bytes(real.token),
+        gen_time=real.gen_time,
+        tsa_certificate_sha256=real.tsa_certificate_sha256,
+        recorded_at=timezone.now(),
+    )
+    code, report = verify_json()
+    assert code == 1
+    assert [d.split(": ", 1)[1][:36] for d in descriptions(report)] == ["time-stamp is for a different hash ("]
+    assert report["timestamps"]["valid"] == 1 and report["timestamps"]["newest_seal"] == first.seq
+
+
 # --- a TSA that is down --------------------------------------------------------------------------------
 
 
