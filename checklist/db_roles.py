@@ -4,7 +4,7 @@ Two roles: the **owner** runs the migrations and owns every table; the **applica
 (``DATABASE_APP_ROLE``), which the web, worker and beat processes connect as, owns nothing and is
 granted only what the code needs:
 
-* the audit trail (events, seals): SELECT and INSERT, never UPDATE or DELETE;
+* the audit trail (events, seals, the seals' time-stamps): SELECT and INSERT, never UPDATE or DELETE;
 * clinical records (plan versions, signatures, evidence, attestations, verdicts): SELECT, INSERT
   and UPDATE of exactly the link columns that move (migration 0010's ``RECORDS``), which the
   triggers also police;
