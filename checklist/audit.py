@@ -495,7 +495,7 @@ def verify(
     if since_seal is not None:
         report.scope, report.start_seal, reconcile_records = f"incremental from seal #{since_seal}", since_seal, False
         sealed = {(c, seq): h for (c, seq), h in sealed.items() if seq >= starts.get(c, 0)}
-    _verify_timestamps(report, seal_rows)
+    _verify_timestamps(report, seal_rows, since_seal=since_seal)
     seals_announced: set[int] = set()
     heads = list(AuditChainHead.objects.exclude(last_seq=0).values_list("chain", "last_seq", "last_hash"))
     case_ids = set(Case.objects.values_list("id", flat=True))
@@ -644,9 +644,12 @@ def _rows_from(rows: Any, starts: dict[str, int], heads: list[tuple[str, int, st
         yield from rows.filter(chain__in=new_chains[start : start + INCREMENTAL_BATCH]).iterator(chunk_size=chunk_size)
 
 
-def _verify_timestamps(report: VerifyReport, seal_rows: list[tuple[int, int, datetime, str]]) -> None:
+def _verify_timestamps(
+    report: VerifyReport, seal_rows: list[tuple[int, int, datetime, str]], *, since_seal: int | None = None
+) -> None:
     """Check every seal's RFC 3161 token against the TSA certificate and the seal's hash, and that
-    every seal that should be time-stamped by now is (checklist/timestamps.py)."""
+    every seal that should be time-stamped by now is (checklist/timestamps.py). Incremental runs
+    check the seals from ``since_seal`` on: its token pins the (fully checked) seal chain before it."""
     from checklist.models import AuditSealTimestamp, AuditTimestampStatus
 
     summary = report.timestamps
@@ -654,11 +657,11 @@ def _verify_timestamps(report: VerifyReport, seal_rows: list[tuple[int, int, dat
     status = AuditTimestampStatus.objects.filter(pk=1).first()
     summary.last_error = status.last_error if status is not None and status.failures else ""
     by_seal = {seq: (pk, at, seal_hash_hex) for seq, pk, at, seal_hash_hex in seal_rows}
-    stamps = list(
-        AuditSealTimestamp.objects.order_by("seal_seq").values_list(
-            "id", "seal_id", "seal_seq", "seal_hash", "token", "gen_time"
-        )
-    )
+    rows = AuditSealTimestamp.objects.order_by("seal_seq")
+    if since_seal is not None:
+        rows = rows.filter(seal_seq__gte=since_seal)
+        seal_rows = [row for row in seal_rows if row[0] >= since_seal]
+    stamps = list(rows.values_list("id", "seal_id", "seal_seq", "seal_hash", "token", "gen_time"))
     chain = None
     if stamps:
         try:

@@ -479,6 +479,10 @@ def test_incremental_verification_names_a_deleted_sealed_head_and_misses_an_edit
     assert f"chain {chain}, event #{head_seq}: sealed event #{head_seq} is missing" in [
         p.describe().split(": the chain")[0] for p in incremental.problems
     ]
+    with unlocked([STAMPS]):  # the start seal's own token is always checked
+        sql(f"UPDATE {STAMPS} SET token = %s", [b"not a token"])  # noqa: S608
+    incremental = audit.verify(since_seal=anchor.seq)
+    assert any(p.message.startswith("time-stamp token unreadable") for p in incremental.problems)
 
 
 def test_verify_audit_incremental_option_says_what_it_did(tsa: str, case: Case) -> None:
