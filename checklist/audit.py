@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -517,7 +517,9 @@ def verify(
     rows = AuditEvent.objects.order_by("chain", "seq").values_list(
         "id", *HASHED_FIELDS, "event_hash", "mac", "mac_key_id"
     )
-    for row in _rows_from(rows, starts, heads, chunk_size) if since_seal is not None else rows.iterator(chunk_size):
+    if since_seal is not None:  # incremental: each chain from its sealed head (see _rows_from)
+        rows = cast(Any, _RowsFrom(rows, starts, heads))
+    for row in rows.iterator(chunk_size=chunk_size):
         event_id, values, stored, mac, mac_key_id = row[0], row[1:-3], row[-3], row[-2], row[-1]
         event_chain, seq, case_id, action, prev_hash = values[0], values[1], values[3], values[8], values[16]
         if event_chain != chain:
@@ -629,19 +631,28 @@ def verify(
 INCREMENTAL_BATCH = 500
 
 
-def _rows_from(rows: Any, starts: dict[str, int], heads: list[tuple[str, int, str]], chunk_size: int) -> Iterator[Any]:
-    """Incremental verification's events, grouped by chain and in order within each: every chain
-    a seal recorded from its sealed head on, and every chain no seal up to the start recorded
-    (those the chain heads list) in full. Batched so that no query names too many chains."""
-    sealed_chains = sorted(starts)
-    for start in range(0, len(sealed_chains), INCREMENTAL_BATCH):
-        condition = Q()
-        for chain in sealed_chains[start : start + INCREMENTAL_BATCH]:
-            condition |= Q(chain=chain, seq__gte=starts[chain])
-        yield from rows.filter(condition).iterator(chunk_size=chunk_size)
-    new_chains = sorted({chain for chain, _, _ in heads} - set(starts))
-    for start in range(0, len(new_chains), INCREMENTAL_BATCH):
-        yield from rows.filter(chain__in=new_chains[start : start + INCREMENTAL_BATCH]).iterator(chunk_size=chunk_size)
+@dataclass
+class _RowsFrom:
+    """Incremental verification's events, with the queryset's ``iterator``: grouped by chain and
+    in order within each, every chain a seal up to the start recorded from its sealed head on,
+    and every chain no such seal recorded (those the chain heads list) in full. Batched so that no
+    query names too many chains."""
+
+    rows: Any
+    starts: dict[str, int]
+    heads: list[tuple[str, int, str]]
+
+    def iterator(self, chunk_size: int) -> Iterator[Any]:
+        sealed_chains = sorted(self.starts)
+        for start in range(0, len(sealed_chains), INCREMENTAL_BATCH):
+            condition = Q()
+            for chain in sealed_chains[start : start + INCREMENTAL_BATCH]:
+                condition |= Q(chain=chain, seq__gte=self.starts[chain])
+            yield from self.rows.filter(condition).iterator(chunk_size=chunk_size)
+        new_chains = sorted({chain for chain, _, _ in self.heads} - set(self.starts))
+        for start in range(0, len(new_chains), INCREMENTAL_BATCH):
+            batch = new_chains[start : start + INCREMENTAL_BATCH]
+            yield from self.rows.filter(chain__in=batch).iterator(chunk_size=chunk_size)
 
 
 def _verify_timestamps(
