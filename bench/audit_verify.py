@@ -9,6 +9,9 @@ On a trail of ~10,000 events in 100 case chains (SQLite, throwaway database):
    database), and
 4. a verify loop that instantiates a model per event (the previous implementation's shape).
 
+``run_nightly`` (bench/run's ``nightly`` section): the nightly incremental verification, 1,000
+events after the newest time-stamped seal, against the full verification, at two trail sizes.
+
 Run: .venv/bin/python -m bench.audit_verify [events]
 """
 
@@ -148,6 +151,83 @@ def run_live(total: int = 30_000) -> list[tuple[str, str, str, str]]:
          "", ""),
         ("verify / HMAC-SHA-256", "", f"{hmac_ratio:.3f}", ">= 0.3 " + ("OK" if hmac_ratio >= 0.3 else "MISSED")),
     ]  # fmt: skip
+
+
+def _grow(total: int) -> None:
+    """Append ``step.attested`` events round-robin over the existing cases until ``total``."""
+    from django.db import transaction
+
+    from checklist import audit
+    from checklist.models import AuditEvent, Case, User
+
+    nurse = User.objects.get(username="nurse")
+    cases = list(Case.objects.order_by("id")[:CASES])
+    remaining = total - AuditEvent.objects.count()
+    for start in range(0, max(remaining, 0), 2000):
+        with transaction.atomic():
+            for i in range(start, min(start + 2000, remaining)):
+                audit.append(action="step.attested", actor=nurse, case=cases[i % len(cases)],
+                             object_type="StepAttestation", object_id=i,
+                             after={"step": "sign_in.identity_confirmed", "phase": "sign_in", "role": "nurse",
+                                    "evidence_version": i % 7 + 1})  # fmt: skip
+
+
+def _seconds(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def nightly_point(trail: int, since: int) -> tuple[int, int, float, float]:
+    """Grow the trail to ``trail`` events, seal and time-stamp it (the TSA at TSA_URL), append
+    ``since`` more, then time the full verification and the nightly incremental one from that
+    seal. Returns (events, events the incremental run read, full seconds, incremental seconds):
+    it reads the events since the seal and each chain's sealed head."""
+    from checklist import audit
+    from checklist.models import AuditEvent
+    from checklist.services.audit_timestamps import audit_timestamps_take
+
+    _grow(trail)
+    seal = audit.seal()
+    stamped = audit_timestamps_take(force=True)
+    assert seal.seq in stamped.stamped, f"seal #{seal.seq} not time-stamped: {stamped.error or stamped.skipped}"
+    before = AuditEvent.objects.count()
+    _grow(before + since)
+    n = AuditEvent.objects.count()
+    report = audit.verify(since_seal=seal.seq)
+    assert report.ok, report.problems[:3]
+    full = audit.verify()
+    assert full.ok, full.problems[:3]
+    incremental = _seconds(lambda: audit.verify(since_seal=seal.seq), repeat=5)
+    return n, report.events, _seconds(audit.verify), incremental
+
+
+def run_nightly(trails: tuple[int, int] = (30_000, 60_000), since: int = 1_000) -> list[tuple[str, str, str, str]]:
+    """bench/suite.py: the nightly (incremental) verification against the full one at two trail
+    sizes, ``since`` events after the newest time-stamped seal each time; ratios in the same run."""
+    from django.conf import settings
+
+    if not settings.TSA_URL:
+        raise SystemExit("TSA_URL is not set: bench/run starts a local TSA")
+    if not __import__("checklist.models", fromlist=["Case"]).Case.objects.exists():
+        build_trail(10_000)
+    small = nightly_point(trails[0], since)
+    large = nightly_point(trails[1], since)
+    rows = []
+    for n, read, full, incremental in (small, large):
+        rows.append((f"full verify_audit, trail of {n:,} events", f"{full * 1000:,.0f} ms", "", ""))
+        rows.append((f"  nightly incremental, {since:,} events since the stamped seal ({read:,} read)",
+                     f"{incremental * 1000:,.0f} ms", f"{incremental / full:.3f}", "(of the full run)"))  # fmt: skip
+    growth = large[0] / small[0]
+    full_growth = large[2] / small[2]
+    rows.append((f"trail x{growth:.2f}: full verification cost", "", f"x{full_growth:.2f}", "(grows with the trail)"))
+    incremental_growth = large[3] / small[3]
+    verdict = "OK" if incremental_growth <= 1.3 else "MISSED"
+    rows.append(("  nightly incremental cost", "", f"x{incremental_growth:.2f}", f"<= 1.3 {verdict} (events since)"))
+    return rows
 
 
 def main() -> None:

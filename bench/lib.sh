@@ -23,6 +23,7 @@ bench_prepare() {
   export CELERY_BROKER_URL=$RIGHTLEVEL_TEST_REDIS_URL
   export RIGHTLEVEL_VAR_DIR=$_SERVICES_DIR/var BENCH_STATIC_ROOT=$_SERVICES_DIR/static
   export LOG_LEVEL=${LOG_LEVEL:-WARNING}
+  export TSA_URL=$RIGHTLEVEL_TEST_TSA_URL TSA_CERTIFICATE=$RIGHTLEVEL_TEST_TSA_CERTIFICATE
   AUDIT_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')
   export AUDIT_KEY
   echo "== migrate a fresh database (as the owner role), collect static files"

@@ -4,6 +4,7 @@ Sections, in this order (later ones add data the earlier ones must not see):
   api        attest vs a trivial write, status 304 vs a constant GET, the case page (bench/api.py)
   walk       an agreeing time-out over HTTP, server seconds (bench/timeout_walk.py)
   verify     verify_audit throughput vs sha256 over the same canonical bytes (bench/audit_verify.py)
+  nightly    the nightly incremental verification vs the full one at two trail sizes (bench/audit_verify.py)
   append     audit appends, 8 concurrent writers on 8 cases vs 1 writer (bench/audit_append.py)
   dashboard  the compliance dashboard at 100,000 cases vs 1,000 (bench/dashboard.py)
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from bench.common import django_setup_live, print_table
 
-SECTIONS = ("api", "walk", "verify", "append", "dashboard")
+SECTIONS = ("api", "walk", "verify", "nightly", "append", "dashboard")
 
 
 def main() -> None:
@@ -45,6 +46,9 @@ def main() -> None:
         if "verify" in wanted:
             print("== verify", flush=True)
             rows += audit_verify.run_live()
+        if "nightly" in wanted:
+            print("== nightly", flush=True)
+            rows += audit_verify.run_nightly()
         if "append" in wanted:
             print("== append", flush=True)
             rows += audit_append.run()

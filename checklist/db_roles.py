@@ -4,7 +4,7 @@ Two roles: the **owner** runs the migrations and owns every table; the **applica
 (``DATABASE_APP_ROLE``), which the web, worker and beat processes connect as, owns nothing and is
 granted only what the code needs:
 
-* the audit trail (events, seals): SELECT and INSERT, never UPDATE or DELETE;
+* the audit trail (events, seals, the seals' time-stamps): SELECT and INSERT, never UPDATE or DELETE;
 * clinical records (plan versions, signatures, evidence, attestations, verdicts): SELECT, INSERT
   and UPDATE of exactly the link columns that move (migration 0010's ``RECORDS``), which the
   triggers also police;
@@ -33,9 +33,17 @@ APPEND_ONLY_TABLES = ("checklist_audit_event", "checklist_audit_seal")
 READ_ONLY_TABLES = ("django_migrations",)
 
 
+# The migrations whose ``RECORDS`` list append-only tables (and the columns that may move).
+RECORD_MIGRATIONS = ("0013_issue13_append_only_records", "0015_issue13_seal_timestamps")
+
+
 def record_rules() -> dict[str, dict[str, str]]:
-    """Migration 0010's table -> {movable column: rule}."""
-    return dict(importlib.import_module("checklist.migrations.0013_issue13_append_only_records").RECORDS)
+    """Table -> {movable column: rule}, from migration 0013's ``RECORDS`` (clinical records) and
+    0015's (the seals' time-stamps)."""
+    rules: dict[str, dict[str, str]] = {}
+    for name in RECORD_MIGRATIONS:
+        rules.update(importlib.import_module(f"checklist.migrations.{name}").RECORDS)
+    return rules
 
 
 def grant_statements(connection: BaseDatabaseWrapper, role: str) -> list[str]:

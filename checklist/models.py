@@ -595,6 +595,46 @@ class AuditSeal(models.Model):
         return f"seal #{self.seq}"
 
 
+class AuditSealTimestamp(models.Model):
+    """An RFC 3161 time-stamp of one seal, from the time-stamping authority at ``TSA_URL``.
+
+    Append-only (migration 0015). The token's message imprint is the seal's hash (SHA-256 of its
+    canonical JSON) and it is signed with the TSA's key, which neither the database nor
+    ``AUDIT_KEY`` holds: a rewritten seal cannot get a token dated when the seal was taken."""
+
+    seal = models.OneToOneField(AuditSeal, on_delete=models.PROTECT, related_name="timestamp")
+    seal_seq = models.PositiveBigIntegerField()
+    seal_hash = models.CharField(max_length=64, help_text="The hash the token vouches for")
+    token = models.BinaryField(help_text="The TSA's TimeStampResp, DER (it carries the TimeStampToken)")
+    gen_time = models.DateTimeField(help_text="The TSA's genTime")
+    tsa_certificate_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the TSA certificate (DER)")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "checklist_audit_seal_timestamp"
+        ordering = ["seal_seq"]
+
+    def __str__(self) -> str:
+        return f"time-stamp of seal #{self.seal_seq} ({self.gen_time:%Y-%m-%d %H:%M:%S})"
+
+
+class AuditTimestampStatus(models.Model):
+    """The time-stamping queue's state (one row): when it last tried, why it last failed and
+    when it tries again. Mutable; the tokens themselves are in ``AuditSealTimestamp``."""
+
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="Failed attempts in a row")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "checklist_audit_timestamp_status"
+
+    def __str__(self) -> str:
+        return "time-stamping status"
+
+
 class AuditVerificationRun(models.Model):
     """One run of the audit chain verification (nightly, or "verify now" by a quality officer)."""
 
@@ -609,6 +649,16 @@ class AuditVerificationRun(models.Model):
     first_problem = models.TextField(blank=True)
     problems_count = models.PositiveIntegerField(default=0)
     seal = models.ForeignKey(AuditSeal, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    scope = models.CharField(
+        max_length=12, default="full", help_text="full: the whole trail; incremental: since a time-stamped seal"
+    )
+    # The newest time-stamped seal whose events this run verified (read before the events): the
+    # next incremental run may start from it if this run found the trail intact.
+    anchor_seal = models.ForeignKey(AuditSeal, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    start_seal = models.ForeignKey(
+        AuditSeal, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Incremental runs: the time-stamped seal the events were verified from",
+    )  # fmt: skip
 
     class Meta:
         db_table = "checklist_audit_verification_run"

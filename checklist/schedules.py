@@ -25,7 +25,6 @@ class PeriodicTaskSpec:
     description: str = ""
 
 
-AUDIT_SEAL_SECONDS = 15 * 60
 AUDIT_VERIFY_CRONTAB = {"minute": "0", "hour": "2", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 
 
@@ -43,15 +42,17 @@ def periodic_task_specs() -> list[PeriodicTaskSpec]:
         PeriodicTaskSpec(
             name="audit seal",
             task="checklist.tasks.audit_seal",
-            every_seconds=AUDIT_SEAL_SECONDS,
-            description="Seals the head of every audit chain, so a truncated or deleted chain is detected.",
+            every_seconds=settings.AUDIT_SEAL_MINUTES * 60,
+            description="Seals the head of every audit chain, so a truncated or deleted chain is detected, then "
+            "time-stamps the pending seals with the RFC 3161 authority (TSA_URL), retrying with back-off.",
         ),
         PeriodicTaskSpec(
             name="audit verify nightly",
             task="checklist.tasks.audit_verify_nightly",
             crontab=AUDIT_VERIFY_CRONTAB,
-            description="Recomputes every audit chain and seal (logs CRITICAL naming the first broken event), "
-            "then seals.",
+            description="Verifies the audit trail since the newest time-stamped seal an intact run covered (the "
+            "whole trail on AUDIT_FULL_VERIFY_WEEKDAY or when there is none), logs CRITICAL naming the first "
+            "broken event, then seals and time-stamps.",
         ),
         PeriodicTaskSpec(
             name="reminder sweep",

@@ -32,14 +32,18 @@ def heartbeat_record_hostname() -> str:
 
 @shared_task(name="checklist.tasks.audit_seal", bind=True)
 def audit_seal(self: Any) -> dict[str, Any]:
-    """Seal every audit chain head (beat: every 15 minutes)."""
+    """Seal every audit chain head, then time-stamp the pending seals (beat: every
+    AUDIT_SEAL_MINUTES, 5 by default). A TSA that is down leaves the seals pending, retried here
+    with back-off; the seal itself never waits for it."""
     return _seal(task_id=self.request.id, task="audit_seal")
 
 
 @shared_task(name="checklist.tasks.audit_verify_nightly", bind=True)
 def audit_verify_nightly(self: Any) -> dict[str, Any]:
-    """Verify the whole trail, then seal it (beat: 02:00), as a recorded verification run that the
-    quality dashboard shows. A broken trail is logged at CRITICAL with the first broken event; the
+    """Verify the trail, then seal and time-stamp it (beat: 02:00), as a recorded verification run
+    that the quality dashboard shows. Incremental (the events since the newest time-stamped seal an
+    intact run covered) except on AUDIT_FULL_VERIFY_WEEKDAY (Sunday by default), when it verifies
+    the whole trail and reconciles the records. A broken trail is logged at CRITICAL with the first broken event; the
     seal is taken anyway (earlier seals keep vouching for what they recorded). The result goes to
     the quality officers."""
     from checklist.services.audit_verification import audit_verification_execute, audit_verification_start
@@ -48,7 +52,11 @@ def audit_verify_nightly(self: Any) -> dict[str, Any]:
     if not created:
         logger.warning("RightLevel nightly verification skipped: run %s is still in progress", run.pk)
         return {"skipped": True, "running": run.pk}
-    run = audit_verification_execute(run_id=run.pk, task_id=self.request.id or "")
+    from django.conf import settings
+    from django.utils import timezone
+
+    full = timezone.localdate().weekday() == settings.AUDIT_FULL_VERIFY_WEEKDAY
+    run = audit_verification_execute(run_id=run.pk, task_id=self.request.id or "", incremental=not full)
     _tell_quality_officers(run)
     return {
         "ok": run.ok,
@@ -57,6 +65,8 @@ def audit_verify_nightly(self: Any) -> dict[str, Any]:
         "first_problem": run.first_problem or None,
         "run": run.pk,
         "seal": run.seal.seq if run.seal else None,
+        "scope": run.scope,
+        "start_seal": run.start_seal.seq if run.start_seal else None,
     }
 
 
@@ -75,6 +85,10 @@ def _tell_quality_officers(run: Any) -> None:
             f"\nSealed: seal #{run.seal.seq}, hash {run.seal.seal_hash}, "
             f"{len(run.seal.heads)} chain(s) moved since the previous seal."
         )
+    if run.anchor_seal is not None:
+        body += f"\nNewest time-stamped seal: #{run.anchor_seal.seq}, hash {run.anchor_seal.seal_hash}."
+    if run.scope != "full" and run.start_seal is not None:
+        body += f"\nIncremental run: events since time-stamped seal #{run.start_seal.seq} (records not reconciled)."
     if not run.ok:
         body += f"\nFirst broken event: {run.first_problem}\nProblems found: {run.problems_count}."
     system_reminder_create(
@@ -86,10 +100,21 @@ def _tell_quality_officers(run: Any) -> None:
 
 
 def _seal(*, task_id: str | None, task: str) -> dict[str, Any]:
+    from checklist.services.audit_timestamps import audit_timestamps_take
+
     with audit.audit_context(request_id=task_id or "", client=f"celery {task}"):
         seal = audit.seal()
+        stamps = audit_timestamps_take()
     logger.info("RightLevel audit sealed: seal #%d, %d chains, %d events", seal.seq, len(seal.heads), seal.event_count)
-    return {"seal": seal.seq, "chains": len(seal.heads), "events": seal.event_count, "seal_hash": seal.seal_hash}
+    return {
+        "seal": seal.seq,
+        "chains": len(seal.heads),
+        "events": seal.event_count,
+        "seal_hash": seal.seal_hash,
+        "timestamped": stamps.stamped,
+        "timestamps_pending": stamps.pending,
+        "timestamp_error": stamps.error or stamps.skipped or None,
+    }
 
 
 @shared_task(name="checklist.tasks.reminders_sweep", ignore_result=True, acks_late=True)

@@ -92,10 +92,15 @@ def _sqlite_update_condition(schema_editor, table: str, rules: dict[str, str]) -
 
 
 def create_triggers(apps, schema_editor):
+    create_triggers_for(schema_editor, RECORDS)
+
+
+def create_triggers_for(schema_editor, records: dict[str, dict[str, str]]) -> None:
+    """The append-only triggers of ``records`` (also used by later migrations for new tables)."""
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(POSTGRES_FUNCTION, params=None)
-        for table, rules in RECORDS.items():
+        for table, rules in records.items():
             args = ", ".join(f"'{column}:{rule}'" for column, rule in rules.items())
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
@@ -106,7 +111,7 @@ def create_triggers(apps, schema_editor):
                 f"FOR EACH STATEMENT EXECUTE FUNCTION rightlevel_record_append_only();"
             )
     elif vendor == "sqlite":
-        for table, rules in RECORDS.items():
+        for table, rules in records.items():
             message = f"clinical records are append-only: UPDATE on {table} refused"
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
@@ -122,16 +127,20 @@ def create_triggers(apps, schema_editor):
 
 
 def drop_triggers(apps, schema_editor):
+    drop_triggers_for(schema_editor, RECORDS)
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS rightlevel_record_append_only();")
+
+
+def drop_triggers_for(schema_editor, records: dict[str, dict[str, str]]) -> None:
     vendor = schema_editor.connection.vendor
-    for table in RECORDS:
+    for table in records:
         if vendor == "postgresql":
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};")
         elif vendor == "sqlite":
             for operation in ("update", "delete"):
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation};")
-    if vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS rightlevel_record_append_only();")
 
 
 class Migration(migrations.Migration):

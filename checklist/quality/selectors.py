@@ -39,6 +39,8 @@ from checklist.models import (
     AuditChainHead,
     AuditEvent,
     AuditSeal,
+    AuditSealTimestamp,
+    AuditTimestampStatus,
     AuditVerificationRun,
     Case,
     CaseState,
@@ -334,7 +336,7 @@ class Integrity:
 
 
 def integrity_status() -> Integrity:
-    run = AuditVerificationRun.objects.select_related("requested_by", "seal").first()
+    run = AuditVerificationRun.objects.select_related("requested_by", "seal", "start_seal").first()
     seal = AuditSeal.objects.order_by("-seq").first()
     return Integrity(run, seal, run is not None and run_is_stale(run))
 
@@ -356,11 +358,61 @@ def run_state(run: AuditVerificationRun) -> str:
 
 
 def verification_runs(limit: int = 10) -> list[AuditVerificationRun]:
-    return list(AuditVerificationRun.objects.select_related("requested_by", "seal")[:limit])
+    return list(AuditVerificationRun.objects.select_related("requested_by", "seal", "start_seal")[:limit])
 
 
 def seals_recent(limit: int = 5) -> list[AuditSeal]:
-    return list(AuditSeal.objects.order_by("-seq")[:limit])
+    return list(AuditSeal.objects.select_related("timestamp").order_by("-seq")[:limit])
+
+
+@dataclass(frozen=True)
+class Timestamping:
+    """The seals' RFC 3161 time-stamping as stored. ``verified_by`` is the newest intact
+    verification run that checked a time-stamped seal (its ``anchor_seal``); the page calls a
+    stored token verified only up to that seal."""
+
+    enabled: bool
+    newest: AuditSealTimestamp | None
+    verified_by: AuditVerificationRun | None
+    pending: int
+    oldest_pending: AuditSeal | None
+    status: AuditTimestampStatus | None
+
+    @property
+    def newest_verified(self) -> bool:
+        return (
+            self.newest is not None
+            and self.verified_by is not None
+            and self.verified_by.anchor_seal is not None
+            and self.verified_by.anchor_seal.seq >= self.newest.seal_seq
+        )
+
+    @property
+    def failing(self) -> bool:
+        return self.status is not None and self.status.failures > 0
+
+
+def timestamping_status() -> Timestamping:
+    from django.conf import settings
+
+    newest = AuditSealTimestamp.objects.select_related("seal").order_by("-seal_seq").first()
+    verified_by = (
+        AuditVerificationRun.objects.filter(ok=True, anchor_seal__isnull=False)
+        .select_related("anchor_seal")
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    pending = AuditSeal.objects.filter(timestamp__isnull=True)
+    if settings.TSA_REQUIRED_FROM:
+        pending = pending.filter(at__gte=dt.datetime.fromisoformat(settings.TSA_REQUIRED_FROM))
+    return Timestamping(
+        enabled=bool(settings.TSA_URL),
+        newest=newest,
+        verified_by=verified_by,
+        pending=pending.count() if settings.TSA_URL else 0,
+        oldest_pending=pending.order_by("seq").first() if settings.TSA_URL else None,
+        status=AuditTimestampStatus.objects.filter(pk=1).first(),
+    )
 
 
 def run_status(run_id: int) -> dict[str, Any] | None:

@@ -242,6 +242,7 @@ class IntegrityView(QualityView):
                 "integrity": integrity,
                 "runs": selectors.verification_runs(),
                 "seals": selectors.seals_recent(),
+                "timestamping": selectors.timestamping_status(),
                 "problem_case_id": case_id,
                 "problem_event_id": event_id,
                 "tab": "integrity",

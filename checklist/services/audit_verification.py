@@ -4,7 +4,9 @@
 commit; the task calls ``audit_verification_execute``, which recomputes every chain through
 ``checklist.audit.verify``, writes the progress every few thousand events (each write commits at
 once, so the page polling the run sees it), then records the result and seals the trail in one
-transaction, as the nightly verification does.
+transaction, as the nightly verification does, and time-stamps the new seal after the commit.
+"Verify now" checks the whole trail; the nightly run is incremental from the newest time-stamped
+seal an intact run covered (``incremental_start``), and full on AUDIT_FULL_VERIFY_WEEKDAY.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from checklist import audit
-from checklist.models import AuditVerificationRun, User
+from checklist.models import AuditSeal, AuditSealTimestamp, AuditVerificationRun, User
 from checklist.policies import require
+from checklist.services.audit_timestamps import audit_timestamps_take
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +82,38 @@ def _enqueue(run_id: int, enqueue: Callable[[int], Any] | None) -> None:
             raise  # the task ran (eagerly) and failed after finishing: not a queueing problem
 
 
-def audit_verification_execute(*, run_id: int, task_id: str = "") -> AuditVerificationRun:
-    """Verify the whole trail for ``run_id``, recording progress, then record the result and seal."""
+def incremental_start() -> AuditSeal | None:
+    """Where an incremental run may start: the anchor (newest time-stamped seal) of the newest
+    finished run that found the trail intact, if that seal is still time-stamped. None: verify
+    the whole trail."""
+    last = (
+        AuditVerificationRun.objects.filter(ok=True, anchor_seal__isnull=False)
+        .select_related("anchor_seal")
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if last is None or last.anchor_seal is None:
+        return None
+    if not AuditSealTimestamp.objects.filter(seal=last.anchor_seal).exists():
+        return None
+    return last.anchor_seal
+
+
+def _newest_timestamped_seal() -> AuditSeal | None:
+    stamp = AuditSealTimestamp.objects.select_related("seal").order_by("-seal_seq").first()
+    return stamp.seal if stamp is not None else None
+
+
+def audit_verification_execute(*, run_id: int, task_id: str = "", incremental: bool = False) -> AuditVerificationRun:
+    """Verify the trail for ``run_id``, recording progress, then record the result, seal and
+    time-stamp. ``incremental`` (the nightly run, except on AUDIT_FULL_VERIFY_WEEKDAY): only the
+    events since the newest time-stamped seal an intact run covered (``audit.verify(since_seal=…)``);
+    the whole trail when there is no such seal."""
     run = AuditVerificationRun.objects.get(pk=run_id)
     if run.finished_at is not None:
         return run  # a redelivered task: the run is already done
+    start = incremental_start() if incremental else None
+    anchor = _newest_timestamped_seal()  # read before the events: this run covers what it pins
     pending = 0
 
     def progress(checked: int) -> None:
@@ -94,7 +124,7 @@ def audit_verification_execute(*, run_id: int, task_id: str = "") -> AuditVerifi
             pending = 0
 
     try:
-        report = audit.verify(progress=progress)
+        report = audit.verify(progress=progress, since_seal=start.seq if start is not None else None)
     except Exception as exc:
         _finish_failed(run_id, CRASHED.format(error=f"{type(exc).__name__}: {exc}"))
         raise
@@ -109,6 +139,9 @@ def audit_verification_execute(*, run_id: int, task_id: str = "") -> AuditVerifi
         run.problems_count = len(report.problems)
         run.first_problem = first.describe() if first else ""
         run.seal = seal
+        run.scope = "incremental" if start is not None else "full"
+        run.start_seal = start
+        run.anchor_seal = anchor if anchor is not None and report.timestamps.newest_seq is not None else None
         run.save()
         audit.append(
             action="audit.verified",
@@ -123,8 +156,12 @@ def audit_verification_execute(*, run_id: int, task_id: str = "") -> AuditVerifi
                 "problems": run.problems_count,
                 "first_problem": run.first_problem or None,
                 "seal": seal.seq,
+                "scope": run.scope,
+                "start_seal": start.seq if start is not None else None,
+                "timestamps": report.timestamps.to_dict(),
             },
         )
+    audit_timestamps_take()  # the new seal, outside the transaction (the TSA may be slow or down)
     if first is None:
         logger.info("RightLevel verification run %s: %s", run_id, report.summary())
     else:

@@ -24,6 +24,24 @@ SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-chang
 # keys are derived from SECRET_KEY as seals were before AUDIT_KEY existed.
 AUDIT_KEY = env.str("AUDIT_KEY", default="")
 AUDIT_KEY_FALLBACKS: list[str] = env.list("AUDIT_KEY_FALLBACKS", default=[])
+# RFC 3161 time-stamps of the audit seals (checklist/timestamps.py, docs/audit.md "Time-stamps").
+# TSA_URL: the time-stamping authority (empty: time-stamping off, and verify_audit says so).
+# TSA_CERTIFICATE: a PEM file with the TSA's certificate and the CA chain it is verified against.
+TSA_URL = env.str("TSA_URL", default="")
+TSA_CERTIFICATE = env.str("TSA_CERTIFICATE", default="")
+TSA_TIMEOUT_SECONDS = env.float("TSA_TIMEOUT_SECONDS", default=10.0)
+# A seal not time-stamped within this many hours is named by verify_audit: until its token exists
+# someone holding the database and AUDIT_KEY could rewrite what it covers.
+TSA_STAMP_WITHIN_HOURS = env.float("TSA_STAMP_WITHIN_HOURS", default=24.0)
+# Seals taken before this ISO 8601 time (when time-stamping was switched on) need no token.
+TSA_REQUIRED_FROM = env.str("TSA_REQUIRED_FROM", default="")
+# Failed time-stamp requests are retried after this many seconds, doubling up to an hour.
+TSA_RETRY_SECONDS = env.int("TSA_RETRY_SECONDS", default=60)
+# How often beat seals (and then time-stamps) the audit trail.
+AUDIT_SEAL_MINUTES = env.int("AUDIT_SEAL_MINUTES", default=5)
+# The nightly verification checks only what changed since the newest time-stamped seal, except on
+# this weekday (0 = Monday … 6 = Sunday; -1 = never) when it verifies the whole trail.
+AUDIT_FULL_VERIFY_WEEKDAY = env.int("AUDIT_FULL_VERIFY_WEEKDAY", default=6)
 # True under production settings: commands that would publish known passwords (seed_demo) refuse.
 RIGHTLEVEL_PRODUCTION = False
 DEBUG = env.bool("DEBUG", default=False)

@@ -11,6 +11,10 @@ DEBUG = False
 SECRET_KEY = "test-secret-key-not-used-anywhere-else-0123456789abcdefghijklmnop"  # noqa: S105
 AUDIT_KEY = "test-audit-key-not-used-anywhere-else-0123456789abcdefghijklmnopq"
 AUDIT_KEY_FALLBACKS = []
+# Time-stamping is off unless a test turns it on with the local TSA that scripts/test starts
+# (RIGHTLEVEL_TEST_TSA_URL, tests/checklist/test_audit_timestamps.py).
+TSA_URL = ""
+TSA_CERTIFICATE = ""
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A fault test's worker sends through real SMTP (TEST_EMAIL_BACKEND, with EMAIL_URL) to a relay it runs.
 EMAIL_BACKEND = env.str("TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")

@@ -1,4 +1,7 @@
-# Sourced by scripts/test: Debian packages and throwaway PostgreSQL / Redis servers on loopback.
+# Sourced by scripts/test: Debian packages and throwaway PostgreSQL / Redis servers and a local
+# RFC 3161 time-stamping authority on loopback.
+
+source "$(dirname "${BASH_SOURCE[0]}")/tsa.sh"
 
 _as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
@@ -22,6 +25,7 @@ debian_packages_ensure() {
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the local time-stamping authority
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== apt-get install ${missing[*]}"
     _as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -44,6 +48,7 @@ _PG_STARTED=""
 _REDIS_PIDFILE=""
 
 services_stop() {
+  tsa_stop
   if [ -n "$_PG_STARTED" ]; then
     _pg_run "$(_pg_bindir)/pg_ctl" -D "$_SERVICES_DIR/pg" -m immediate stop >/dev/null 2>&1 || true
   fi
@@ -107,6 +112,10 @@ services_start() {
     echo "== Redis $(redis-server --version | awk '{print $3}') on 127.0.0.1:$rport"
   fi
   export RIGHTLEVEL_REDIS_SERVER=${RIGHTLEVEL_REDIS_SERVER:-$(command -v redis-server || true)}
+
+  # The time-stamp tests use it (RIGHTLEVEL_TEST_TSA_URL); other tests run with time-stamping off.
+  tsa_start "$_SERVICES_DIR/tsa"
+  export RIGHTLEVEL_TEST_TSA_URL=$TSA_LOCAL_URL RIGHTLEVEL_TEST_TSA_CERTIFICATE=$TSA_LOCAL_CERTIFICATE
 }
 
 # Test-only JavaScript (axe-core, injected into pages by the browser tests), from package-lock.json.

@@ -269,7 +269,10 @@ def test_verify_audit_exits_0_with_a_summary_on_an_intact_trail(cases) -> None:
     code, out = verify_command()
     total = AuditEvent.objects.count()
     assert code == 0
-    assert out.strip() == f"Audit trail intact: {total} events in 3 chains, 0 seals verified."
+    assert out.strip() == (
+        f"Audit trail intact: {total} events in 3 chains, 0 seals verified. "
+        "Time-stamps: time-stamping is off (TSA_URL is empty): no seal is time-stamped."
+    )
 
 
 def test_seal_audit_seals_every_chain_and_a_sealed_trail_verifies(cases) -> None:
@@ -287,7 +290,7 @@ def test_seal_audit_seals_every_chain_and_a_sealed_trail_verifies(cases) -> None
     assert sealed_events[1].client == "manage.py seal_audit"
     code, out_text = verify_command()
     assert code == 0
-    assert out_text.strip().endswith("2 seals verified.")
+    assert "2 seals verified. Time-stamps: time-stamping is off" in out_text
 
 
 def test_verify_reports_progress_for_every_event(cases) -> None:
@@ -472,7 +475,7 @@ def test_a_seal_records_only_the_chains_that_moved_since_the_one_before(
     assert set(third.heads) == {audit.SYSTEM_CHAIN}
     code, out = verify_command()
     assert code == 0, out
-    assert out.strip().endswith("3 seals verified.")
+    assert "3 seals verified. Time-stamps:" in out
 
 
 def test_a_chain_sealed_only_by_an_older_seal_is_still_protected(cases, django_capture_on_commit_callbacks) -> None:

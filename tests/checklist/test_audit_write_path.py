@@ -48,6 +48,8 @@ NOT_THE_RECORD: dict[str, str] = {
     "AuditChainHead": "a cache of each chain's last event, rebuilt from and checked against the events by verify",
     "AuditSeal": "written by audit.seal, which appends its own audit.sealed event; triggers and the seal chain",
     "AuditVerificationRun": "a log of verify_audit runs (operational); the seal a run takes is audited",
+    "AuditSealTimestamp": "an RFC 3161 token of a seal, appended with its own audit.timestamped event; triggers",
+    "AuditTimestampStatus": "the time-stamping queue's retry state (operational); each token stored is audited",
     "ReminderRule": "reminder timing configuration (delivery machinery, not a fact about a case)",
     "Reminder": "the reminder outbox: derived from the case by the service that changed it, in its transaction",
     "Notification": "in-app delivery of a reminder (outbox); adds no fact to the record",

@@ -20,6 +20,7 @@ from checklist.models import (
     AnatomyRecord,
     AuditEvent,
     AuditSeal,
+    AuditSealTimestamp,
     Case,
     Consent,
     LevelVerdict,
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.django_db
 PROTECTED = [
     AuditEvent,
     AuditSeal,
+    AuditSealTimestamp,
     Signature,
     PlanVersion,
     Consent,
@@ -195,7 +197,7 @@ def _localize(team: Team, case: Case) -> Localization:
     )
 
 
-@pytest.mark.parametrize("model", PROTECTED[2:], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", PROTECTED[3:], ids=lambda m: m.__name__)
 def test_clinical_records_cannot_be_deleted_even_by_the_owner(team: Team, case: Case, model: Any) -> None:
     case_through_time_out(team, case)
     _localize(team, case)

@@ -38,10 +38,10 @@ def test_heartbeat_task_records_the_worker_eagerly() -> None:
     assert WorkerHeartbeat.objects.get().beats == 2
 
 
-def test_the_audit_is_sealed_every_15_minutes_and_verified_nightly() -> None:
+def test_the_audit_is_sealed_every_5_minutes_and_verified_nightly() -> None:
     seal = PeriodicTask.objects.select_related("interval").get(name="audit seal")
     assert seal.task == "checklist.tasks.audit_seal"
-    assert (seal.interval.every, seal.interval.period) == (15 * 60, "seconds")
+    assert (seal.interval.every, seal.interval.period) == (5 * 60, "seconds")
     nightly = PeriodicTask.objects.select_related("crontab").get(name="audit verify nightly")
     assert nightly.task == "checklist.tasks.audit_verify_nightly"
     crontab = nightly.crontab

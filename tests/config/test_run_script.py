@@ -75,6 +75,10 @@ def test_ctrl_c_is_a_clean_stop_that_leaves_others_alone_and_logs_are_appended(t
     finally:
         decoy.kill()
     assert "Added" in first and "already exist: nothing added" in second
+    # The local time-stamping authority: started by the run, its certificate made once and kept.
+    assert "local RFC 3161 TSA (openssl ts) on 127.0.0.1:" in first
+    assert "Seals are time-stamped every 5 minutes by the TSA at http://127.0.0.1:" in second
+    assert (tmp_path / "var" / "tsa" / "tsa-chain.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
     for name in ("web.log", "worker.log", "beat.log"):
         text = (tmp_path / "var" / "log" / name).read_text()
         assert text.count("=== RightLevel started") == 2, name  # appended, not truncated
