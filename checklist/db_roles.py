@@ -6,7 +6,7 @@ granted only what the code needs:
 
 * the audit trail (events, seals, the seals' time-stamps): SELECT and INSERT, never UPDATE or DELETE;
 * clinical records (plan versions, signatures, evidence, attestations, verdicts): SELECT, INSERT
-  and UPDATE of exactly the link columns that move (migration 0010's ``RECORDS``), which the
+  and UPDATE of exactly the link columns that move (migration 0013's ``RECORDS``), which the
   triggers also police;
 * every other table: SELECT, INSERT, UPDATE, DELETE;
 * never TRUNCATE, REFERENCES or TRIGGER; not being an owner it cannot ALTER, DISABLE or DROP a
@@ -34,12 +34,16 @@ READ_ONLY_TABLES = ("django_migrations",)
 
 
 # The migrations whose ``RECORDS`` list append-only tables (and the columns that may move).
-RECORD_MIGRATIONS = ("0013_issue13_append_only_records", "0015_issue13_seal_timestamps")
+RECORD_MIGRATIONS = (
+    "0013_issue13_append_only_records",
+    "0015_issue13_seal_timestamps",
+    "0016_adverse_events_append_only",
+)
 
 
 def record_rules() -> dict[str, dict[str, str]]:
-    """Table -> {movable column: rule}, from migration 0013's ``RECORDS`` (clinical records) and
-    0015's (the seals' time-stamps)."""
+    """Table -> {movable column: rule}, from migration 0013's ``RECORDS`` (clinical records),
+    0015's (the seals' time-stamps) and 0016's (recorded wrong-level treatments)."""
     rules: dict[str, dict[str, str]] = {}
     for name in RECORD_MIGRATIONS:
         rules.update(importlib.import_module(f"checklist.migrations.{name}").RECORDS)

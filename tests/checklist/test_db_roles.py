@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from checklist import audit, db_roles, services
 from checklist.models import (
+    AdverseEvent,
     AnatomyRecord,
     AuditEvent,
     AuditSeal,
@@ -31,8 +32,16 @@ from checklist.models import (
     SiteMarking,
     StepAttestation,
 )
+from tests.support.factories import TEST_PASSWORD
 from tests.support.tamper import app_role, as_owner, current_role, sql
-from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.workflow import (
+    Team,
+    case_schedule,
+    case_through_localization,
+    case_through_time_out,
+    evidence_record,
+    team_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +58,7 @@ PROTECTED = [
     Localization,
     StepAttestation,
     LevelVerdict,
+    AdverseEvent,  # recorded only after a wrong-level treatment: its own test below
 ]
 TABLES = [model._meta.db_table for model in PROTECTED]
 
@@ -197,7 +207,7 @@ def _localize(team: Team, case: Case) -> Localization:
     )
 
 
-@pytest.mark.parametrize("model", PROTECTED[3:], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", PROTECTED[3:-1], ids=lambda m: m.__name__)
 def test_clinical_records_cannot_be_deleted_even_by_the_owner(team: Team, case: Case, model: Any) -> None:
     case_through_time_out(team, case)
     _localize(team, case)
@@ -205,6 +215,25 @@ def test_clinical_records_cannot_be_deleted_even_by_the_owner(team: Team, case: 
     with as_owner():
         message = refused(f"DELETE FROM {model._meta.db_table}")  # noqa: S608
     assert "append-only" in message, message
+
+
+def test_a_recorded_wrong_level_treatment_cannot_be_rewritten_or_deleted_even_by_the_owner(
+    team: Team, case: Case
+) -> None:
+    case = case_through_localization(team, case)
+    services.treated_levels_record(actor=team.nurse, case=case, levels="L3")
+    event = services.adverse_event_record(
+        actor=team.surgeon, case=case, statement="L3 was treated, not L2.", password=TEST_PASSWORD, username="surgeon"
+    )
+    table = AdverseEvent._meta.db_table
+    with as_owner():
+        for statement in (
+            f"UPDATE {table} SET treated_levels = 'L2' WHERE id = %s",  # noqa: S608
+            f"UPDATE {table} SET statement = 'Nothing happened.' WHERE id = %s",  # noqa: S608
+            f"DELETE FROM {table} WHERE id = %s",  # noqa: S608
+        ):
+            assert "append-only" in refused(statement, [event.pk])
+    assert AdverseEvent.objects.get(pk=event.pk).treated_levels == "L3"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.workflow import (
     Team,
     case_schedule,
-    case_through_time_out,
+    case_through_localization,
     evidence_record,
     phase_attest,
     team_create,
@@ -40,24 +40,6 @@ def _client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def _localized_and_confirmed(team: Team, case: Case) -> Case:
-    case = case_through_time_out(team, case)
-    localization = services.localization_record(
-        actor=team.radiographer,
-        case=case,
-        phase="pre_incision",
-        reference="sacrum",
-        count=4,
-        label="L2",
-        marker_in_place=True,
-        read_by=team.surgeon,
-    )
-    services.localization_mark_durable(actor=team.nurse, case=case, localization_id=localization.pk)
-    phase_attest(team, case, "localization")
-    services.localization_confirm(actor=team.surgeon, case=case, password=TEST_PASSWORD, username="surgeon")
-    return Case.objects.get(pk=case.pk)
 
 
 # --- 1. evidence from its own source -----------------------------------------------------------
@@ -173,7 +155,7 @@ def test_the_tablet_refuses_a_bulk_attestation_without_the_phase_token_of_this_d
 def test_a_wrong_level_treatment_becomes_an_adverse_event_never_a_near_miss(
     team: Team, django_capture_on_commit_callbacks
 ) -> None:
-    case = _localized_and_confirmed(team, case_evidence(team))
+    case = case_through_localization(team, case_evidence(team))
     services.treated_levels_record(actor=team.nurse, case=case, levels="L3")
     case = Case.objects.get(pk=case.pk)
     assert case.verdict == "stop"
@@ -210,7 +192,7 @@ def test_a_wrong_level_treatment_becomes_an_adverse_event_never_a_near_miss(
 
 
 def test_re_recording_the_planned_level_after_a_mismatch_is_no_near_miss(team: Team) -> None:
-    case = _localized_and_confirmed(team, case_evidence(team))
+    case = case_through_localization(team, case_evidence(team))
     services.treated_levels_record(actor=team.nurse, case=case, levels="L3")
     services.treated_levels_record(actor=team.nurse, case=case, levels="L2")
     assert Case.objects.get(pk=case.pk).verdict == "pass"
@@ -218,7 +200,7 @@ def test_re_recording_the_planned_level_after_a_mismatch_is_no_near_miss(team: T
 
 
 def test_the_dashboard_counts_wrong_level_events_apart_from_near_misses(team: Team) -> None:
-    case = _localized_and_confirmed(team, case_evidence(team))
+    case = case_through_localization(team, case_evidence(team))
     services.treated_levels_record(actor=team.nurse, case=case, levels="L3")
     services.adverse_event_record(
         actor=team.surgeon, case=case, statement="Treated L3, planned L2.", password=TEST_PASSWORD, username="surgeon"
@@ -276,7 +258,7 @@ def test_a_room_holds_one_patient_until_that_case_is_signed_out_or_cancelled(tea
 
 
 def test_the_room_frees_when_the_case_in_it_is_signed_out(team: Team) -> None:
-    first = _localized_and_confirmed(team, case_evidence(team))
+    first = case_through_localization(team, case_evidence(team))
     second = case_evidence(team)
     services.treated_levels_record(actor=team.nurse, case=first, levels="L2")
     phase_attest(team, first, "sign_out")

@@ -138,3 +138,23 @@ def case_through_time_out(team: Team, case: Case) -> Case:
     phase_attest(team, case, "time_out")
     services.time_out_complete(actor=team.nurse, case=case.pk)
     return Case.objects.get(pk=case.pk)
+
+
+def case_through_localization(team: Team, case: Case, label: str = "L2", count: int = 4) -> Case:
+    """Through the time-out, then a level image (counted from the sacrum) marked durable, the
+    localization phase attested and the localization confirmed by the surgeon's signature."""
+    case = case_through_time_out(team, case)
+    localization = services.localization_record(
+        actor=team.radiographer,
+        case=case,
+        phase="pre_incision",
+        reference="sacrum",
+        count=count,
+        label=label,
+        marker_in_place=True,
+        read_by=team.surgeon,
+    )
+    services.localization_mark_durable(actor=team.nurse, case=case, localization_id=localization.pk)
+    phase_attest(team, case, "localization")
+    services.localization_confirm(actor=team.surgeon, case=case, password=TEST_PASSWORD, username=team.surgeon.username)
+    return Case.objects.get(pk=case.pk)
