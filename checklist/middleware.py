@@ -57,6 +57,7 @@ class InactivityLogoutMiddleware:
             now = time.time()
             last = request.session.get(SESSION_LAST_ACTIVITY)
             if isinstance(last, (int, float)) and now - last > inactivity_timeout_seconds():
+                request._rightlevel_logout_reason = "inactivity"  # type: ignore[attr-defined]  # signals.LOGOUT_REASON_ATTR
                 logout(request)
                 if request.path == settings.LOGIN_URL_PATH:  # already on its way to sign in again
                     return self.get_response(request)

@@ -26,6 +26,7 @@ class PeriodicTaskSpec:
 
 
 AUDIT_SEAL_SECONDS = 15 * 60
+TOKENS_PURGE_SECONDS = 60 * 60
 AUDIT_VERIFY_CRONTAB = {"minute": "0", "hour": "2", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 
 
@@ -52,6 +53,12 @@ def periodic_task_specs() -> list[PeriodicTaskSpec]:
             crontab=AUDIT_VERIFY_CRONTAB,
             description="Recomputes every audit chain and seal (logs CRITICAL naming the first broken event), "
             "then seals.",
+        ),
+        PeriodicTaskSpec(
+            name="api tokens purge",
+            task="checklist.tasks.tokens_expired_purge",
+            every_seconds=TOKENS_PURGE_SECONDS,
+            description="Deletes expired API tokens (already refused), one audit event each.",
         ),
         PeriodicTaskSpec(
             name="reminder sweep",
