@@ -13,10 +13,21 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication
+from rest_framework import exceptions
+
+INVALID_TOKEN = "Invalid token."  # noqa: S105 (a message)
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
     """Knox's token check without its clean-up writes on the request path."""
+
+    def authenticate_credentials(self, token: bytes) -> Any:
+        """A token that is not UTF-8 (knox would raise UnicodeDecodeError: a 500) is invalid: 401."""
+        try:
+            token.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed(INVALID_TOKEN) from exc
+        return super().authenticate_credentials(token)
 
     def _cleanup_token(self, auth_token: Any) -> bool:
         """True (skip this token: "Invalid token.", 401) once it has expired; never deletes."""
