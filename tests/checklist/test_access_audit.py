@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from checklist import audit
 from checklist.models import AuditEvent, Case
+from checklist.quality.fhir import ACTION_SYSTEM, DICOM, RESTFUL_INTERACTION
 from checklist.services import access
 from checklist.services.tokens import token_create
 from tests.factories import TEST_PASSWORD
@@ -219,14 +220,12 @@ def test_the_fhir_export_is_logged_and_carries_the_access_events(client: Client,
     bundle = json.loads(response.content)
     Bundle.model_validate(bundle)
     audit_events = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "AuditEvent"]
-    by_action = {
-        next(c["code"] for c in r["subtype"] if c["system"] == "urn:rightlevel:audit-action"): r for r in audit_events
-    }
+    by_action = {next(c["code"] for c in r["subtype"] if c["system"] == ACTION_SYSTEM): r for r in audit_events}
     opened, exported = by_action[access.CASE_OPENED], by_action[access.EXPORTED]
     assert opened["type"]["code"] == "rest" and opened["action"] == "R"
-    assert {"system": "http://hl7.org/fhir/restful-interaction", "code": "read", "display": "read"} in opened["subtype"]
+    assert {"system": RESTFUL_INTERACTION, "code": "read", "display": "read"} in opened["subtype"]
     assert exported["type"] == {
-        "system": "http://dicom.nema.org/resources/ontology/DCM",
+        "system": DICOM,
         "code": "110106",
         "display": "Export",
     }
