@@ -38,11 +38,15 @@ from checklist.services.access import (
 )
 from checklist.services.tokens import REVOKED_LOGOUT, token_create, token_id, token_revoke
 from checklist.views import LOCKED_OUT
-from config.api_errors import ApplicationError
+from config.api_errors import ApplicationError, ForbiddenError
 from config.api_parsers import FormParser, JSONParser
 from levelverify.serializers import ErrorResponseSerializer
 
 BAD_CREDENTIALS = "Unable to sign in with the username and password given."
+API_AFTER_ADMIN_RESET = (
+    "Your password was set by an administrator: choose your own password (Account: change password) "
+    "before you get an API token."
+)
 NOT_A_TOKEN = "This request was not authenticated with an API token: there is no token to revoke."  # noqa: S105
 
 
@@ -69,6 +73,9 @@ class TokenObtainApi(APIView):
         responses={
             200: OutputSerializer,
             400: OpenApiResponse(ErrorResponseSerializer, description="Missing fields or wrong credentials."),
+            403: OpenApiResponse(
+                ErrorResponseSerializer, description="The password was set by an administrator: choose your own first."
+            ),
             429: OpenApiResponse(ErrorResponseSerializer, description="Too many failures: the username is locked."),
         },
         examples=[OpenApiExample("Nurse", value={"username": "nurse", "password": "rightlevel-demo"})],
@@ -97,6 +104,10 @@ class TokenObtainApi(APIView):
             raise ApplicationError(LOCKED_OUT, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
         if user is None or not user.is_active:
             raise ApplicationError(BAD_CREDENTIALS, errors={"non_field_errors": [BAD_CREDENTIALS]})
+        if user.password_set_by_admin_at is not None:
+            # Whoever set the password must not get a token for the user: they choose their own first.
+            access_sign_in_fail(username=user.username, channel="api", reason=API_AFTER_ADMIN_RESET)
+            raise ForbiddenError(API_AFTER_ADMIN_RESET)
         access_sign_in(user=user, channel="api")
         token, plaintext = token_create(actor=user, user=user, channel="api")
         data = {"token": plaintext, "token_id": token_id(token), "expires_at": token.expiry}

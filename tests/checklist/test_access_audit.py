@@ -365,3 +365,12 @@ def test_access_events_leave_the_trail_and_the_reconciliation_intact(client: Cli
     report = audit.verify()
     assert report.ok, report.summary()
     assert not report.problems
+
+
+def test_behind_the_proxy_the_address_is_the_forwarded_one(client: Client, team: Team, case: Case, settings) -> None:
+    settings.RIGHTLEVEL_BEHIND_PROXY = True
+    client.force_login(team.nurse)
+    start = _cleared()
+    client.get(reverse("case-detail", args=[case.pk]), REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR="10.9.8.7")
+    (event,) = _access(id__gt=start)
+    assert event.client.startswith("10.9.8.7")

@@ -185,3 +185,13 @@ def test_there_is_no_token_admin_page(client: Client) -> None:
 def test_a_malformed_token_is_a_401(nurse: User) -> None:
     assert _client("not-hex-at-all-\u00e9" * 3).get(CASES_URL).status_code == 401
     assert _client("0" * 64).get(CASES_URL).status_code == 401
+
+
+def test_no_token_for_a_password_an_administrator_set(nurse: User) -> None:
+    User.objects.filter(pk=nurse.pk).update(password_set_by_admin_at=timezone.now())
+    response = APIClient().post(TOKEN_URL, {"username": nurse.username, "password": TEST_PASSWORD}, format="json")
+    assert response.status_code == 403
+    assert "choose your own password" in response.json()["detail"]
+    assert not AuthToken.objects.filter(user=nurse).exists()
+    (refused,) = AuditEvent.objects.filter(action="access.sign_in_failed")
+    assert refused.after["username"] == nurse.username
