@@ -67,6 +67,9 @@ class TokenObtainApi(APIView):
         token_id = serializers.CharField(help_text="The token's name in the audit trail (not a credential).")
         expires_at = serializers.DateTimeField(allow_null=True)
 
+        class Meta:
+            ref_name = "TokenIssued"
+
     @extend_schema(
         operation_id="auth_token_create",
         request=InputSerializer,
