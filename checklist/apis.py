@@ -47,6 +47,7 @@ API_AFTER_ADMIN_RESET = (
     "Your password was set by an administrator: choose your own password (Account: change password) "
     "before you get an API token."
 )
+REVOKE_TAKES_NOTHING = "Send no body, or {}: revoking takes nothing but the token in the Authorization header."
 NOT_A_TOKEN = "This request was not authenticated with an API token: there is no token to revoke."  # noqa: S105
 
 
@@ -125,12 +126,15 @@ class TokenRevokeApi(APIView):
         request=None,
         responses={
             204: OpenApiResponse(description="The token is revoked."),
-            400: OpenApiResponse(ErrorResponseSerializer, description="This request was not made with a token."),
+            400: OpenApiResponse(ErrorResponseSerializer, description="A body was sent, or the request has no token."),
             401: OpenApiResponse(ErrorResponseSerializer, description="No valid token."),
         },
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
+        # Nothing to send; anything but an empty body or {} is refused rather than ignored.
+        if not isinstance(request.data, dict) or request.data:
+            raise ApplicationError(REVOKE_TAKES_NOTHING, errors={"non_field_errors": [REVOKE_TAKES_NOTHING]})
         if not isinstance(request.auth, AuthToken):
             raise ApplicationError(NOT_A_TOKEN, errors={"non_field_errors": [NOT_A_TOKEN]})
         token_revoke(actor=actor_of(request), token=request.auth, reason=REVOKED_LOGOUT)

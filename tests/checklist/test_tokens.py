@@ -195,3 +195,17 @@ def test_no_token_for_a_password_an_administrator_set(nurse: User) -> None:
     assert not AuthToken.objects.filter(user=nurse).exists()
     (refused,) = AuditEvent.objects.filter(action="access.sign_in_failed")
     assert refused.after["username"] == nurse.username
+
+
+def test_revoking_takes_no_body(nurse: User) -> None:
+    token = _obtain(nurse)["token"]
+    client = _client(token)
+    for body, content_type in (
+        (b"null", "application/json"),
+        (b'{"x": 1}', "application/json"),
+        (b"\xff\xfe", "application/json"),
+    ):
+        response = client.generic("POST", REVOKE_URL, body, content_type=content_type)
+        assert response.status_code == 400, (body, response.content)
+    assert client.get(CASES_URL).status_code == 200  # still signed in
+    assert client.post(REVOKE_URL, {}, format="json").status_code == 204
