@@ -236,11 +236,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api_parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-# API tokens (django-rest-knox, https://jazzband.github.io/django-rest-knox/settings/): only a
+# API tokens (django-rest-knox; its settings are documented as REST_KNOX): only a
 # SHA-512 digest is stored; a token expires API_TOKEN_TTL_HOURS after it was issued, and a clean-up
 # task deletes it (audited). AUTO_REFRESH stays off: a stolen token must not live for ever.
+API_TOKEN_TTL_HOURS = env.float("API_TOKEN_TTL_HOURS", default=12)
+if not 0 < API_TOKEN_TTL_HOURS <= 24 * 30:
+    raise ImproperlyConfigured("API_TOKEN_TTL_HOURS must be more than 0 and at most 720 (30 days).")
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(hours=env.float("API_TOKEN_TTL_HOURS", default=12)),
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": False,
     "TOKEN_LIMIT_PER_USER": None,
