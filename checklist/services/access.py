@@ -97,13 +97,15 @@ def access_sign_in(*, user: User, channel: str) -> AuditEvent:
 def access_sign_in_fail(*, username: str, channel: str, reason: str = "") -> AuditEvent:
     """A sign-in failed for ``username`` (as typed, cut to 150 characters; never the password);
     ``reason`` when it was refused before the password was checked."""
-    user = User.objects.filter(username=username[:USERNAME_KEPT]).first() if username else None
+    # NUL is no part of a username and PostgreSQL stores it in neither a text column nor jsonb.
+    typed = username[:USERNAME_KEPT].replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    user = User.objects.filter(username=typed).first() if typed and typed == username[:USERNAME_KEPT] else None
     return audit.append(
         action=SIGN_IN_FAILED,
         actor=None,
         object_type="User",
         object_id=user.pk if user is not None else "",
-        after={"username": username[:USERNAME_KEPT], "known_user": user is not None, "channel": _channel(channel)},
+        after={"username": typed, "known_user": user is not None, "channel": _channel(channel)},
         reason=reason,
     )
 

@@ -374,3 +374,16 @@ def test_behind_the_proxy_the_address_is_the_forwarded_one(client: Client, team:
     client.get(reverse("case-detail", args=[case.pk]), REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR="10.9.8.7")
     (event,) = _access(id__gt=start)
     assert event.client.startswith("10.9.8.7")
+
+
+@pytest.mark.parametrize("username", ["\x00", "nurse\x00", "nu\x00rse"])
+def test_a_username_with_nul_is_logged_not_a_500(client: Client, team: Team, username: str) -> None:
+    start = _cleared()
+    assert _login(client, username, "whatever").status_code == 200
+    assert (
+        APIClient().post("/api/v1/auth/token/", {"username": username, "password": "p"}, format="json").status_code
+        == 400
+    )
+    events = _access(access.SIGN_IN_FAILED, id__gt=start)
+    assert [e.after["channel"] for e in events] == ["page", "api"]
+    assert all("\x00" not in e.after["username"] and e.after["known_user"] is False for e in events)
