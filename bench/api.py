@@ -85,10 +85,10 @@ def attest_slots(count: int) -> tuple[list[Slot], Any]:
 
 
 def tokens(team: Any) -> dict[str, str]:
-    from rest_framework.authtoken.models import Token
+    from checklist.services.tokens import token_create
 
     return {
-        role: Token.objects.get_or_create(user=team.by_role(role))[0].key
+        role: token_create(actor=team.by_role(role), user=team.by_role(role))[1]
         for role in ("nurse", "surgeon", "anesthesia", "radiographer")
     }
 

@@ -40,13 +40,13 @@ def main() -> None:
 
     django_setup()
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
     from checklist.services import user_create
+    from checklist.services.tokens import token_create
 
     user = user_create(username="bench", full_name="Bench Nurse", password="bench-password-1", role_names=["nurse"])
-    token = Token.objects.create(user=user)
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = token_create(actor=user, user=user)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
 
     def level_check() -> None:
         response = client.post("/api/v1/level-checks/", data=body, content_type="application/json")

@@ -21,14 +21,13 @@ CASES_PER_SURGEON = 3
 
 
 def seed(manifest_path: Path) -> dict[str, Any]:
-    from rest_framework.authtoken.models import Token
-
     from checklist import roles, services
+    from checklist.services.tokens import token_create
     from tests.support.factories import TEST_PASSWORD, UserFactory
     from tests.support.workflow import Team, case_schedule, evidence_record, team_create, theatre_for
 
     def token(user: Any) -> str:
-        return str(Token.objects.get_or_create(user=user)[0].key)
+        return token_create(actor=user, user=user)[1]
 
     manifest: dict[str, Any] = {"rooms": [], "surgeons": []}
     for r in range(1, ROOMS + 1):

@@ -120,13 +120,13 @@ def timed(server: Gunicorn, walk: Any, *args: Any) -> tuple[float, float, int]:
 
 
 def run(server: Gunicorn) -> list[Row]:
-    from rest_framework.authtoken.models import Token
 
     from checklist.models import Case
+    from checklist.services.tokens import token_create
     from tests.support.factories import TEST_PASSWORD
 
     team, ids = cases_ready(WALKS)
-    clients = {role: Http(server.port, token=Token.objects.get_or_create(user=team.by_role(role))[0].key)
+    clients = {role: Http(server.port, token=token_create(actor=team.by_role(role), user=team.by_role(role))[1])
                for role in PEOPLE}  # fmt: skip
     browsers = {role: Http(server.port) for role in PEOPLE}
     for role, browser in browsers.items():

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.http import HttpRequest, HttpResponse
+from knox.models import AuthToken
 
 from checklist import audit
 from checklist.models import ReminderRule, Room, User, WorkerHeartbeat
@@ -135,6 +136,12 @@ class RoomAdmin(admin.ModelAdmin):
             before={"name": form.initial.get("name"), "staff": before} if change else None,
             after={"name": form.instance.name, "staff": after},
         )
+
+
+# API tokens have no admin page (issue 13, item 5): the database holds only their digests, and a
+# token is issued to its user (POST /api/v1/auth/token/) and revoked by logout or a password change.
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)
 
 
 @admin.register(WorkerHeartbeat)

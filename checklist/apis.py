@@ -14,9 +14,10 @@ from django.http import Http404
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -28,16 +29,32 @@ from checklist import serializers as s
 from checklist.auth_forms import address_throttled_message, sign_in_address_throttled
 from checklist.levels import level_evaluate
 from checklist.models import Case, User
+from checklist.services.access import (
+    REFUSED_BAD_INPUT,
+    REFUSED_THROTTLED,
+    access_case_open,
+    access_sign_in,
+    access_sign_in_fail,
+)
+from checklist.services.tokens import REVOKED_LOGOUT, token_create, token_id, token_revoke
 from checklist.views import LOCKED_OUT
-from config.api_errors import ApplicationError
+from config.api_errors import ApplicationError, ForbiddenError
 from config.api_parsers import FormParser, JSONParser
 from levelverify.serializers import ErrorResponseSerializer
 
 BAD_CREDENTIALS = "Unable to sign in with the username and password given."
+API_AFTER_ADMIN_RESET = (
+    "Your password was set by an administrator: choose your own password (Account: change password) "
+    "before you get an API token."
+)
+REVOKE_TAKES_NOTHING = "Send no body, or {}: revoking takes nothing but the token in the Authorization header."
+NOT_A_TOKEN = "This request was not authenticated with an API token: there is no token to revoke."  # noqa: S105
 
 
 class TokenObtainApi(APIView):
-    """Exchange a username and password for an API token (login lockout applies)."""
+    """Exchange a username and password for an API token (login lockout applies). The token is
+    in this answer only: the database keeps its SHA-512 digest, and it expires after
+    ``REST_KNOX["TOKEN_TTL"]`` (12 hours by default)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
@@ -47,7 +64,12 @@ class TokenObtainApi(APIView):
         password = serializers.CharField(max_length=256, trim_whitespace=False)
 
     class OutputSerializer(serializers.Serializer):
-        token = serializers.CharField()
+        token = serializers.CharField(help_text="Send as `Authorization: Token <token>`. Shown once, never again.")
+        token_id = serializers.CharField(help_text="The token's name in the audit trail (not a credential).")
+        expires_at = serializers.DateTimeField(allow_null=True)
+
+        class Meta:
+            ref_name = "TokenIssued"
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -55,6 +77,9 @@ class TokenObtainApi(APIView):
         responses={
             200: OutputSerializer,
             400: OpenApiResponse(ErrorResponseSerializer, description="Missing fields or wrong credentials."),
+            403: OpenApiResponse(
+                ErrorResponseSerializer, description="The password was set by an administrator: choose your own first."
+            ),
             429: OpenApiResponse(ErrorResponseSerializer, description="Too many failures: the username is locked."),
         },
         examples=[OpenApiExample("Nurse", value={"username": "nurse", "password": "rightlevel-demo"})],
@@ -62,8 +87,14 @@ class TokenObtainApi(APIView):
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        typed = request.data.get("username") if hasattr(request.data, "get") else None
+        typed = typed if isinstance(typed, str) else ""
+        if not serializer.is_valid():
+            if typed and "username" in serializer.errors:
+                access_sign_in_fail(username=typed, channel="api", reason=REFUSED_BAD_INPUT)
+            raise ValidationError(serializer.errors)
         if sign_in_address_throttled(request._request):
+            access_sign_in_fail(username=typed, channel="api", reason=REFUSED_THROTTLED)
             raise ApplicationError(address_throttled_message(), status_code=status.HTTP_429_TOO_MANY_REQUESTS)
         # Axes needs the Django request (it tracks failures and raises lockouts on it).
         user = authenticate(
@@ -77,8 +108,37 @@ class TokenObtainApi(APIView):
             raise ApplicationError(LOCKED_OUT, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
         if user is None or not user.is_active:
             raise ApplicationError(BAD_CREDENTIALS, errors={"non_field_errors": [BAD_CREDENTIALS]})
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response(self.OutputSerializer({"token": token.key}).data)
+        if user.password_set_by_admin_at is not None:
+            # Whoever set the password must not get a token for the user: they choose their own first.
+            access_sign_in_fail(username=user.username, channel="api", reason=API_AFTER_ADMIN_RESET)
+            raise ForbiddenError(API_AFTER_ADMIN_RESET)
+        access_sign_in(user=user, channel="api")
+        token, plaintext = token_create(actor=user, user=user, channel="api")
+        data = {"token": plaintext, "token_id": token_id(token), "expires_at": token.expiry}
+        return Response(self.OutputSerializer(data).data)
+
+
+class TokenRevokeApi(APIView):
+    """Sign out an API client: the token that authenticates this request stops working."""
+
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        request=None,
+        responses={
+            204: OpenApiResponse(description="The token is revoked."),
+            400: OpenApiResponse(ErrorResponseSerializer, description="A body was sent, or the request has no token."),
+            401: OpenApiResponse(ErrorResponseSerializer, description="No valid token."),
+        },
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        # Nothing to send; anything but an empty body or {} is refused rather than ignored.
+        if not isinstance(request.data, dict) or request.data:
+            raise ApplicationError(REVOKE_TAKES_NOTHING, errors={"non_field_errors": [REVOKE_TAKES_NOTHING]})
+        if not isinstance(request.auth, AuthToken):
+            raise ApplicationError(NOT_A_TOKEN, errors={"non_field_errors": [NOT_A_TOKEN]})
+        token_revoke(actor=actor_of(request), token=request.auth, reason=REVOKED_LOGOUT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -222,6 +282,8 @@ class CaseDetailApi(CaseApi):
     )
     def get(self, request: Request, case_id: int) -> Response:
         case = self.case_for(request, case_id)
+        if request.headers.get("X-RightLevel-Passive") != "1":  # a device's own refresh is not an opening
+            access_case_open(actor=actor_of(request), case=case, channel="api")
         with_near_misses = policies.can(actor_of(request), "near_miss.view", case)
         return Response(s.CaseDetailSerializer(selectors.case_detail(case, with_near_misses=with_near_misses)).data)
 

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.utils.http import urlencode
 
 from checklist.audit import audit_context
+from checklist.auth_forms import client_address
 
 SESSION_LAST_ACTIVITY = "rightlevel_last_activity"
 # Requests a page makes by itself (live-sync polls) carry this header; they are not user activity.
@@ -33,7 +34,9 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        client = f"{request.META.get('REMOTE_ADDR', '')} {request.headers.get('User-Agent', '')[:150]}".strip()
+        # The address as the sign-in limits see it (X-Forwarded-For behind the proxy, else REMOTE_ADDR).
+        address = client_address(request) or ""
+        client = f"{address} {request.headers.get('User-Agent', '')[:150]}".strip()
         with audit_context(request_id=request_id, client=client):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
@@ -57,6 +60,7 @@ class InactivityLogoutMiddleware:
             now = time.time()
             last = request.session.get(SESSION_LAST_ACTIVITY)
             if isinstance(last, (int, float)) and now - last > inactivity_timeout_seconds():
+                request._rightlevel_logout_reason = "inactivity"  # type: ignore[attr-defined]  # signals.LOGOUT_REASON_ATTR
                 logout(request)
                 if request.path == settings.LOGIN_URL_PATH:  # already on its way to sign in again
                     return self.get_response(request)

@@ -25,6 +25,7 @@ class PeriodicTaskSpec:
     description: str = ""
 
 
+TOKENS_PURGE_SECONDS = 60 * 60
 AUDIT_VERIFY_CRONTAB = {"minute": "0", "hour": "2", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 
 
@@ -53,6 +54,12 @@ def periodic_task_specs() -> list[PeriodicTaskSpec]:
             description="Verifies the audit trail since the newest time-stamped seal an intact run covered (the "
             "whole trail on AUDIT_FULL_VERIFY_WEEKDAY or when there is none), logs CRITICAL naming the first "
             "broken event, then seals and time-stamps.",
+        ),
+        PeriodicTaskSpec(
+            name="api tokens purge",
+            task="checklist.tasks.tokens_expired_purge",
+            every_seconds=TOKENS_PURGE_SECONDS,
+            description="Deletes expired API tokens (already refused), one audit event each.",
         ),
         PeriodicTaskSpec(
             name="reminder sweep",

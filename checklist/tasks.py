@@ -117,6 +117,15 @@ def _seal(*, task_id: str | None, task: str) -> dict[str, Any]:
     }
 
 
+@shared_task(name="checklist.tasks.tokens_expired_purge", bind=True, ignore_result=True)
+def tokens_expired_purge(self: Any) -> int:
+    """Delete expired API tokens (authentication already refuses them), each audited."""
+    from checklist.services.tokens import tokens_expired_purge as purge
+
+    with audit.audit_context(request_id=self.request.id or "", client="celery tokens_expired_purge"):
+        return purge()
+
+
 @shared_task(name="checklist.tasks.reminders_sweep", ignore_result=True, acks_late=True)
 def reminders_sweep() -> dict[str, int]:
     """Deliver due reminders. Safe to run on many workers at once (rows are claimed)."""

@@ -31,6 +31,13 @@ from checklist.auth_forms import LoginForm, address_throttled_message, sign_in_a
 from checklist.levels import anatomy_of, current_evidence
 from checklist.models import Case, Consent, User
 from checklist.policies import can, require
+from checklist.services.access import (
+    REFUSED_BAD_INPUT,
+    REFUSED_THROTTLED,
+    access_case_open,
+    access_export,
+    access_sign_in_fail,
+)
 from checklist.services.adverse_events import adverse_event_record
 from checklist.services.bulk import phase_attest_mine
 from checklist.services.checklist import PHASE_WORDS
@@ -104,11 +111,19 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if sign_in_address_throttled(request):
+            access_sign_in_fail(username=_typed_username(request), channel="page", reason=REFUSED_THROTTLED)
             form = self.get_form()
             form.errors.clear()
             form.add_error(None, address_throttled_message())
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        # A wrong password is logged by the user_login_failed signal; a username refused before
+        # authenticate ran (too long) is a failed sign-in too.
+        if "username" in form.errors and _typed_username(self.request):
+            access_sign_in_fail(username=_typed_username(self.request), channel="page", reason=REFUSED_BAD_INPUT)
+        return super().form_invalid(form)
 
     redirect_authenticated_user = True
 
@@ -118,11 +133,17 @@ class LoginView(auth_views.LoginView):
         return context
 
 
+def _typed_username(request: HttpRequest) -> str:
+    value = request.POST.get("username", "")
+    return value if isinstance(value, str) else ""
+
+
 class SwitchUserView(View):
     """Shared tablets: end this person's session and hand the login screen to the next one."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         target = request.POST.get("next", "")
+        request._rightlevel_logout_reason = "switch user"  # type: ignore[attr-defined]  # signals.LOGOUT_REASON_ATTR
         logout(request)
         # The next person signs in to the page that was open (a case, usually), if it is ours.
         if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -231,6 +252,8 @@ class CaseDetailView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
         case = _visible_case_or_404(request, case_id)
+        if request.headers.get("X-RightLevel-Passive") != "1" and request.GET.get("partial") != "live":
+            access_case_open(actor=_actor(request), case=case, channel="page")  # opening, not polling
         return self.render(request, case)
 
     def render(
@@ -508,8 +531,11 @@ def _do_localization(request: HttpRequest, case: Case, d: dict[str, Any]) -> str
     plan = current_evidence(case).plan
     actor = _actor(request)
     # Permission first (the service checks it again): a refusal never reads as a form error.
-    if plan is not None and plan.side in UNILATERAL_SIDES and not d.get("side") and can(
-        actor, "localization.record", case
+    if (
+        plan is not None
+        and plan.side in UNILATERAL_SIDES
+        and not d.get("side")
+        and can(actor, "localization.record", case)
     ):
         raise field_error("side", f"The plan is {plan.side}: say which side the marker is on, or that this view "
                                   "does not show it.")  # fmt: skip
@@ -687,6 +713,9 @@ class ConsentScanView(LoginRequiredMixin, View):
         consent = Consent.objects.filter(pk=consent_id, case=case).exclude(scan="").first()
         if consent is None:
             raise Http404("No such scan.")
+        access_export(
+            actor=_actor(request), export="consent_scan", channel="page", case=case, scope={"consent_id": consent.pk}
+        )
         extension = consent.scan.name.rsplit(".", 1)[-1].lower()
         content_type = uploads.CONTENT_TYPES.get(extension, "application/octet-stream")
         response = FileResponse(

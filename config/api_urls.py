@@ -8,6 +8,7 @@ from checklist import apis as checklist_apis
 
 urlpatterns = [
     path("auth/token/", checklist_apis.TokenObtainApi.as_view(), name="api-token"),
+    path("auth/token/revoke/", checklist_apis.TokenRevokeApi.as_view(), name="api-token-revoke"),
     path("", include("levelverify.urls")),
     path("", include("checklist.api_urls")),
     path("", include("checklist.quality.api_urls")),

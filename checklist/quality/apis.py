@@ -16,6 +16,7 @@ from checklist.models import User
 from checklist.policies import require
 from checklist.quality.fhir import fhir_bundle
 from checklist.quality.selectors import case_for_quality
+from checklist.services.access import access_export
 from levelverify.serializers import ErrorResponseSerializer
 
 
@@ -43,4 +44,6 @@ class CaseFhirApi(APIView):
         case = case_for_quality(case_id)
         if case is None:
             raise Http404("No such case.")
+        # Recorded before the bundle is built, so the export of record names itself.
+        access_export(actor=cast(User, request.user), export="fhir", channel="api", case=case)
         return Response(fhir_bundle(case))

@@ -7,7 +7,8 @@ qualifiers 7771000 (left), 24028007 (right) and 51440002 (bilateral). Body sites
 nerve roots) are sent as text: no verified codes exist for the discs and roots, and the one for the
 L2 vertebra (14293000) was seen in a single published example only, so it is not used until
 verified. The other codes are FHIR's own code systems (consent scope, identifier type, signature
-type, audit event type and source type).
+type, audit event type and source type; access events use FHIR's ``rest``/``read`` and DICOM's
+110106 Export and 110114 User Authentication).
 
 The Bundle is deterministic: resource ids, fullUrls (name-based UUIDs) and the timestamp (the last
 audit event) depend only on the records, so the API and ``manage.py export_fhir`` give the same JSON.
@@ -52,6 +53,52 @@ ACTION_SYSTEM = "urn:rightlevel:audit-action"
 HASH_SYSTEM = "urn:rightlevel:sha256"
 NAMESPACE = uuid.UUID("7d2f4c1e-5b1a-4a8e-9d3c-2f6a1b0e8c47")
 UPDATE_ACTIONS = ("case.state_changed", "step.voided", "localization.superseded", "localization.withdrawn")
+AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
+PATIENT_RECORD = {"system": DICOM, "code": "110110", "display": "Patient Record"}
+# Access events (checklist.services.access): type, extra subtype, FHIR action, outcome.
+ACCESS_TYPES: dict[str, tuple[dict[str, str], dict[str, str] | None, str, str]] = {
+    "access.case_opened": (
+        {"system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation"},
+        {"system": RESTFUL_INTERACTION, "code": "read", "display": "read"},
+        "R",
+        "0",
+    ),
+    "access.exported": ({"system": DICOM, "code": "110106", "display": "Export"}, None, "R", "0"),
+    "access.signed_in": (
+        {"system": DICOM, "code": "110114", "display": "User Authentication"},
+        {"system": DICOM, "code": "110122", "display": "Login"},
+        "E",
+        "0",
+    ),
+    "access.sign_in_failed": (
+        {"system": DICOM, "code": "110114", "display": "User Authentication"},
+        {"system": DICOM, "code": "110122", "display": "Login"},
+        "E",
+        "4",
+    ),
+    "access.signed_out": (
+        {"system": DICOM, "code": "110114", "display": "User Authentication"},
+        {"system": DICOM, "code": "110123", "display": "Logout"},
+        "E",
+        "0",
+    ),
+}
+
+
+def audit_event_coding(action: str) -> dict[str, Any]:
+    """The AuditEvent's type, subtypes, action and outcome for one of RightLevel's actions."""
+    subtypes = [{"system": ACTION_SYSTEM, "code": action}]
+    access = ACCESS_TYPES.get(action)
+    if access is None:
+        return {"type": PATIENT_RECORD, "subtype": subtypes, "action": "U" if action in UPDATE_ACTIONS else "C"}
+    event_type, subtype, fhir_action, outcome = access
+    return {
+        "type": event_type,
+        "subtype": ([subtype] if subtype else []) + subtypes,
+        "action": fhir_action,
+        "outcome": outcome,
+    }
 
 
 def _instant(value: dt.datetime) -> str:
@@ -332,11 +379,9 @@ def fhir_bundle(case: Case) -> dict[str, Any]:
                 {
                     "resourceType": "AuditEvent",
                     "id": f"audit-{event.pk}",
-                    "type": {"system": DICOM, "code": "110110", "display": "Patient Record"},
-                    "subtype": [{"system": ACTION_SYSTEM, "code": event.action}],
-                    "action": "U" if event.action in UPDATE_ACTIONS else "C",
-                    "recorded": _instant(event.at),
                     "outcome": "0",
+                    **audit_event_coding(event.action),
+                    "recorded": _instant(event.at),
                     "agent": [
                         {
                             "type": {"text": event.actor_role or "system"},

@@ -542,6 +542,48 @@ def case_timeline(case: Case, *, after_seq: int = 0, limit: int = 200) -> tuple[
     return rows, (rows[-1].seq if more and rows else None)
 
 
+ACCESS_PREFIX = "access."
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One row of "who opened this record": an access event on the case's chain."""
+
+    at: Any
+    who: str
+    username: str
+    role: str
+    action: str
+    channel: str
+    address: str
+    export: str
+
+
+def case_openings(case: Case, *, limit: int = 100) -> list[Opening]:
+    """Who opened or exported the case, newest first (access events on its chain)."""
+    rows = (
+        AuditEvent.objects.filter(chain=audit.case_chain(case.pk), action__startswith=ACCESS_PREFIX)
+        .order_by("-seq")
+        .values("at", "actor_name", "actor_username", "actor_role", "action", "after", "client")[:limit]
+    )
+    openings = []
+    for row in rows:
+        after = row["after"] if isinstance(row["after"], dict) else {}
+        openings.append(
+            Opening(
+                at=row["at"],
+                who=row["actor_name"] or row["actor_username"] or "RightLevel (system)",
+                username=row["actor_username"],
+                role=row["actor_role"],
+                action=row["action"].removeprefix(ACCESS_PREFIX).replace("_", " "),
+                channel=str(after.get("channel", "")),
+                address=(row["client"] or "").split(" ", 1)[0],
+                export=str(after.get("export", "")),
+            )
+        )
+    return openings
+
+
 def chain_head(case: Case) -> AuditChainHead | None:
     return AuditChainHead.objects.filter(chain=audit.case_chain(case.pk)).first()
 

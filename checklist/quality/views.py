@@ -23,6 +23,7 @@ from checklist.policies import require
 from checklist.quality import charts, exports, forms, selectors
 from checklist.quality.selectors import CaseFilter
 from checklist.selectors import case_signatures
+from checklist.services.access import access_case_open, access_export
 from checklist.services.audit_verification import audit_verification_start
 from checklist.services.near_misses import near_miss_annotate
 from config.api_errors import ApplicationError, ForbiddenError
@@ -197,6 +198,8 @@ class CaseTimelineView(QualityView):
             return render(
                 request, "quality/bad_request.html", {"message": "The page cursor is not a number."}, status=400
             )
+        if after == 0:  # the first page is the opening; the later pages of the trail are not
+            access_case_open(actor=cast(User, request.user), case=case, channel="quality")
         events, next_seq = selectors.case_timeline(case, after_seq=after)
         from checklist.page_selectors import target_of
 
@@ -211,6 +214,7 @@ class CaseTimelineView(QualityView):
                 "signatures": case_signatures(case),
                 "near_misses": list(case.near_misses.select_related("caught_by", "resolved_by")),
                 "head": selectors.chain_head(case),
+                "openings": selectors.case_openings(case),
                 "tab": "audit",
             },
         )
@@ -219,6 +223,7 @@ class CaseTimelineView(QualityView):
 class CasePdfView(QualityView):
     def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
         case = _case_or_404(case_id)
+        access_export(actor=cast(User, request.user), export="pdf", channel="quality", case=case)
         response = HttpResponse(exports.case_record_pdf(case), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="rightlevel-case-{case.pk}.pdf"'
         response["Cache-Control"] = "no-store"
@@ -391,4 +396,21 @@ class CsvExportView(QualityView):
         where = CaseFilter.from_form(form)
         start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
         filename = f"rightlevel-{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+        access_export(
+            actor=cast(User, request.user),
+            export=f"csv:{kind}",
+            channel="quality",
+            scope={"filter": _export_scope(form.cleaned_data)},
+        )
         return exports.csv_response(filename, header, rows(where, hide_names=form.cleaned_data["hide_names"]))
+
+
+def _export_scope(data: dict[str, Any]) -> dict[str, Any]:
+    """What an export covered, for its access event: the filter's values, records by id or name
+    of a room or procedure (never a patient)."""
+    scope: dict[str, Any] = {}
+    for key, value in data.items():
+        if value in (None, "", [], ()):
+            continue
+        scope[key] = getattr(value, "pk", value) if not isinstance(value, (str, int, bool, float)) else value
+    return scope

@@ -1,6 +1,7 @@
 """Passwords set by administrators (issue 13, item 5): audited, told to the user, and never enough
 to sign as them. After an administrator sets or resets a password the user must choose their own
-before signing anything, so whoever set it cannot impersonate them."""
+before signing anything, so whoever set it cannot impersonate them. Either way the user's API
+tokens are revoked: a token obtained with the old password must not outlive it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.db import transaction
 from checklist import audit, roles
 from checklist.models import User
 from checklist.services.common import now
+from checklist.services.tokens import REVOKED_PASSWORD_CHANGED, REVOKED_PASSWORD_SET, tokens_revoke_all
 from config.api_errors import ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ def user_password_admin_set(*, actor: User, user: User) -> User:
         after={"username": locked.username, "usable": locked.has_usable_password(), "must_choose_own": True},
         reason="password set by an administrator",
     )
+    tokens_revoke_all(actor=actor, user=locked, reason=REVOKED_PASSWORD_SET)
     transaction.on_commit(lambda: _tell_user(locked, actor))
     return locked
 
@@ -63,6 +66,7 @@ def user_password_change_own(*, actor: User) -> User:
         before={"set_by_administrator": was_set_by_admin},
         after={"set_by_administrator": False},
     )
+    tokens_revoke_all(actor=locked, user=locked, reason=REVOKED_PASSWORD_CHANGED)
     return locked
 
 

@@ -57,7 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -242,7 +242,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        # django-rest-knox tokens: hashed in the database, expiring (checklist/authentication.py).
+        "checklist.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -253,6 +254,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api_parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# API tokens (django-rest-knox; its settings are documented as REST_KNOX): only a
+# SHA-512 digest is stored; a token expires API_TOKEN_TTL_HOURS after it was issued, and a clean-up
+# task deletes it (audited). AUTO_REFRESH stays off: a stolen token must not live for ever.
+API_TOKEN_TTL_HOURS = env.float("API_TOKEN_TTL_HOURS", default=12)
+if not 0 < API_TOKEN_TTL_HOURS <= 24 * 30:
+    raise ImproperlyConfigured("API_TOKEN_TTL_HOURS must be more than 0 and at most 720 (30 days).")
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": None,
+}
+# A case opened again by the same user through the same channel within this many seconds is not
+# logged again (the page reloads after every action; passive refreshes are never logged).
+RIGHTLEVEL_ACCESS_REOPEN_SECONDS = env.int("ACCESS_REOPEN_SECONDS", default=600)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "RightLevel API",
     "DESCRIPTION": (

@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from checklist import audit, services
 from checklist.models import AuditEvent, NearMiss, Signature, StepAttestation
 from checklist.quality.exports import AUDIT_HEADER, CASE_HEADER, NEAR_MISS_HEADER, STEP_HEADER
+from checklist.quality.fhir import ACTION_SYSTEM
 from checklist.quality.selectors import HIDDEN_NAME
 from tests.support.quality_workflow import RANGE, dataset_build
 
@@ -108,7 +109,10 @@ def test_near_misses_csv_round_trip(officer_client, data) -> None:
 def test_audit_events_csv_round_trip(officer_client, data) -> None:
     header, rows, _ = _csv(officer_client, "audit-events")
     assert header == AUDIT_HEADER
-    events = list(AuditEvent.objects.order_by("id"))
+    # The officer's sign-in and this export are today, outside the dataset's date range.
+    today = AuditEvent.objects.filter(action__startswith="access.").order_by("id")
+    assert [e.action for e in today] == ["access.signed_in", "access.exported"]
+    events = list(AuditEvent.objects.exclude(action__startswith="access.").order_by("id"))
     assert [int(r["event_id"]) for r in rows] == [e.pk for e in events]
     for row, event in zip(rows, events, strict=True):
         assert row["event_hash"] == event.event_hash
@@ -306,7 +310,15 @@ def test_every_kind_of_case_gives_a_valid_bundle(officer_client, data, which) ->
 def test_the_command_prints_the_same_bundle_as_the_api(officer_client, data) -> None:
     out = io.StringIO()
     call_command("export_fhir", str(data.c.pk), stdout=out)
-    assert json.loads(out.getvalue()) == _bundle_from_api(officer_client, data.c.pk)
+    from_command = json.loads(out.getvalue())
+    from_api = _bundle_from_api(officer_client, data.c.pk)
+    # Each export records itself first: the API's bundle is the command's plus its own export
+    # event (its last entry), stamped at that event.
+    own = from_api["entry"].pop()
+    assert own["resource"]["resourceType"] == "AuditEvent"
+    assert {"system": ACTION_SYSTEM, "code": "access.exported"} in own["resource"]["subtype"]
+    assert from_api.pop("timestamp") > from_command.pop("timestamp")
+    assert from_command == from_api
     Bundle.model_validate_json(out.getvalue())
 
 

@@ -15,6 +15,20 @@ def test_schema_generates_without_warnings() -> None:
     schema = out.getvalue()
     assert "openapi: 3" in schema
     assert "/api/v1/auth/token/" in schema
+    assert "/api/v1/auth/token/revoke/" in schema
+
+
+def test_the_schema_describes_the_token_and_its_header() -> None:
+    import yaml
+
+    out = io.StringIO()
+    call_command("spectacular", "--fail-on-warn", stdout=out)
+    schema = yaml.safe_load(out.getvalue())
+    scheme = schema["components"]["securitySchemes"]["tokenAuth"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert '"Token"' in scheme["description"]
+    answer = schema["components"]["schemas"]["TokenIssued"]["properties"]
+    assert {"token", "token_id", "expires_at"} <= set(answer)
 
 
 @pytest.mark.django_db

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from checklist.models import User
+from checklist.services.tokens import token_create
 from tests.support.factories import TEST_PASSWORD
 from tests.support.workflow import Team
 
@@ -16,9 +16,9 @@ API = "/api/v1"
 
 def token_client(user: User) -> APIClient:
     """A client that authenticates with the user's API token, as a tablet or phone app does."""
-    token, _ = Token.objects.get_or_create(user=user)
+    _, token = token_create(actor=user, user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

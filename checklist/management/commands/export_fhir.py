@@ -8,8 +8,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from checklist.audit import audit_context
 from checklist.quality.fhir import fhir_bundle
 from checklist.quality.selectors import case_for_quality
+from checklist.services.access import access_export
 
 UNKNOWN_CASE = "No case {case_id}."
 
@@ -26,5 +28,7 @@ class Command(BaseCommand):
         if case is None:
             self.stderr.write(UNKNOWN_CASE.format(case_id=options["case_id"]))
             sys.exit(2)
+        with audit_context(client="manage.py export_fhir"):
+            access_export(actor=None, export="fhir", channel="command", case=case)
         indent = None if options["compact"] else 2
         self.stdout.write(json.dumps(fhir_bundle(case), indent=indent, ensure_ascii=False))
