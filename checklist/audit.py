@@ -230,6 +230,22 @@ def event_mac(event_hash_hex: str, key: bytes) -> str:
     return hmac.digest(key, event_hash_hex.encode("ascii"), "sha256").hex()
 
 
+def event_genuine(event: AuditEvent) -> bool:
+    """True if ``event`` still hashes to its stored hash and carries a valid MAC under a key this
+    server holds: it was written by RightLevel and has not been changed since."""
+    key = audit_keys_by_id().get(event.mac_key_id or "")
+    if key is None or not event.mac or event_hash(event) != event.event_hash:
+        return False
+    return hmac.compare_digest(event_mac(event.event_hash, key.event), event.mac)
+
+
+def token_binding(digest: str, key: AuditKey | None = None) -> str:
+    """A keyed MAC of an API token's digest, recorded in its ``token.created`` event: a token row
+    inserted behind the application's back has no genuine event carrying it, so it is refused."""
+    key = key or audit_keys()[0]
+    return hmac.digest(key.event, b"api-token:" + digest.encode("ascii"), "sha256").hex()
+
+
 def signature_binding(signature: Any) -> bytes:
     """What a signature's MAC covers: the case, who signed (id, printed name, role), the meaning,
     the time, what was signed and the hash of the exact content signed."""
@@ -619,7 +635,7 @@ def verify(
             problems.append(Problem(case_chain(case_id), None, None, f"case {case_id} has no audit trail at all"))
 
     if record_limits is not None:
-        for difference in reconcile.differences(collector, limits=record_limits):
+        for difference in [*reconcile.differences(collector, limits=record_limits), *reconcile.untrailed_tokens()]:
             problems.append(
                 Problem(difference.chain, difference.seq, difference.event_id, difference.message, difference.action)
             )

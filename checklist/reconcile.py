@@ -220,3 +220,23 @@ def id_limits() -> dict[str, int]:
     from django.db.models import Max
 
     return {name: spec.model._default_manager.aggregate(top=Max("pk"))["top"] or 0 for name, spec in RECORDS.items()}
+
+
+TOKEN_UNTRAILED = (
+    "API token {token_id} of {user} has no genuine token.created event: it was written into the "  # noqa: S105
+    "token table behind the application's back (the API refuses it)"
+)
+
+
+def untrailed_tokens() -> list[Difference]:
+    """Every API token row the trail does not vouch for (checklist/services/tokens.py)."""
+    from knox.models import AuthToken
+
+    from checklist.audit import SYSTEM_CHAIN
+    from checklist.services.tokens import token_id, token_trailed
+
+    return [
+        Difference(SYSTEM_CHAIN, None, None, "", TOKEN_UNTRAILED.format(token_id=token_id(token), user=token.user))
+        for token in AuthToken.objects.select_related("user").order_by("created")
+        if not token_trailed(token)
+    ]

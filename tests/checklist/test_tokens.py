@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 from knox.models import AuthToken
@@ -14,11 +14,13 @@ from rest_framework.test import APIClient
 
 from checklist import audit, roles
 from checklist.models import AuditEvent, User
+from checklist.reconcile import TOKEN_UNTRAILED
 from checklist.services.tokens import (
     REVOKED_EXPIRED,
     REVOKED_LOGOUT,
     REVOKED_PASSWORD_CHANGED,
     REVOKED_PASSWORD_SET,
+    token_id,
     tokens_expired_purge,
 )
 from checklist.tasks import tokens_expired_purge as purge_task
@@ -209,3 +211,36 @@ def test_revoking_takes_no_body(nurse: User) -> None:
         assert response.status_code == 400, (body, response.content)
     assert client.get(CASES_URL).status_code == 200  # still signed in
     assert client.post(REVOKE_URL, {}, format="json").status_code == 204
+
+
+# --- a token row written behind the application's back ---------------------------------------------
+
+
+def test_a_token_row_inserted_behind_the_applications_back_is_refused_and_named(nurse: User) -> None:
+    """The application role may INSERT into the token table (it must, to sign people in), so a SQL
+    injection could add a token for anyone. Only a token whose genuine ``token.created`` event
+    carries the keyed binding of its digest is honoured, and ``verify_audit`` names the others."""
+    genuine = _obtain(nurse)["token"]
+    forged, plaintext = AuthToken.objects.create(user=nurse)  # no event: what a raw INSERT leaves
+    assert _client(genuine).get(CASES_URL).status_code == 200
+    assert _client(plaintext).get(CASES_URL).status_code == 401
+    report = audit.verify()
+    assert not report.ok
+    assert [p.message for p in report.problems] == [TOKEN_UNTRAILED.format(token_id=token_id(forged), user=nurse)]
+
+
+def test_a_forged_event_for_a_forged_token_does_not_make_it_valid(nurse: User) -> None:
+    """Copying a genuine token.created event's binding onto another token does not help: the
+    binding is a keyed MAC of the digest, and an event written without the key is not genuine."""
+    _obtain(nurse)
+    event = _token_events("token.created")[-1]
+    forged, plaintext = AuthToken.objects.create(user=nurse)
+    with transaction.atomic():
+        audit.append(  # as if the attacker could append: same binding, the forged token's id and expiry
+            action="token.created",
+            actor=nurse,
+            object_type="AuthToken",
+            object_id=token_id(forged),
+            after={**event.after, "token_id": token_id(forged), "expires_at": audit.jsonable(forged.expiry)},
+        )
+    assert _client(plaintext).get(CASES_URL).status_code == 401
