@@ -69,7 +69,9 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 def certificates_ensure(directory: Path, *, name: str = "RightLevel local TSA") -> Path:
     """Make the CA, the TSA key and its certificate in ``directory`` unless they exist; return the
-    chain file (TSA certificate, then CA certificate)."""
+    chain file (TSA certificate, then CA certificate). ``directory`` may be relative (the run
+    command's ``var/tsa``): openssl runs inside it, so every path it is given is made absolute."""
+    directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "openssl.cnf"
     config.write_text(CONFIG.format(dir=directory.resolve()))

@@ -156,6 +156,20 @@ def test_a_token_checked_against_another_tsa_certificate_is_rejected(
     assert first.startswith(f"seal #1 (id {seal.pk}): time-stamp token invalid ("), first
 
 
+def test_the_local_tsa_makes_its_certificates_in_a_relative_folder(tmp_path: Path) -> None:
+    """The run command starts it with ``--dir var/tsa`` (relative): openssl, run inside that
+    folder, must still find its configuration (a clean-clone ``scripts/run`` once failed here)."""
+    chain = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "tsa_server.py"), "--dir", "var/tsa", "--certificates-only"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(chain) == tmp_path / "var" / "tsa" / "tsa-chain.pem"
+    assert Path(chain).read_text().count("BEGIN CERTIFICATE") == 2
+
+
 def test_a_token_for_another_hash_is_rejected(tsa: str, case: Case) -> None:
     seal_command()
     seal_command()
