@@ -81,6 +81,8 @@ def test_junk_usernames_at_sign_in_are_a_form_error(world: World, username: str)
         response = client.post("/login/", {"username": username, "password": "wrong"})
         assert response.status_code in (200, 400, 429), (username[:20], response.status_code)
         assert response["Content-Type"].startswith("text/html")
+        if response.status_code == 200:  # the page says why, never a silent refusal
+            assert b'role="alert"' in response.content, username[:20]
     api = client.post("/api/v1/auth/token/", {"username": username, "password": "wrong"},
                       content_type="application/json")  # fmt: skip
     assert api.status_code in (400, 429), (username[:20], api.status_code)
