@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from checklist import roles
 from checklist.models import User
 from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.workflow import Team, team_create
 
 
 @pytest.fixture
@@ -35,6 +36,13 @@ def nurse(make_user: Callable[..., User]) -> User:
 @pytest.fixture
 def surgeon(make_user: Callable[..., User]) -> User:
     return make_user(roles.SURGEON, username="surgeon1", full_name="Dr. Sid Surgeon")
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    """A room with its nurse, anesthesia and radiographer, a surgeon, a quality officer and an
+    administrator (tests/support/workflow.py)."""
+    return team_create()
 
 
 @pytest.fixture

@@ -31,11 +31,6 @@ LIVE = 6_000
 TAP_BUDGET = 12
 
 
-@pytest.fixture
-def team() -> Team:
-    return team_create()
-
-
 def open_case(page: Page, case: Case) -> None:
     page.goto(f"/cases/{case.pk}/")
     expect(page.get_by_test_id("target")).to_be_visible()

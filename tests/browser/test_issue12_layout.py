@@ -17,17 +17,11 @@ from tests.support.workflow import (
     case_through_time_out,
     evidence_record,
     phase_attest,
-    team_create,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 VIEWPORTS = [{"width": 1024, "height": 768}, {"width": 768, "height": 1024}, {"width": 390, "height": 844}]
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 def _overflow(page: Page) -> int:

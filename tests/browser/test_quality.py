@@ -7,14 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations, screenshot
-from tests.support.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 def test_searching_the_audit_trail_by_mrn_keeps_the_mrn_out_of_the_url(new_device, team: Team) -> None:

@@ -9,14 +9,9 @@ from playwright.sync_api import expect
 from checklist import roles
 from tests.browser.conftest import login
 from tests.support.factories import UserFactory
-from tests.support.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 def test_the_next_person_on_the_tablet_sees_the_stop_screen_again(new_device, team: Team) -> None:

@@ -12,15 +12,10 @@ from checklist import audit, services
 from checklist.models import Case, CaseState
 from tests.browser.conftest import axe_violations, login, screenshot
 from tests.support.factories import TEST_PASSWORD
-from tests.support.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LIVE_SYNC_SECONDS = 5
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 def device(new_device, team: Team, role: str, **kwargs) -> Page:

@@ -32,11 +32,6 @@ PASSIVE = {"HTTP_X_RIGHTLEVEL_PASSIVE": "1"}
 
 
 @pytest.fixture
-def team() -> Team:
-    return team_create()
-
-
-@pytest.fixture
 def case(team: Team) -> Case:
     return case_schedule(team, mrn="MRN-SECRET-7731", family_name="Zwicklbauer", given_name="Philomena")
 

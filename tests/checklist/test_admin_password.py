@@ -13,17 +13,12 @@ from checklist.models import AuditEvent, Case, Signature, User
 from checklist.services.accounts import SIGN_AFTER_ADMIN_RESET
 from config.api_errors import LockedError
 from tests.support.factories import TEST_PASSWORD, UserFactory
-from tests.support.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record
 
 pytestmark = pytest.mark.django_db
 
 ADMIN_SET = "set-by-the-administrator-1"
 OWN = "chosen-by-the-surgeon-42"
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 @pytest.fixture

@@ -23,11 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team():
-    return team_create()
-
-
-@pytest.fixture
 def api(team) -> ApiTeam:
     return ApiTeam(team)
 

@@ -27,7 +27,7 @@ from checklist import audit
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case
 from checklist.tasks import audit_verify_nightly
 from tests.support.tamper import as_owner
-from tests.support.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record
 
 pytestmark = pytest.mark.django_db
 
@@ -94,11 +94,6 @@ def named(event: AuditEvent) -> str:
 
 def first_line(output: str) -> str:
     return next(line for line in output.splitlines() if line.startswith("First broken event:"))
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 @pytest.fixture

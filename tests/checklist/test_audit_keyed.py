@@ -17,17 +17,12 @@ from checklist import audit, services
 from checklist.levels import content_hash, plan_content, signature_valid
 from checklist.models import AnatomyRecord, AuditChainHead, AuditEvent, Case, PlanVersion, Signature
 from tests.support.tamper import json_placeholder, sql, unlocked
-from tests.support.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record
 
 pytestmark = pytest.mark.django_db
 
 EVENTS = AuditEvent._meta.db_table
 RECORD_TABLES = (PlanVersion._meta.db_table, Signature._meta.db_table)
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 @pytest.fixture

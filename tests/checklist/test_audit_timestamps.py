@@ -39,7 +39,7 @@ from checklist.models import (
 from checklist.services.audit_timestamps import audit_timestamps_take
 from checklist.services.audit_verification import audit_verification_execute, audit_verification_start
 from tests.support.tamper import json_placeholder, sql, unlocked
-from tests.support.workflow import Team, case_schedule, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, evidence_record
 
 pytestmark = pytest.mark.django_db
 
@@ -58,11 +58,6 @@ def tsa(settings: Any) -> str:
         pytest.fail("RIGHTLEVEL_TEST_TSA_URL is not set: run the suite with scripts/test, which starts a local TSA")
     settings.TSA_URL, settings.TSA_CERTIFICATE = url, certificate
     return url
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 @pytest.fixture

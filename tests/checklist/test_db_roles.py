@@ -40,7 +40,6 @@ from tests.support.workflow import (
     case_through_localization,
     case_through_time_out,
     evidence_record,
-    team_create,
 )
 
 pytestmark = pytest.mark.django_db
@@ -61,11 +60,6 @@ PROTECTED = [
     AdverseEvent,  # recorded only after a wrong-level treatment: its own test below
 ]
 TABLES = [model._meta.db_table for model in PROTECTED]
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 @pytest.fixture

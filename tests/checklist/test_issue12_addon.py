@@ -15,11 +15,6 @@ from tests.support.workflow import Team, team_create
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def team() -> Team:
-    return team_create()
-
-
 def _post(user, **overrides: str) -> tuple[int, str]:
     client = Client()
     client.force_login(user)

@@ -31,11 +31,6 @@ from tests.support.workflow import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def team() -> Team:
-    return team_create()
-
-
 def _client(user) -> Client:
     client = Client()
     client.force_login(user)

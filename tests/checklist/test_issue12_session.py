@@ -8,14 +8,9 @@ import pytest
 from django.test import Client, override_settings
 
 from checklist.middleware import SESSION_LAST_ACTIVITY
-from tests.support.workflow import Team, team_create
+from tests.support.workflow import Team
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 @override_settings(RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES=15)

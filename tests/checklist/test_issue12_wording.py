@@ -7,14 +7,9 @@ from django.test import Client
 
 from checklist import services
 from config.api_errors import ApplicationError
-from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team() -> Team:
-    return team_create()
 
 
 def _client(user) -> Client:

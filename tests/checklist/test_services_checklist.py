@@ -12,14 +12,9 @@ from checklist.selectors import checklist_status
 from config.api_errors import ApplicationError, ConflictError, ForbiddenError
 from tests.support.factories import TEST_PASSWORD
 from tests.support.tamper import unlocked
-from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    return team_create()
 
 
 def _fresh(case: Case) -> Case:

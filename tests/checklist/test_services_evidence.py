@@ -19,11 +19,6 @@ from tests.support.workflow import case_schedule, evidence_record, team_create
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def team():
-    return team_create()
-
-
 def _plan(team, case, levels, side="left"):
     return services.plan_revise(actor=team.surgeon, case=case, procedure=case.procedure, levels=levels, side=side)
 
@@ -284,7 +279,7 @@ def test_only_a_surgeon_or_radiographer_reads_images(team_for_readers) -> None:
 
 @pytest.fixture
 def team_for_readers():
-    from tests.support.workflow import case_schedule, team_create
+    from tests.support.workflow import case_schedule
 
     team = team_create(suffix="r")
     return team, case_schedule(team)

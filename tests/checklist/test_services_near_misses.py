@@ -8,14 +8,9 @@ from django.utils import timezone
 
 from checklist import audit, services
 from checklist.models import AuditEvent, Case, Localization, NearMiss
-from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, team_create
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    return team_create()
 
 
 def _fresh(case: Case) -> Case:

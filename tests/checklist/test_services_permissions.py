@@ -20,11 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team() -> Team:
-    return team_create()
-
-
-@pytest.fixture
 def other_room() -> Team:
     """A second room with its own nurse, anesthesia, radiographer and surgeon."""
     return team_create("OR 2", suffix="2")

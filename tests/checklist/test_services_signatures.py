@@ -25,14 +25,9 @@ from checklist.models import (
 from config.api_errors import ApplicationError, ForbiddenError, LockedError
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.tamper import unlocked
-from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    return team_create()
 
 
 @pytest.fixture

@@ -10,14 +10,9 @@ from checklist.models import AuditEvent, Case, CaseState, NearMiss
 from checklist.selectors import checklist_status
 from config.api_errors import ApplicationError, ConflictError
 from tests.support.factories import TEST_PASSWORD
-from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest, team_create
+from tests.support.workflow import case_schedule, case_through_time_out, evidence_record, phase_attest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    return team_create()
 
 
 def test_a_new_case_is_incomplete_with_every_missing_piece_listed(team) -> None:
