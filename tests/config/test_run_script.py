@@ -50,7 +50,7 @@ def _run_and_interrupt(tmp_path: Path, port: int) -> str:
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "scripts/run did not come up"
             time.sleep(1)
-        process.send_signal(signal.SIGINT)  # Ctrl-C
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole foreground group
         output, _ = process.communicate(timeout=240)
     finally:
         if process.poll() is None:
