@@ -12,6 +12,6 @@ class ChecklistConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from checklist import signals  # noqa: F401  (connects the post_migrate handlers)
-        from checklist.db_roles import grants_after_migrate
+        from checklist.audit.db_roles import grants_after_migrate
 
-        post_migrate.connect(grants_after_migrate, dispatch_uid="checklist.db_roles.grants")
+        post_migrate.connect(grants_after_migrate, dispatch_uid="checklist.audit.db_roles.grants")

@@ -74,8 +74,8 @@ def _tell_quality_officers(run: Any) -> None:
     """The nightly result goes to the quality officers through the reminder outbox."""
     from django.utils import timezone
 
-    from checklist import reminder_rules
-    from checklist.services.reminders import system_reminder_create
+    from checklist.reminders import rules as reminder_rules
+    from checklist.reminders.sync import system_reminder_create
 
     verdict = "intact" if run.ok else "BROKEN"
     body = f"Verification run {run.pk}: {run.checked_events} events checked, trail {verdict}."
@@ -129,8 +129,8 @@ def tokens_expired_purge(self: Any) -> int:
 @shared_task(name="checklist.tasks.reminders_sweep", ignore_result=True, acks_late=True)
 def reminders_sweep() -> dict[str, int]:
     """Deliver due reminders. Safe to run on many workers at once (rows are claimed)."""
-    from checklist.services.deliveries import deliveries_due, deliveries_kick
-    from checklist.services.reminders import reminders_sweep as sweep
+    from checklist.reminders.delivery import deliveries_due, deliveries_kick
+    from checklist.reminders.sync import reminders_sweep as sweep
 
     # In-app first, committed batch by batch; the external channels are separate tasks, so this
     # one never waits on a mail relay or a pager.
@@ -149,7 +149,7 @@ def reminders_sweep() -> dict[str, int]:
 @shared_task(name="checklist.tasks.deliveries_send", ignore_result=True, acks_late=True)
 def deliveries_send(channel: str | None = None) -> dict[str, int]:
     """Send the due e-mails or webhooks of the outbox (each with its own timeout and backoff)."""
-    from checklist.services.deliveries import deliveries_send as send
+    from checklist.reminders.delivery import deliveries_send as send
 
     result = send(channel=channel)
     if result.sent or result.retried or result.failed:
@@ -161,7 +161,7 @@ def deliveries_send(channel: str | None = None) -> dict[str, int]:
 @shared_task(name="checklist.tasks.quality_daily_digest", ignore_result=True, acks_late=True)
 def quality_daily_digest() -> int:
     """Yesterday's near misses and incomplete checklists, to every quality officer."""
-    from checklist.services.digest import daily_digest_create
+    from checklist.reminders.digest import daily_digest_create
 
     return len(daily_digest_create())
 

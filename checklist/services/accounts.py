@@ -11,11 +11,12 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
-from checklist import audit, roles
+from checklist import audit
+from checklist.access import roles
 from checklist.models import User
-from checklist.services.common import now
+from checklist.services.case_writes import now
 from checklist.services.tokens import REVOKED_PASSWORD_CHANGED, REVOKED_PASSWORD_SET, tokens_revoke_all
-from config.api_errors import ForbiddenError, LockedError
+from core.errors import ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
 

@@ -12,14 +12,15 @@ import logging
 
 from django.db import transaction
 
-from checklist import audit, roles
-from checklist.levels import current_evidence
+from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import require
+from checklist.level_check import current_evidence
 from checklist.models import AdverseEvent, Case, DeliveryChannel, Notification, SignatureMeaning, User
-from checklist.policies import require
+from checklist.reminders.delivery import delivery_enqueue
 from checklist.selectors import wrong_level_stop_only
+from checklist.services.case_writes import case_lock, now, rule_error
 from checklist.services.cases import case_state_commit
-from checklist.services.common import case_lock, now, rule_error
-from checklist.services.deliveries import delivery_enqueue
 from checklist.services.signatures import _signature_create, _signer_authenticate, _signer_still_unlocked
 
 logger = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from checklist import audit
+from checklist.access.policies import require
 from checklist.models import AuditSeal, AuditSealTimestamp, AuditVerificationRun, User
-from checklist.policies import require
 from checklist.services.audit_timestamps import audit_timestamps_take
 
 logger = logging.getLogger(__name__)

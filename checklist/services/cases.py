@@ -9,8 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from checklist import audit, roles
-from checklist.levels import level_evaluate
+from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import require, visible_cases
+from checklist.level_check import level_evaluate
 from checklist.models import (
     AdverseEvent,
     Case,
@@ -23,12 +25,11 @@ from checklist.models import (
     Room,
     User,
 )
-from checklist.policies import require, visible_cases
+from checklist.reminders.sync import reminders_sync
 from checklist.selectors import StepStatus, case_in_room, phase_complete
-from checklist.services.common import case_lock, case_touch, now, rule_error
-from checklist.services.reminders import reminders_sync
+from checklist.services.case_writes import case_lock, case_touch, now, rule_error
 from checklist.templates_catalog import get_template
-from config.api_errors import ForbiddenError, field_error
+from core.errors import ForbiddenError, field_error
 
 NEAR_MISS_KIND_BY_CODE = {
     "CONSENT_MISMATCH": "consent",

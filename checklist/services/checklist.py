@@ -15,14 +15,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from checklist import audit
-from checklist.levels import current_evidence
+from checklist.access.policies import require, user_roles
+from checklist.level_check import current_evidence
 from checklist.models import Case, PlanVersion, StepAttestation, User
-from checklist.policies import require, user_roles
 from checklist.selectors import StepStatus, checklist_status, checklist_template, wrong_level_acknowledged
+from checklist.services.case_writes import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, case_state_recompute, verdict_record
-from checklist.services.common import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.templates_catalog import PHASE_LABELS, StepTemplate
-from config.api_errors import ConflictError, ForbiddenError, field_error
+from core.errors import ConflictError, ForbiddenError, field_error
 
 # Evidence key -> findings that mean it is missing or disagreeing.
 BLOCKING_FINDINGS = {

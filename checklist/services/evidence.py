@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from checklist import audit, uploads
-from checklist.levels import anatomy_of, current_evidence
+from checklist.access.policies import require
+from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import (
     AdverseEvent,
     AnatomyRecord,
@@ -27,11 +28,10 @@ from checklist.models import (
     StepAttestation,
     User,
 )
-from checklist.policies import require
 from checklist.selectors import checklist_template
+from checklist.services.case_writes import case_lock, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, verdict_record
-from checklist.services.common import case_lock, case_touch, now, rule_error
-from config.api_errors import ApplicationError, field_error
+from core.errors import ApplicationError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.errors import LevelInputError
 from levelverify.spine import (

@@ -13,8 +13,10 @@ from typing import Any
 
 from django.db import transaction
 
-from checklist import audit, roles
-from checklist.levels import content_hash, current_evidence, plan_content
+from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import require
+from checklist.level_check import content_hash, current_evidence, plan_content
 from checklist.models import (
     Case,
     DeliveryChannel,
@@ -25,13 +27,12 @@ from checklist.models import (
     SigningFailure,
     User,
 )
-from checklist.policies import require
+from checklist.reminders.delivery import delivery_enqueue
 from checklist.services.accounts import signing_password_require_own
+from checklist.services.case_writes import case_lock, now, rule_error
 from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.checklist import localization_pass_check
-from checklist.services.common import case_lock, now, rule_error
-from checklist.services.deliveries import delivery_enqueue
-from config.api_errors import ApplicationError, ForbiddenError, LockedError
+from core.errors import ApplicationError, ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
 

@@ -8,13 +8,14 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
-from checklist import audit, roles
+from checklist import audit
+from checklist.access import roles
 from checklist.models import User, WorkerHeartbeat
 
 
 @transaction.atomic
 def roles_sync() -> dict[str, list[str]]:
-    """Make each role group hold exactly the permissions ``checklist.roles`` gives it."""
+    """Make each role group hold exactly the permissions ``checklist.access.roles`` gives it."""
     permissions = {
         p.codename: p
         for p in Permission.objects.filter(
