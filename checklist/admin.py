@@ -13,8 +13,8 @@ from knox.models import AuthToken
 
 from checklist import audit
 from checklist.models import ReminderRule, Room, User, WorkerHeartbeat
-from checklist.reminders.sync import reminders_resync_open_cases
 from checklist.services.accounts import user_password_admin_set
+from checklist.services.case_writes import reminders_resync_open_cases
 from checklist.services.signatures import signing_unlock
 
 AUDITED_USER_FIELDS = ("username", "full_name", "email", "is_active", "is_staff", "is_superuser")

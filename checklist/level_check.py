@@ -156,6 +156,26 @@ def plan_content(plan: PlanVersion) -> dict[str, Any]:
     }
 
 
+def localization_content(case: Case, localizations: list[Localization], plan: PlanVersion) -> dict[str, Any]:
+    """What a surgeon signs when confirming the localization: the images read, against the plan."""
+    return {
+        "case_id": case.pk,
+        "plan_version": plan.number,
+        "plan_levels": plan.levels,
+        "plan_side": plan.side,
+        "localizations": [
+            {
+                "id": x.pk,
+                "reference": x.reference,
+                "count": x.count,
+                "label": x.label,
+                "marker_in_place": x.marker_in_place,
+            }
+            for x in localizations
+        ],
+    }
+
+
 def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content)).hexdigest()
 

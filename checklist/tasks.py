@@ -46,18 +46,12 @@ def audit_verify_nightly(self: Any) -> dict[str, Any]:
     the whole trail and reconciles the records. A broken trail is logged at CRITICAL with the first broken event; the
     seal is taken anyway (earlier seals keep vouching for what they recorded). The result goes to
     the quality officers."""
-    from checklist.services.audit_verification import audit_verification_execute, audit_verification_start
+    from checklist.services.audit_verification import audit_verification_nightly
 
-    run, created = audit_verification_start(actor=None, enqueue=lambda run_id: None)
+    run, created = audit_verification_nightly(task_id=self.request.id or "")
     if not created:
         logger.warning("RightLevel nightly verification skipped: run %s is still in progress", run.pk)
         return {"skipped": True, "running": run.pk}
-    from django.conf import settings
-    from django.utils import timezone
-
-    full = timezone.localdate().weekday() == settings.AUDIT_FULL_VERIFY_WEEKDAY
-    run = audit_verification_execute(run_id=run.pk, task_id=self.request.id or "", incremental=not full)
-    _tell_quality_officers(run)
     return {
         "ok": run.ok,
         "events": run.checked_events,
@@ -70,41 +64,11 @@ def audit_verify_nightly(self: Any) -> dict[str, Any]:
     }
 
 
-def _tell_quality_officers(run: Any) -> None:
-    """The nightly result goes to the quality officers through the reminder outbox."""
-    from django.utils import timezone
-
-    from checklist.reminders import rules as reminder_rules
-    from checklist.reminders.sync import system_reminder_create
-
-    verdict = "intact" if run.ok else "BROKEN"
-    body = f"Verification run {run.pk}: {run.checked_events} events checked, trail {verdict}."
-    if run.seal is not None:
-        # The seal's hash leaves the database here: a copy to compare with if the trail is ever doubted.
-        body += (
-            f"\nSealed: seal #{run.seal.seq}, hash {run.seal.seal_hash}, "
-            f"{len(run.seal.heads)} chain(s) moved since the previous seal."
-        )
-    if run.anchor_seal is not None:
-        body += f"\nNewest time-stamped seal: #{run.anchor_seal.seq}, hash {run.anchor_seal.seal_hash}."
-    if run.scope != "full" and run.start_seal is not None:
-        body += f"\nIncremental run: events since time-stamped seal #{run.start_seal.seq} (records not reconciled)."
-    if not run.ok:
-        body += f"\nFirst broken event: {run.first_problem}\nProblems found: {run.problems_count}."
-    system_reminder_create(
-        rule_code=reminder_rules.AUDIT_NIGHTLY,
-        occurrence=timezone.localdate().isoformat(),
-        subject=f"Nightly audit verification: trail {verdict}",
-        body=body,
-    )
-
-
 def _seal(*, task_id: str | None, task: str) -> dict[str, Any]:
-    from checklist.services.audit_timestamps import audit_timestamps_take
+    from checklist.services.audit_timestamps import audit_seal_and_stamp
 
     with audit.audit_context(request_id=task_id or "", client=f"celery {task}"):
-        seal = audit.seal()
-        stamps = audit_timestamps_take()
+        seal, stamps = audit_seal_and_stamp()
     logger.info("RightLevel audit sealed: seal #%d, %d chains, %d events", seal.seq, len(seal.heads), seal.event_count)
     return {
         "seal": seal.seq,

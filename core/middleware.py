@@ -15,8 +15,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.utils.http import urlencode
 
-from checklist.access.sign_in import client_address
-from checklist.audit import audit_context
+from core.request_context import audit_context, client_address
 
 SESSION_LAST_ACTIVITY = "rightlevel_last_activity"
 # Requests a page makes by itself (live-sync polls) carry this header; they are not user activity.

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.http import HttpRequest
+
 
 @dataclass(frozen=True)
 class AuditContext:
@@ -28,3 +31,14 @@ def audit_context(*, request_id: str = "", client: str = "") -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's address for the sign-in limits (django-axes' AXES_CLIENT_IP_CALLABLE). Behind
+    the compose proxy it is the X-Forwarded-For the proxy sets (to the address it saw, replacing
+    any the client sent; the right-most entry should a proxy ever append instead)."""
+    if settings.RIGHTLEVEL_BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.META.get("REMOTE_ADDR") or None

@@ -33,7 +33,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             token.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN) from exc
-        from checklist.services.tokens import token_id, token_trailed  # DRF imports this module at settings time
+        from checklist.audit.tokens import token_id, token_trailed  # DRF imports this module at settings time
 
         user, auth_token = super().authenticate_credentials(token)
         if not token_trailed(auth_token):

@@ -34,17 +34,6 @@ ADDRESS_THROTTLED = (
 )
 
 
-def client_address(request: HttpRequest) -> str | None:
-    """The client's address for the sign-in limits (django-axes' AXES_CLIENT_IP_CALLABLE). Behind
-    the compose proxy it is the X-Forwarded-For the proxy sets (to the address it saw, replacing
-    any the client sent; the right-most entry should a proxy ever append instead)."""
-    if settings.RIGHTLEVEL_BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if forwarded:
-            return forwarded
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def sign_in_address_throttled(request: HttpRequest) -> bool:
     """Password spraying: many usernames tried from one address. django-axes locks a username
     only for the address that failed (so nobody elsewhere can lock a nurse out); this refuses an

@@ -39,9 +39,8 @@ class User(AbstractUser):
     @cached_property
     def room_ids(self) -> frozenset[int]:
         """The rooms this user is on the staff of, read once per user object (one per request)."""
-        from checklist.models.cases import Room  # cases import people: Room is read at call time
-
-        return frozenset(Room.staff.through.objects.filter(user_id=self.pk).values_list("room_id", flat=True))
+        # Room.staff's table, reached from this side (models.cases imports this module, not back).
+        return frozenset(self.rooms.through.objects.filter(user_id=self.pk).values_list("room_id", flat=True))
 
     def access_forget(self) -> None:
         """Drop the cached roles and rooms (after the user's groups or rooms change)."""

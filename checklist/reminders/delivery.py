@@ -39,6 +39,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from checklist.models import Delivery, DeliveryChannel, DeliveryState, Reminder
+from core.queue import task_named
+
+DELIVERIES_SEND_TASK = "checklist.tasks.deliveries_send"
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +85,7 @@ def deliveries_kick(*, channels: Iterable[str] = tuple(DeliveryChannel.values)) 
     """Hand the outbox to the workers now, one task per channel (so a hung mail relay never holds
     up the pager). With the broker down nothing is lost: the beat sweep sends what is due the next
     time it runs."""
-    from checklist.tasks import deliveries_send as task
-
+    task = task_named(DELIVERIES_SEND_TASK)
     for channel in channels:
         try:
             task.apply_async(kwargs={"channel": channel}, retry=False)

@@ -186,19 +186,6 @@ def reminders_sync(case: Case) -> tuple[int, int]:
     return created, cancelled
 
 
-def reminders_resync_open_cases() -> int:
-    """After a reminder rule changes (timing, recipients, switched on or off): bring the pending
-    reminders of every case still open in line with the rules, one case transaction at a time.
-    Returns the number of cases reconciled."""
-    from checklist.services.case_writes import case_lock
-
-    open_ids = list(Case.objects.exclude(state__in=CLOSED_STATES).order_by("pk").values_list("pk", flat=True))
-    for case_id in open_ids:
-        with transaction.atomic():
-            reminders_sync(case_lock(case_id, allow_closed=True))
-    return len(open_ids)
-
-
 def _superseded(rule: ReminderRule, rules: list[ReminderRule], anchor_at: datetime, now: datetime) -> bool:
     for other in rules:
         if other.pk == rule.pk or other.condition != rule.condition or other.anchor != rule.anchor:

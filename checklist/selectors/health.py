@@ -33,7 +33,7 @@ def database_status() -> ComponentStatus:
 
 def broker_status(*, timeout_seconds: int = 2) -> ComponentStatus:
     """Open (and close) a connection to the Celery broker without sending anything."""
-    from config.celery import app
+    from celery import current_app as app
 
     url = str(app.conf.broker_url or "")
     if url.startswith("filesystem://"):

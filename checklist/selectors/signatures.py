@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checklist.access import roles
-from checklist.level_check import plan_content, signature_valid
+from checklist.level_check import localization_content, plan_content, signature_valid
 from checklist.models import (
     Case,
     Localization,
@@ -35,7 +35,6 @@ def signature_states(signatures: list[Signature]) -> list[Signature]:
 
 def _confirmation_state(signature: Signature) -> tuple[bool, bool]:
     """A "confirmed level" signature covers the plan version and the localizations it names."""
-    from checklist.services.signatures import localization_content  # the one definition of what is signed
 
     content = signature.content
     plan = PlanVersion.objects.filter(case_id=signature.case_id, number=content.get("plan_version")).first()

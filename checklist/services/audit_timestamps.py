@@ -126,3 +126,10 @@ def _status_record(*, error: str, stamped: bool) -> None:
         if stamped:
             status.last_success_at = now
     status.save()
+
+
+def audit_seal_and_stamp() -> tuple[AuditSeal, TimestampRun]:
+    """Seal every chain head that moved, then time-stamp the pending seals (the periodic seal task).
+    A TSA that is down leaves the seals pending; the seal never waits for it."""
+    new = audit.seal()
+    return new, audit_timestamps_take()

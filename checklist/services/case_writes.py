@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from checklist.models import CLOSED_STATES, Case
+from checklist.reminders.sync import reminders_sync
 from core.errors import ApplicationError, ConflictError
 
 STALE = (
@@ -82,10 +84,19 @@ def case_touch(case: Case, *, evidence: bool = False, fields: tuple[str, ...] = 
     # unless nothing they depend on changed since the case was locked (an attestation, say).
     if case.reminder_inputs_at_lock == reminder_inputs(case):
         return
-    from checklist.reminders.sync import reminders_sync
-
     reminders_sync(case)
     case.reminder_inputs_at_lock = reminder_inputs(case)
+
+
+def reminders_resync_open_cases() -> int:
+    """After a reminder rule changes (timing, recipients, switched on or off): bring the pending
+    reminders of every case still open in line with the rules, one case transaction at a time.
+    Returns the number of cases reconciled."""
+    open_ids = list(Case.objects.exclude(state__in=CLOSED_STATES).order_by("pk").values_list("pk", flat=True))
+    for case_id in open_ids:
+        with transaction.atomic():
+            reminders_sync(case_lock(case_id, allow_closed=True))
+    return len(open_ids)
 
 
 def now() -> Any:

@@ -16,7 +16,7 @@ from django.db import transaction
 from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import require
-from checklist.level_check import content_hash, current_evidence, plan_content
+from checklist.level_check import content_hash, current_evidence, localization_content, plan_content
 from checklist.models import (
     Case,
     DeliveryChannel,
@@ -210,25 +210,6 @@ def _plan_sign_locked(*, actor: User, case: Case, plan_number: int, expected_ver
     verdict_record(case=locked, actor=actor, trigger="plan.signed")
     case_state_commit(locked, actor=actor, before_state=before_state, evidence=True)
     return signature
-
-
-def localization_content(case: Case, localizations: list[Localization], plan: PlanVersion) -> dict[str, Any]:
-    return {
-        "case_id": case.pk,
-        "plan_version": plan.number,
-        "plan_levels": plan.levels,
-        "plan_side": plan.side,
-        "localizations": [
-            {
-                "id": x.pk,
-                "reference": x.reference,
-                "count": x.count,
-                "label": x.label,
-                "marker_in_place": x.marker_in_place,
-            }
-            for x in localizations
-        ],
-    }
 
 
 def localization_confirm(

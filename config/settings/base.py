@@ -191,7 +191,7 @@ RIGHTLEVEL_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", 
 # Behind the compose proxy (BEHIND_PROXY=True) the client's address is the X-Forwarded-For the
 # proxy sets; otherwise REMOTE_ADDR. Never set it where clients can reach gunicorn directly.
 RIGHTLEVEL_BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
-AXES_CLIENT_IP_CALLABLE = "checklist.access.sign_in.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.request_context.client_address"
 # axes.W006 warns about username-only locks; ours is username and address, plus the address limit.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
