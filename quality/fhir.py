@@ -23,6 +23,7 @@ import uuid
 from typing import Any
 
 from checklist import audit
+from checklist.audit.catalogue import AuditAction
 from checklist.level_check import current_evidence
 from checklist.models import AuditEvent, Case, CaseState, Signature, User
 from checklist.selectors import case_signatures, checklist_status, checklist_template
@@ -52,32 +53,37 @@ CASE_SYSTEM = "urn:rightlevel:case"
 ACTION_SYSTEM = "urn:rightlevel:audit-action"
 HASH_SYSTEM = "urn:rightlevel:sha256"
 NAMESPACE = uuid.UUID("7d2f4c1e-5b1a-4a8e-9d3c-2f6a1b0e8c47")
-UPDATE_ACTIONS = ("case.state_changed", "step.voided", "localization.superseded", "localization.withdrawn")
+UPDATE_ACTIONS = (
+    AuditAction.CASE_STATE_CHANGED,
+    AuditAction.STEP_VOIDED,
+    AuditAction.LOCALIZATION_SUPERSEDED,
+    AuditAction.LOCALIZATION_WITHDRAWN,
+)
 AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
 PATIENT_RECORD = {"system": DICOM, "code": "110110", "display": "Patient Record"}
 # Access events (checklist.services.record_access): type, extra subtype, FHIR action, outcome.
 ACCESS_TYPES: dict[str, tuple[dict[str, str], dict[str, str] | None, str, str]] = {
-    "access.case_opened": (
+    AuditAction.ACCESS_CASE_OPENED: (
         {"system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation"},
         {"system": RESTFUL_INTERACTION, "code": "read", "display": "read"},
         "R",
         "0",
     ),
-    "access.exported": ({"system": DICOM, "code": "110106", "display": "Export"}, None, "R", "0"),
-    "access.signed_in": (
+    AuditAction.ACCESS_EXPORTED: ({"system": DICOM, "code": "110106", "display": "Export"}, None, "R", "0"),
+    AuditAction.ACCESS_SIGNED_IN: (
         {"system": DICOM, "code": "110114", "display": "User Authentication"},
         {"system": DICOM, "code": "110122", "display": "Login"},
         "E",
         "0",
     ),
-    "access.sign_in_failed": (
+    AuditAction.ACCESS_SIGN_IN_FAILED: (
         {"system": DICOM, "code": "110114", "display": "User Authentication"},
         {"system": DICOM, "code": "110122", "display": "Login"},
         "E",
         "4",
     ),
-    "access.signed_out": (
+    AuditAction.ACCESS_SIGNED_OUT: (
         {"system": DICOM, "code": "110114", "display": "User Authentication"},
         {"system": DICOM, "code": "110123", "display": "Logout"},
         "E",

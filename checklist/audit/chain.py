@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from checklist.audit.canonical import event_hash, jsonable
+from checklist.audit.catalogue import AuditAction
 from checklist.audit.keys import audit_keys, event_mac
 from checklist.models import AuditChainHead, AuditEvent, Case, User
 from core.request_context import _EMPTY_CONTEXT, _context
@@ -26,7 +27,7 @@ def chain_head_create(chain: str) -> None:
 
 def append(
     *,
-    action: str,
+    action: AuditAction,
     actor: User | None,
     case: Case | None = None,
     obj: Any = None,
@@ -82,7 +83,7 @@ def append(
 SEALS = "seals"
 
 
-SEALED_ACTION = "audit.sealed"
+SEALED_ACTION = AuditAction.AUDIT_SEALED
 
 
 def chain_sort_key(chain: str) -> tuple[int, int, str]:

@@ -36,9 +36,11 @@ from rfc3161_client import (
     decode_timestamp_response,
 )
 
+from checklist.audit.catalogue import AuditAction
+
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
-TIMESTAMPED_ACTION = "audit.timestamped"
+TIMESTAMPED_ACTION = AuditAction.AUDIT_TIMESTAMPED
 # A TSA's clock may run a little behind ours: a genTime this much before the seal is accepted.
 CLOCK_SKEW = dt.timedelta(minutes=2)
 

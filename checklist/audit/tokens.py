@@ -7,6 +7,7 @@ import hmac
 from knox.models import AuthToken
 
 from checklist.audit.canonical import jsonable
+from checklist.audit.catalogue import AuditAction
 from checklist.audit.chain import SYSTEM_CHAIN
 from checklist.audit.keys import audit_keys_by_id, event_genuine, token_binding
 from checklist.models import AuditEvent
@@ -27,7 +28,7 @@ def token_trailed(token: AuthToken) -> bool:
         return True
     keys = audit_keys_by_id()
     for event in AuditEvent.objects.filter(
-        chain=SYSTEM_CHAIN, action="token.created", object_type="AuthToken", object_id=token_id(token)
+        chain=SYSTEM_CHAIN, action=AuditAction.TOKEN_CREATED, object_type="AuthToken", object_id=token_id(token)
     ):
         after = event.after if isinstance(event.after, dict) else {}
         key = keys.get(str(after.get("binding_key_id", "")))

@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from checklist import audit
+from checklist.audit.catalogue import AuditAction
 from checklist.models import (
     Case,
     CaseState,
@@ -281,7 +282,7 @@ def _deliver_one(reminder: Reminder, *, now: datetime, result: SweepResult) -> N
             )
             if case is not None:
                 audit.append(
-                    action="reminder.sent",
+                    action=AuditAction.REMINDER_SENT,
                     actor=None,
                     case=case,
                     obj=reminder,
@@ -382,6 +383,6 @@ def notification_preference_set(
     before = {"email": preference.email, "webhook": preference.webhook, "pager_id": preference.pager_id}
     preference.email, preference.webhook, preference.pager_id = email, webhook, pager_id.strip()[:60]
     preference.save()
-    audit.append(action="notification_preference.changed", actor=actor, obj=preference, before=before,
+    audit.append(action=AuditAction.NOTIFICATION_PREFERENCE_CHANGED, actor=actor, obj=preference, before=before,
                  after={"email": email, "webhook": webhook, "pager_id": preference.pager_id})  # fmt: skip
     return preference

@@ -15,6 +15,7 @@ from django.db import transaction
 from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import require
+from checklist.audit.catalogue import AuditAction
 from checklist.level_check import current_evidence
 from checklist.models import AdverseEvent, Case, DeliveryChannel, Notification, SignatureMeaning, User
 from checklist.reminders.delivery import delivery_enqueue
@@ -112,7 +113,7 @@ def _adverse_event_write(*, actor: User, case: Case, statement: str, expected_ve
         [Notification(user=u, case=locked, title=title, body=body, link=link, created_at=now()) for u in recipients]
     )
     audit.append(
-        action="adverse_event.recorded",
+        action=AuditAction.ADVERSE_EVENT_RECORDED,
         actor=actor,
         case=locked,
         obj=event,

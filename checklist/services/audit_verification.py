@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from checklist import audit
 from checklist.access.policies import require
+from checklist.audit.catalogue import AuditAction
 from checklist.models import AuditSeal, AuditSealTimestamp, AuditVerificationRun, User
 from checklist.reminders import rules as reminder_rules
 from checklist.reminders.sync import system_reminder_create
@@ -64,7 +65,7 @@ def audit_verification_start(
         started_at=timezone.now(), requested_by=actor, total_events=audit.event_count()
     )
     audit.append(
-        action="audit.verification_requested",
+        action=AuditAction.AUDIT_VERIFICATION_REQUESTED,
         actor=actor,
         obj=run,
         after={"run": run.pk, "events": run.total_events},
@@ -185,7 +186,7 @@ def audit_verification_execute(*, run_id: int, task_id: str = "", incremental: b
         run.anchor_seal = anchor if anchor is not None and report.timestamps.newest_seq is not None else None
         run.save()
         audit.append(
-            action="audit.verified",
+            action=AuditAction.AUDIT_VERIFIED,
             actor=None,
             obj=run,
             after={
@@ -219,4 +220,6 @@ def _finish_failed(run_id: int, message: str) -> None:
     run.finished_at = timezone.now()
     run.first_problem = message
     run.save(update_fields=["finished_at", "first_problem"])
-    audit.append(action="audit.verification_failed", actor=None, obj=run, after={"run": run.pk, "error": message})
+    audit.append(
+        action=AuditAction.AUDIT_VERIFICATION_FAILED, actor=None, obj=run, after={"run": run.pk, "error": message}
+    )

@@ -12,6 +12,7 @@ from django.db import transaction
 from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import require, user_roles
+from checklist.audit.catalogue import AuditAction
 from checklist.models import NearMiss, User
 from core.errors import ConflictError, ForbiddenError, field_error
 
@@ -45,7 +46,7 @@ def near_miss_annotate(
     locked.learning_note = note
     locked.save(update_fields=["learning_note"])
     audit.append(
-        action="near_miss.annotated",
+        action=AuditAction.NEAR_MISS_ANNOTATED,
         actor=actor,
         case=locked.case,
         obj=locked,

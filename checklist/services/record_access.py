@@ -21,14 +21,15 @@ from django.conf import settings
 from django.db import transaction
 
 from checklist import audit
+from checklist.audit.catalogue import AuditAction
 from checklist.models import AuditEvent, Case, User
 from checklist.services.case_writes import now
 
-CASE_OPENED = "access.case_opened"
-EXPORTED = "access.exported"
-SIGNED_IN = "access.signed_in"
-SIGN_IN_FAILED = "access.sign_in_failed"
-SIGNED_OUT = "access.signed_out"
+CASE_OPENED = AuditAction.ACCESS_CASE_OPENED
+EXPORTED = AuditAction.ACCESS_EXPORTED
+SIGNED_IN = AuditAction.ACCESS_SIGNED_IN
+SIGN_IN_FAILED = AuditAction.ACCESS_SIGN_IN_FAILED
+SIGNED_OUT = AuditAction.ACCESS_SIGNED_OUT
 ACCESS_ACTIONS = frozenset({CASE_OPENED, EXPORTED, SIGNED_IN, SIGN_IN_FAILED, SIGNED_OUT})
 
 CHANNELS = frozenset({"page", "quality", "api", "admin", "command"})

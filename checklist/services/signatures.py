@@ -16,6 +16,7 @@ from django.db import transaction
 from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import require
+from checklist.audit.catalogue import AuditAction
 from checklist.level_check import content_hash, current_evidence, localization_content, plan_content
 from checklist.models import (
     Case,
@@ -54,7 +55,7 @@ def _signing_failure_record(*, signer: User, case: Case, meaning: str) -> int:
     SigningFailure.objects.create(user=signer, at=now(), case=case)
     failures = SigningFailure.objects.filter(user=signer, cleared_at__isnull=True).count()
     audit.append(
-        action="signature.failed",
+        action=AuditAction.SIGNATURE_FAILED,
         actor=signer,
         case=case,
         obj=signer,
@@ -65,7 +66,7 @@ def _signing_failure_record(*, signer: User, case: Case, meaning: str) -> int:
         signer.signing_locked_at = now()
         signer.save(update_fields=["signing_locked_at"])
         audit.append(
-            action="signature.locked",
+            action=AuditAction.SIGNATURE_LOCKED,
             actor=signer,
             case=case,
             obj=signer,
@@ -144,7 +145,7 @@ def _signature_create(*, actor: User, case: Case, meaning: str, subject: Any, co
     audit.signature_key(signature)
     signature.save(force_insert=True)
     audit.append(
-        action="signature.signed",
+        action=AuditAction.SIGNATURE_SIGNED,
         actor=actor,
         case=case,
         obj=signature,
@@ -281,7 +282,7 @@ def signing_unlock(*, actor: User, user: User, reason: str) -> User:
     locked.save(update_fields=["signing_locked_at"])
     SigningFailure.objects.filter(user=locked, cleared_at__isnull=True).update(cleared_at=now())
     audit.append(
-        action="signature.unlocked",
+        action=AuditAction.SIGNATURE_UNLOCKED,
         actor=actor,
         obj=locked,
         object_type="User",

@@ -13,6 +13,7 @@ from django.db import transaction
 from knox.models import AuthToken
 
 from checklist import audit
+from checklist.audit.catalogue import AuditAction
 from checklist.audit.tokens import token_id, token_trailed  # noqa: F401 - re-exported
 from checklist.models import User
 from checklist.services.case_writes import now
@@ -36,7 +37,7 @@ def token_create(*, actor: User, user: User, channel: str = "api") -> tuple[Auth
     token, plaintext = AuthToken.objects.create(user=user)
     key = audit.audit_keys()[0]
     audit.append(
-        action="token.created",
+        action=AuditAction.TOKEN_CREATED,
         actor=actor,
         object_type="AuthToken",
         object_id=token_id(token),
@@ -78,7 +79,7 @@ def _revoke(*, actor: User | None, tokens: list[AuthToken], reason: str) -> None
         before = _token_json(token)
         AuthToken.objects.filter(digest=token.digest).delete()
         audit.append(
-            action="token.revoked",
+            action=AuditAction.TOKEN_REVOKED,
             actor=actor,
             object_type="AuthToken",
             object_id=before["token_id"],

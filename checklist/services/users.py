@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from checklist import audit
 from checklist.access import roles
+from checklist.audit.catalogue import AuditAction
 from checklist.models import User, WorkerHeartbeat
 
 
@@ -62,7 +63,9 @@ def user_create(
     user.save()
     user.groups.set(Group.objects.filter(name__in=role_names))
     user.access_forget()
-    audit.append(action="user.created", actor=actor, obj=user, object_type="User", after=_user_json(user, role_names))
+    audit.append(
+        action=AuditAction.USER_CREATED, actor=actor, obj=user, object_type="User", after=_user_json(user, role_names)
+    )
     return user
 
 
@@ -123,7 +126,7 @@ def user_ensure(
     after = _user_json(existing, role_names)
     if after != before or password_changed:
         audit.append(
-            action="user.updated",
+            action=AuditAction.USER_UPDATED,
             actor=actor,
             obj=existing,
             object_type="User",
