@@ -690,7 +690,7 @@ class NotificationsView(LoginRequiredMixin, View):
         return render(request, "checklist/notifications.html", {"items": items, "form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from checklist.reminders.sync import notification_mark_read, notification_preference_set
+        from checklist.reminders.notifications import notification_mark_read, notification_preference_set
 
         user = _actor(request)
         if request.POST.get("action") == "preferences":

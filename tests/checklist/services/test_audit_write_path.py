@@ -8,27 +8,39 @@ Two tests hold the line:
   which every service call is watched: each row of the record created or changed by a call must
   be pointed at by an audit event appended in that call, or be one of the justified derived or
   child rows below. A new model must be classified here before the test passes.
-* For each service in ``checklist.services.__all__``: with ``audit.append`` made to fail, the
-  service raises and the database is exactly as before — the audit event is written in the
-  same transaction as the change, so neither exists without the other.
+* For each state change: with ``audit.append`` made to fail, the service raises and the
+  database is exactly as before — the audit event is written in the same transaction as the
+  change, so neither exists without the other.
+
+And every public function of the write path (every module of ``checklist.services`` and
+``checklist.reminders``, found by walking the packages, not by reading ``__all__``) is classified:
+a state change exported from ``checklist.services`` (so the walk watches it) with its scenario
+or its reason for writing no event, or a helper or read with its reason.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib
+import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.db import models as db_models
 from django.utils import timezone
+from knox.models import AuthToken
 
 from checklist import audit, services
 from checklist.access import roles
 from checklist.audit import chain as audit_chain
-from checklist.models import AuditEvent, Case, LevelVerdict, User
+from checklist.models import AuditEvent, Case, LevelVerdict, NearMiss, User
 from checklist.selectors import checklist_status
 from core.errors import ApplicationError
 from tests.support.factories import TEST_PASSWORD, UserFactory
@@ -455,6 +467,45 @@ def _sc_evidence(service: str, **kwargs: Any) -> Callable[[Team], Callable[[], A
     return scenario
 
 
+def _sc_near_miss_annotate(team: Team) -> Callable[[], Any]:
+    case = case_schedule(team)
+    evidence_record(team, case, consent_side="right")
+    services.consent_record(
+        actor=team.nurse, case=case, procedure=case.procedure, levels="L2", side="left",
+        date_signed=timezone.now().date(), witness="W. Itness",
+    )  # fmt: skip
+    miss = NearMiss.objects.get(case=case)
+    return lambda: services.near_miss_annotate(actor=team.quality, near_miss=miss, learning_note="Counted twice.")
+
+
+def _sc_phase_attest_mine(team: Team) -> Callable[[], Any]:
+    case = _in_room(team)
+    return lambda: services.phase_attest_mine(actor=team.nurse, case=case.pk, phase="sign_in", role=roles.NURSE)
+
+
+def _sc_password_admin_set(team: Team) -> Callable[[], Any]:
+    surgeon = User.objects.get(pk=team.surgeon.pk)
+    surgeon.set_password("a-new-password-for-the-surgeon")
+    return lambda: services.user_password_admin_set(actor=team.admin, user=surgeon)
+
+
+def _sc_password_change_own(team: Team) -> Callable[[], Any]:
+    nurse = User.objects.get(pk=team.nurse.pk)
+    nurse.set_password("the-nurse-chose-this-one")
+    return lambda: services.user_password_change_own(actor=nurse)
+
+
+def _token(team: Team) -> AuthToken:
+    token, _ = services.token_create(actor=team.nurse, user=team.nurse)
+    return token
+
+
+def _sc_tokens_expired_purge(team: Team) -> Callable[[], Any]:
+    token = _token(team)
+    AuthToken.objects.filter(digest=token.digest).update(expiry=timezone.now() - timedelta(minutes=1))
+    return lambda: services.tokens_expired_purge()
+
+
 TODAY = timezone.localdate
 
 SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
@@ -505,6 +556,32 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
             username="newnurse", full_name="New Nurse", password=TEST_PASSWORD, role_names=[roles.NURSE]
         )
     ),
+    "near_miss_annotate": _sc_near_miss_annotate,
+    "phase_attest_mine": _sc_phase_attest_mine,
+    "notification_preference_set": lambda team: (
+        lambda: services.notification_preference_set(actor=team.nurse, email=True, webhook=False)
+    ),
+    "user_password_admin_set": _sc_password_admin_set,
+    "user_password_change_own": _sc_password_change_own,
+    "token_create": lambda team: lambda: services.token_create(actor=team.nurse, user=team.nurse),
+    "token_revoke": lambda team: (
+        lambda token: lambda: services.token_revoke(actor=team.nurse, token=token, reason="logout")
+    )(_token(team)),
+    "tokens_revoke_all": lambda team: (
+        lambda token: lambda: services.tokens_revoke_all(actor=team.admin, user=team.nurse, reason="password set")
+    )(_token(team)),
+    "tokens_expired_purge": _sc_tokens_expired_purge,
+    "access_case_open": lambda team: (
+        lambda case: lambda: services.access_case_open(actor=team.nurse, case=case, channel="page")
+    )(case_schedule(team)),
+    "access_export": lambda team: lambda: services.access_export(actor=team.quality, export="csv", channel="quality"),
+    "access_sign_in": lambda team: lambda: services.access_sign_in(user=team.nurse, channel="page"),
+    "access_sign_in_fail": lambda team: lambda: services.access_sign_in_fail(username="nobody", channel="page"),
+    "access_sign_out": lambda team: lambda: services.access_sign_out(user=team.nurse, channel="page"),
+    "audit_verification_start": lambda team: (
+        lambda: services.audit_verification_start(actor=team.quality, enqueue=lambda run_id: None)
+    ),
+    "audit_seal_and_stamp": lambda team: lambda: services.audit_seal_and_stamp(),
     "user_ensure": lambda team: (
         lambda: services.user_ensure(
             username=team.quality.username,
@@ -515,19 +592,122 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
     ),
 }
 
-# Functions exported by checklist.services that are not state changes of the record, and why.
+# State changes exported by checklist.services that write no audit event of their own (or cannot
+# be all-or-nothing), and why.
 NOT_AUDITED: dict[str, str] = {
     "heartbeat_record": "operational telemetry (WorkerHeartbeat), written every minute",
     "roles_sync": "derives the role groups' permissions from code after every migrate; the code is the record",
     "verdict_record": "a helper run inside the transaction of the service that changed the evidence",
+    "notification_mark_read": "delivery state of in-app notifications; their reminder's delivery is audited",
+    "reminder_rules_sync": "derives the reminder rules from code after every migrate; an admin change is audited there",
+    "reminders_resync_open_cases": "re-derives the pending reminders (the outbox) after an audited rule change",
+    "system_reminder_create": "queues a reminder in the outbox; what it reports is audited by its caller",
+    "daily_digest_create": "queues the quality digest in the outbox; it reports audited facts",
+    "deliveries_send": "sends the outbox; attempts and retries are the outbox rows' own state",
+    "audit_verification_report_send": "queues the nightly result in the outbox; the run is audited (audit.verified)",
+    "audit_verification_execute": (
+        "commits its progress as it goes, by design (a long run shows progress); its result is audited "
+        "(audit.verified or audit.verification_failed) and so is the seal it takes"
+    ),
+    "audit_verification_nightly": "audit_verification_start then audit_verification_execute (both classified)",
+    "audit_timestamps_take": (
+        "needs a TSA: tests/checklist/audit/test_audit_timestamps.py shows each stored token audited "
+        "(audit.timestamped) in its own transaction"
+    ),
+    "reminders_sweep": (
+        "claims due reminders batch by batch, each batch its own transaction; each delivery appends "
+        "reminder.sent in the transaction that marks it sent (tests/checklist/reminders)"
+    ),
+}
+
+# Public functions of the write path that are not state changes of their own, and why. Entry
+# points call only the exported state changes (and the reads listed here).
+HELPERS: dict[str, str] = {
+    "signing_password_require_own": "re-authentication check inside a signing service",
+    "audit_timestamp_status": "read: the time-stamping queue's state (get_or_create of its one row)",
+    "seals_pending": "read: seals waiting for a time-stamp",
+    "audit_verification_running": "read: the run in progress",
+    "incremental_start": "read: where an incremental run may start",
+    "reminder_inputs": "read: the case fields the reminder rules depend on",
+    "case_lock": "locks the case row inside the calling service's transaction",
+    "case_state_summary": "read: the case's version and state for a 409 answer",
+    "case_touch": "bumps the case's version inside the calling service's transaction",
+    "now": "the clock",
+    "rule_error": "builds an ApplicationError",
+    "case_state_commit": "saves the case's state inside the calling service's transaction (audits its change)",
+    "case_state_recompute": "derives the case's state inside the calling service's transaction",
+    "phase_opened_at": "read: when a phase opened",
+    "phase_shown_check": "refuses an attestation from a control shown before the phase opened",
+    "localization_pass_check": "refuses a confirmation the checklist does not allow yet",
+    "canonical_levels": "parses a levels string through the engine",
+    "delivery_enqueue": "writes an outbox row inside the calling service's transaction",
+    "deliveries_kick": "queues the delivery tasks (from on_commit or a task)",
+    "deliveries_due": "read: deliveries due now",
+    "message_id": "derives an e-mail Message-ID",
+    "webhook_secret": "reads the webhook secret from settings",
+    "webhook_signature": "computes a webhook signature",
+    "webhook_verify": "checks a webhook signature (for receivers)",
+    "webhook_post": "sends one webhook (called by deliveries_send)",
+    "condition_holds": "read: whether a reminder rule's condition holds for a case",
+    "recipients_for": "read: who a reminder goes to",
+    "reminders_sync": "writes and cancels a case's reminders inside the calling service's transaction",
 }
 
 
-def test_every_service_is_classified() -> None:
-    exported = set(services.__all__)
-    scenario_services = {name.split("[")[0] for name in SCENARIOS}
-    assert not exported - scenario_services - set(NOT_AUDITED), "add a scenario (or a reason) for new services"
-    assert not (scenario_services | set(NOT_AUDITED)) - exported, "a classified service no longer exists"
+def write_path_functions() -> dict[str, str]:
+    """Every public function defined in a module of checklist.services or checklist.reminders."""
+    import checklist.reminders
+    import checklist.services
+
+    found: dict[str, str] = {}
+    for package in (checklist.services, checklist.reminders):
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}."):
+            module = importlib.import_module(info.name)
+            for name, value in vars(module).items():
+                if inspect.isfunction(value) and value.__module__ == module.__name__ and not name.startswith("_"):
+                    assert name not in found, f"{name} is defined twice: {found[name]} and {module.__name__}"
+                    found[name] = module.__name__
+    return found
+
+
+def test_every_function_of_the_write_path_is_classified() -> None:
+    functions = write_path_functions()
+    assert len(functions) > 60
+    state_changes = {name.split("[")[0] for name in SCENARIOS} | set(NOT_AUDITED)
+    unclassified = set(functions) - state_changes - set(HELPERS)
+    assert not unclassified, f"classify (a scenario, a reason, or a helper): {sorted(unclassified)}"
+    assert not state_changes & set(HELPERS), "a function is both a state change and a helper"
+    stale = (state_changes | set(HELPERS)) - set(functions)
+    assert not stale, f"classified but gone: {sorted(stale)}"
+    assert set(services.__all__) == state_changes, (
+        "checklist.services exports exactly the state changes (the walk watches what it exports): "
+        f"missing {sorted(state_changes - set(services.__all__))}, "
+        f"extra {sorted(set(services.__all__) - state_changes)}"
+    )
+
+
+def test_entry_points_write_only_through_the_exported_services() -> None:
+    """Views, APIs, the admin, tasks, commands and the quality app import from the write path's
+    modules only the exported state changes and the helpers that are reads."""
+    functions = write_path_functions()
+    allowed = set(services.__all__) | {name for name, why in HELPERS.items() if why.startswith("read")}
+    allowed.add("deliveries_kick")  # the reminder sweep task queues the delivery tasks it finds due
+    root = Path(__file__).resolve().parents[3]
+    offences = []
+    for path in [*sorted((root / "checklist").rglob("*.py")), *sorted((root / "quality").rglob("*.py"))]:
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(("checklist/services/", "checklist/reminders/", "checklist/migrations/")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                ("checklist.services.", "checklist.reminders.")
+            ):
+                offences += [
+                    f"{relative}:{node.lineno} {alias.name}"
+                    for alias in node.names
+                    if alias.name in functions and alias.name not in allowed
+                ]
+    assert offences == [], "entry points calling write-path helpers directly: " + ", ".join(offences)
 
 
 @pytest.mark.parametrize(
