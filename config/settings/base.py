@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "csp",
     "checklist",
     "levelverify",
+    "interfaces",
 ]
 
 MIDDLEWARE = [

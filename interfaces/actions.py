@@ -1,0 +1,23 @@
+"""Audit action names written by the interfaces app (one place, to fold into the catalogue later)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+MESSAGE_APPLIED: Final = "hl7.message_applied"
+APPOINTMENT_NEEDS_REVIEW: Final = "hl7.appointment_needs_review"
+CASE_RESCHEDULED: Final = "hl7.case_rescheduled"
+CASE_CANCELLED: Final = "hl7.case_cancelled"
+PATIENT_UPDATED: Final = "hl7.patient_updated"
+MAPPING_SAVED: Final = "hl7.service_code_mapping_saved"
+MAPPING_DELETED: Final = "hl7.service_code_mapping_deleted"
+
+ALL: Final[tuple[str, ...]] = (
+    MESSAGE_APPLIED,
+    APPOINTMENT_NEEDS_REVIEW,
+    CASE_RESCHEDULED,
+    CASE_CANCELLED,
+    PATIENT_UPDATED,
+    MAPPING_SAVED,
+    MAPPING_DELETED,
+)

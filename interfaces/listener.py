@@ -1,0 +1,28 @@
+"""The MLLP listener wired to the interface services (used by ``manage.py mllp_listen`` and tests)."""
+
+from __future__ import annotations
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from interfaces import services
+from interfaces.hl7 import DATA_TYPE_ERROR, Hl7Error, ack_build
+from interfaces.mllp import MllpServer
+
+TOO_LARGE = "The message is larger than {limit} bytes: it was not read."
+
+
+def _receive(body: bytes, peer: str) -> str:
+    close_old_connections()
+    return services.message_receive(raw=body, peer=peer)
+
+
+def listener_create(host: str = "127.0.0.1", port: int = 2575) -> MllpServer:
+    limit = services.max_message_bytes()
+
+    def too_large(peer: str) -> str:
+        error = Hl7Error("AR", DATA_TYPE_ERROR, TOO_LARGE.format(limit=limit), "MSH")
+        services.logger.warning("hl7 AR message from %s: %s", peer, error)
+        return ack_build(header=None, code="AR", error=error, control_id="A0", at=timezone.now())
+
+    return MllpServer((host, port), _receive, limit=limit, too_large=too_large, on_connection_done=connection.close)
