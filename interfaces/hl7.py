@@ -316,6 +316,7 @@ def _content_read(message: Any, header: Header) -> Hl7Message:
 
 
 def _escape(text: str) -> str:
+    text = "".join(c if c.isprintable() else " " for c in text)
     return (
         text.replace("\\", "\\E\\")
         .replace("|", "\\F\\")

@@ -17,6 +17,11 @@ def _receive(body: bytes, peer: str) -> str:
     return services.message_receive(raw=body, peer=peer)
 
 
+def _connection_done() -> None:
+    # Each connection is served by its own thread, with its own database connection: close it.
+    connection.close()
+
+
 def listener_create(host: str = "127.0.0.1", port: int = 2575) -> MllpServer:
     limit = services.max_message_bytes()
 
@@ -25,4 +30,4 @@ def listener_create(host: str = "127.0.0.1", port: int = 2575) -> MllpServer:
         services.logger.warning("hl7 AR message from %s: %s", peer, error)
         return ack_build(header=None, code="AR", error=error, control_id="A0", at=timezone.now())
 
-    return MllpServer((host, port), _receive, limit=limit, too_large=too_large, on_connection_done=connection.close)
+    return MllpServer((host, port), _receive, limit=limit, too_large=too_large, on_connection_done=_connection_done)

@@ -32,8 +32,9 @@ class MessageStatus(models.TextChoices):
 
 
 class InboundMessage(models.Model):
-    """One message as received. ``(sending_facility, control_id)`` is unique: a repeat is
-    answered with the first ACK and applied once. Messages without a readable MSH have no key."""
+    """One message as received. ``(sending_facility, control_id)`` is unique among the messages
+    accepted (AA): a repeat is answered AA and applied once. A refused message (AE/AR) holds no
+    key: the EHR may send it again, corrected, under the same control ID."""
 
     sending_facility = models.CharField(max_length=200, blank=True)
     control_id = models.CharField(max_length=200, blank=True)
@@ -56,7 +57,7 @@ class InboundMessage(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["sending_facility", "control_id"],
-                condition=~models.Q(control_id=""),
+                condition=models.Q(status__in=["applied", "held", "needs_review", "ignored"]),
                 name="hl7_message_once_per_facility_control_id",
             )
         ]

@@ -43,6 +43,8 @@ UNKNOWN_SURGEON = "Surgeon {person!r} (AIP-3) is not a RightLevel surgeon."
 NO_SURGEON = "No surgeon (AIP with role SURG) was sent."
 UNKNOWN_ANESTHESIA = "Anesthesia {person!r} (AIP-3) is not a RightLevel anesthesia user."
 CASE_NOT_SCHEDULED = "The case is {state}: the EHR's change was not applied."
+# The messages that hold their (sending facility, control ID) key: a repeat of one is not applied again.
+ACCEPTED = (MessageStatus.APPLIED, MessageStatus.HELD, MessageStatus.NEEDS_REVIEW, MessageStatus.IGNORED)
 
 
 @dataclass
@@ -90,7 +92,7 @@ def message_receive(*, raw: bytes, peer: str = "") -> str:
         return _refuse(error=error, text=text, size=len(raw), peer=peer, now=now)
     header = message.header
     existing = InboundMessage.objects.filter(
-        sending_facility=header.sending_facility, control_id=header.control_id
+        sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
     ).first()
     if existing is not None:
         return _repeat_ack(existing, message, now)
@@ -114,7 +116,9 @@ def message_receive(*, raw: bytes, peer: str = "") -> str:
             _record_outcome(record, outcome)
     except IntegrityError:
         # The same message arrived on another connection at the same moment: answer as a repeat.
-        existing = InboundMessage.objects.get(sending_facility=header.sending_facility, control_id=header.control_id)
+        existing = InboundMessage.objects.get(
+            sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
+        )
         return _repeat_ack(existing, message, now)
     except Hl7Error as error:
         error.header = header
@@ -139,12 +143,9 @@ def _repeat_ack(existing: InboundMessage, message: Hl7Message, now: dt.datetime)
         existing.sending_facility,
         existing.control_id,
     )
-    if existing.ack_code == "AA":
-        return ack_build(
-            header=message.header, code="AA", text="Repeat: already received.", control_id=f"A{existing.pk}", at=now
-        )
-    error = Hl7Error("AE", INTERNAL_ERROR, existing.error or "Refused before.", header=message.header)
-    return ack_build(header=message.header, code=existing.ack_code, error=error, control_id=f"A{existing.pk}", at=now)
+    return ack_build(
+        header=message.header, code="AA", text="Repeat: already received.", control_id=f"A{existing.pk}", at=now
+    )
 
 
 def _refuse(
@@ -158,15 +159,10 @@ def _refuse(
             header = None
     facility = header.sending_facility[:200] if header else ""
     control_id = header.control_id[:200] if header else ""
-    record = None
-    keyed = bool(facility and control_id and error.ack_code == "AE")
-    if keyed and InboundMessage.objects.filter(sending_facility=facility, control_id=control_id).exists():
-        keyed = False
     try:
         record = InboundMessage.objects.create(
             sending_facility=facility,
-            # Only an AE is a key: an AR'd message may be sent again, corrected, with the same ID.
-            control_id=control_id if keyed else "",
+            control_id=control_id,
             message_type=(f"{header.message_code}^{header.trigger}" if header else "")[:20],
             received_at=now,
             processed_at=now,
@@ -178,12 +174,12 @@ def _refuse(
             raw_size=size,
             peer=peer[:100],
         )
-    except IntegrityError:
+    except IntegrityError:  # pragma: no cover - refused messages hold no unique key
         record = None
     logger.warning(
         "hl7 %s %s from %s control_id=%s: %s",
         error.ack_code,
-        record.message_type if record else "message",
+        (record.message_type if record else "") or "message",
         facility or "?",
         control_id[:40] or "?",
         error,
@@ -251,9 +247,7 @@ def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
     if room is None:
         reasons.append(UNKNOWN_ROOM.format(room=message.room) if message.room else NO_ROOM)
     found["room"] = room
-    surgeons = [p for p in message.people if p.role.startswith("SURG")] or [
-        p for p in message.people if not p.role
-    ][:1]
+    surgeons = [p for p in message.people if p.role.startswith("SURG")] or [p for p in message.people if not p.role][:1]
     if not surgeons:
         reasons.append(NO_SURGEON)
     else:
@@ -275,7 +269,9 @@ def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
 def _appointment_new(record: InboundMessage, message: Hl7Message) -> Outcome:
     facility = message.header.sending_facility
     if Appointment.objects.filter(sending_facility=facility, appointment_id=message.appointment_id).exists():
-        raise Hl7Error("AE", "205", "This appointment ID was already booked (S12): send S13/S14 to change it.", "SCH", 1)
+        raise Hl7Error(
+            "AE", "205", "This appointment ID was already booked (S12): send S13/S14 to change it.", "SCH", 1
+        )
     found, reasons = _resolve(message)
     case = None
     if not reasons:
@@ -505,9 +501,6 @@ def held_retry(*, key: str | None = None) -> int:
             _record_outcome(record, outcome)
             applied += 1
     return applied
-
-
-
 
 
 # --- the service-code mapping table --------------------------------------------------------------
