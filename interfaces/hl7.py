@@ -8,6 +8,7 @@ The log lines and the errors carry no patient data: only segment, field and the 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
+READ_SEGMENTS = frozenset({"MSH", "SCH", "PID", "AIS", "AIL", "AIP"})
+SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}(\||$)")
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 SUPPORTED_EVENTS = {
     "SIU": ("S12", "S13", "S14", "S15", "S26"),
@@ -29,6 +32,7 @@ UNSUPPORTED_EVENT = "201"
 UNSUPPORTED_PROCESSING_ID = "202"
 UNSUPPORTED_VERSION = "203"
 UNKNOWN_KEY = "204"
+DUPLICATE_KEY = "205"
 INTERNAL_ERROR = "207"
 ERROR_TEXT = {
     SEGMENT_SEQUENCE_ERROR: "Segment sequence error",
@@ -39,6 +43,7 @@ ERROR_TEXT = {
     UNSUPPORTED_PROCESSING_ID: "Unsupported processing id",
     UNSUPPORTED_VERSION: "Unsupported version id",
     UNKNOWN_KEY: "Unknown key identifier",
+    DUPLICATE_KEY: "Duplicate key identifier",
     INTERNAL_ERROR: "Application internal error",
 }
 
@@ -225,8 +230,17 @@ def message_read(text: str) -> Hl7Message:
     text = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
     header = header_read(text)
     header_check(header)
+    segments = text.split("\r")
+    for segment in segments:
+        if not SEGMENT_ID.match(segment):
+            raise Hl7Error(
+                "AR", SEGMENT_SEQUENCE_ERROR, "A segment does not start with a segment ID.", "MSH", header=header
+            )
+    # hl7apy reads only the segments the interface uses (the others are kept in the raw message):
+    # it is the slowest step of ingest, and a large NTE or OBX need not be parsed at all.
+    wanted = "\r".join(s for s in segments if s[:3] in READ_SEGMENTS)
     try:
-        message = parse_message(text, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
+        message = parse_message(wanted, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
     except HL7apyException as error:
         raise Hl7Error("AR", DATA_TYPE_ERROR, f"Not a readable HL7 message ({type(error).__name__}).", "MSH") from None
     except (ValueError, IndexError, KeyError, TypeError):

@@ -98,12 +98,12 @@ class Appointment(models.Model):
             models.UniqueConstraint(fields=["sending_facility", "appointment_id"], name="hl7_appointment_once")
         ]
 
+    def __str__(self) -> str:
+        return f"Appointment {self.sending_facility}/{self.appointment_id} ({self.status})"
+
     @property
     def key(self) -> str:
         return appointment_key(self.sending_facility, self.appointment_id)
-
-    def __str__(self) -> str:
-        return f"Appointment {self.sending_facility}/{self.appointment_id} ({self.status})"
 
 
 def appointment_key(facility: str, appointment_id: str) -> str:

@@ -22,7 +22,7 @@ from checklist.models import Case, CaseState, Patient, Room, User
 from checklist.services import case_schedule, user_ensure
 from config.api_errors import ApplicationError
 from interfaces import actions
-from interfaces.hl7 import INTERNAL_ERROR, Hl7Error, Hl7Message, ack_build, header_read, message_read
+from interfaces.hl7 import DUPLICATE_KEY, INTERNAL_ERROR, Hl7Error, Hl7Message, ack_build, header_read, message_read
 from interfaces.models import (
     Appointment,
     AppointmentStatus,
@@ -42,6 +42,7 @@ NO_ROOM = "No room (AIL-3) was sent."
 UNKNOWN_SURGEON = "Surgeon {person!r} (AIP-3) is not a RightLevel surgeon."
 NO_SURGEON = "No surgeon (AIP with role SURG) was sent."
 UNKNOWN_ANESTHESIA = "Anesthesia {person!r} (AIP-3) is not a RightLevel anesthesia user."
+ALREADY_BOOKED = "This appointment ID was already booked (S12): send S13 or S14 to change it."
 CASE_NOT_SCHEDULED = "The case is {state}: the EHR's change was not applied."
 # The messages that hold their (sending facility, control ID) key: a repeat of one is not applied again.
 ACCEPTED = (MessageStatus.APPLIED, MessageStatus.HELD, MessageStatus.NEEDS_REVIEW, MessageStatus.IGNORED)
@@ -269,9 +270,7 @@ def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
 def _appointment_new(record: InboundMessage, message: Hl7Message) -> Outcome:
     facility = message.header.sending_facility
     if Appointment.objects.filter(sending_facility=facility, appointment_id=message.appointment_id).exists():
-        raise Hl7Error(
-            "AE", "205", "This appointment ID was already booked (S12): send S13/S14 to change it.", "SCH", 1
-        )
+        raise Hl7Error("AE", DUPLICATE_KEY, ALREADY_BOOKED, "SCH", 1)
     found, reasons = _resolve(message)
     case = None
     if not reasons:

@@ -18,8 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         server = listener_create(host, port)
-        bound = server.server_address
-        self.stdout.write(f"MLLP listening on {bound[0]}:{bound[1]}", ending="\n")
+        bound_host, bound_port = server.server_address[:2]
+        self.stdout.write(f"MLLP listening on {bound_host!s}:{bound_port}", ending="\n")
         self.stdout.flush()
         try:
             server.serve_forever(poll_interval=0.2)
