@@ -11,6 +11,7 @@ CASE_CANCELLED: Final = "hl7.case_cancelled"
 PATIENT_UPDATED: Final = "hl7.patient_updated"
 MAPPING_SAVED: Final = "hl7.service_code_mapping_saved"
 MAPPING_DELETED: Final = "hl7.service_code_mapping_deleted"
+RAW_PURGED: Final = "hl7.raw_messages_purged"
 
 ALL: Final[tuple[str, ...]] = (
     MESSAGE_APPLIED,
@@ -20,4 +21,5 @@ ALL: Final[tuple[str, ...]] = (
     PATIENT_UPDATED,
     MAPPING_SAVED,
     MAPPING_DELETED,
+    RAW_PURGED,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from checklist.audit import audit_context
 from interfaces import services
 from interfaces.hl7 import DATA_TYPE_ERROR, Hl7Error, ack_build
 from interfaces.mllp import MllpServer
@@ -14,7 +15,8 @@ TOO_LARGE = "The message is larger than {limit} bytes: it was not read."
 
 def _receive(body: bytes, peer: str) -> str:
     close_old_connections()
-    return services.message_receive(raw=body, peer=peer)
+    with audit_context(client=f"mllp {peer}"):
+        return services.message_receive(raw=body, peer=peer)
 
 
 def _connection_done() -> None:

@@ -543,11 +543,39 @@ def service_code_mapping_delete(*, actor: User, mapping: ServiceCodeMapping) -> 
     mapping.delete()
 
 
+# --- retention -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def messages_raw_purge(*, older_than_days: int) -> int:
+    """Blank the raw text of messages processed more than ``older_than_days`` ago (their record,
+    status, key and error stay; held messages keep theirs until applied). Audited on the system
+    chain with the count. Returns how many were purged."""
+    if older_than_days < 1:
+        raise ValueError("older_than_days must be at least 1")
+    cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    purged = (
+        InboundMessage.objects.filter(received_at__lt=cutoff)
+        .exclude(status=MessageStatus.HELD)
+        .exclude(raw="")
+        .update(raw="")
+    )
+    if purged:
+        audit.append(
+            action=actions.RAW_PURGED,
+            actor=interface_user(),
+            object_type="InboundMessage",
+            after={"purged": purged, "received_before": cutoff, "retention_days": older_than_days},
+        )
+    return purged
+
+
 __all__ = [
     "held_retry",
     "interface_user",
     "max_message_bytes",
     "message_receive",
+    "messages_raw_purge",
     "service_code_mapping_delete",
     "service_code_mapping_save",
 ]

@@ -1,0 +1,139 @@
+"""The mapping table (admin, audited), retention of raw messages, held retries, and the cases the
+interface must not change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from checklist import roles
+from checklist.models import AuditEvent, Case, CaseState
+from interfaces import actions, services
+from interfaces.models import Appointment, AppointmentStatus, InboundMessage, MessageStatus, ServiceCodeMapping
+from interfaces.samples import adt_a08, siu
+from tests.support.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def tomorrow(hour: int = 8) -> dt.datetime:
+    day = timezone.localtime() + dt.timedelta(days=1)
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0, tzinfo=None)
+
+
+def receive(text: str) -> list[str]:
+    ack = services.message_receive(raw=text.encode())
+    return next(s for s in ack.split("\r") if s.startswith("MSA")).split("|")
+
+
+@pytest.fixture
+def hospital(db: None) -> None:
+    from checklist.models import Room
+
+    Room.objects.get_or_create(name="OR 1")
+    UserFactory(username="surgeon", roles=[roles.SURGEON], full_name="Dr Sid Surgeon")
+    UserFactory(username="anesthesia", roles=[roles.ANESTHESIA], full_name="Dr Gas")
+    ServiceCodeMapping.objects.create(code="SNRB-L", procedure="selective_nerve_root_block")
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = UserFactory(username="root", roles=[roles.ADMIN], is_staff=True, is_superuser=True, full_name="Ada Admin")
+    client.force_login(admin)
+    return client
+
+
+def test_mapping_edits_in_the_admin_are_audited(admin_client) -> None:
+    response = admin_client.post(
+        "/admin/interfaces/servicecodemapping/add/",
+        {"code": "63030", "procedure": "discectomy", "description": "Lumbar discectomy"},
+    )
+    assert response.status_code == 302
+    mapping = ServiceCodeMapping.objects.get(code="63030")
+    response = admin_client.post(
+        f"/admin/interfaces/servicecodemapping/{mapping.pk}/change/",
+        {"code": "63030", "procedure": "decompression", "description": "Lumbar discectomy"},
+    )
+    assert response.status_code == 302
+    saved = list(AuditEvent.objects.filter(action=actions.MAPPING_SAVED).order_by("seq"))
+    assert [e.actor_username for e in saved] == ["root", "root"]
+    assert saved[0].before is None and saved[0].after["procedure"] == "discectomy"
+    assert saved[1].before["procedure"] == "discectomy" and saved[1].after["procedure"] == "decompression"
+    response = admin_client.post(f"/admin/interfaces/servicecodemapping/{mapping.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not ServiceCodeMapping.objects.exists()
+    assert AuditEvent.objects.get(action=actions.MAPPING_DELETED).before["code"] == "63030"
+    # An unknown procedure is a form error, never a 500.
+    response = admin_client.post("/admin/interfaces/servicecodemapping/add/", {"code": "X", "procedure": "yoga"})
+    assert response.status_code == 200 and response.context["adminform"].form.errors["procedure"]
+
+
+def test_only_an_administrator_edits_the_mapping(db: None) -> None:
+    nurse = UserFactory(username="nn", roles=[roles.NURSE], full_name="Nina")
+    with pytest.raises(Exception, match="Only an administrator"):
+        services.service_code_mapping_save(actor=nurse, code="X", procedure="fusion")
+
+
+def test_messages_are_read_only_in_the_admin(admin_client, hospital) -> None:
+    receive(siu("S12", control_id="C1", appointment_id="APT1", start=tomorrow()))
+    record = InboundMessage.objects.get()
+    assert admin_client.get("/admin/interfaces/inboundmessage/").status_code == 200
+    delete = admin_client.post(f"/admin/interfaces/inboundmessage/{record.pk}/delete/", {"post": "yes"})
+    assert delete.status_code == 403
+    assert admin_client.get("/admin/interfaces/appointment/").status_code == 200
+
+
+def test_a_conflicting_patient_identity_needs_review(hospital) -> None:
+    receive(siu("S12", control_id="C1", appointment_id="APT1", start=tomorrow()))
+    assert receive(siu("S12", control_id="C2", appointment_id="APT2", start=tomorrow(10), given="JOAN"))[1] == "AA"
+    appointment = Appointment.objects.get(appointment_id="APT2")
+    assert appointment.status == AppointmentStatus.NEEDS_REVIEW and appointment.case is None
+    assert appointment.review_reasons[0].startswith("Not scheduled: ")
+    assert Case.objects.count() == 1
+
+
+def test_the_same_appointment_booked_twice_is_an_error(hospital) -> None:
+    receive(siu("S12", control_id="C1", appointment_id="APT1", start=tomorrow()))
+    assert receive(siu("S12", control_id="C2", appointment_id="APT1", start=tomorrow()))[1] == "AE"
+    assert Case.objects.count() == 1
+
+
+def test_a_case_under_way_is_not_moved_or_cancelled_by_the_ehr(hospital) -> None:
+    receive(siu("S12", control_id="C1", appointment_id="APT1", start=tomorrow()))
+    case = Case.objects.get()
+    Case.objects.filter(pk=case.pk).update(state=CaseState.SIGN_IN)
+    assert receive(siu("S13", control_id="C2", appointment_id="APT1", start=tomorrow(12)))[1] == "AA"
+    assert receive(siu("S15", control_id="C3", appointment_id="APT1", start=tomorrow(12)))[1] == "AA"
+    case.refresh_from_db()
+    assert case.state == CaseState.SIGN_IN
+    assert timezone.localtime(case.scheduled_start).hour == 8
+    assert InboundMessage.objects.get(control_id="C2").status == MessageStatus.NEEDS_REVIEW
+    assert len(Appointment.objects.get().review_reasons) == 2
+
+
+def test_an_update_for_an_unknown_patient_changes_nothing(hospital) -> None:
+    assert receive(adt_a08(control_id="A1", mrn="NOPE", family="X", given="Y"))[1] == "AA"
+    assert InboundMessage.objects.get().status == MessageStatus.IGNORED
+
+
+def test_maintenance_applies_held_messages_and_purges_old_raw_text(hospital, capsys) -> None:
+    receive(siu("S13", control_id="C2", appointment_id="APT1", start=tomorrow(10)))
+    held = InboundMessage.objects.get(control_id="C2")
+    assert held.status == MessageStatus.HELD
+    call_command("hl7_maintain")
+    assert "0 held messages applied, 1 still held" in capsys.readouterr().out
+    receive(siu("S12", control_id="C1", appointment_id="APT1", start=tomorrow(8)))
+    assert InboundMessage.objects.get(control_id="C2").status == MessageStatus.APPLIED
+    InboundMessage.objects.update(received_at=timezone.now() - dt.timedelta(days=100))
+    call_command("hl7_maintain", "--retention-days", "90")
+    assert "2 raw messages purged" in capsys.readouterr().out
+    assert set(InboundMessage.objects.values_list("raw", flat=True)) == {""}
+    assert AuditEvent.objects.get(action=actions.RAW_PURGED).after["purged"] == 2
+
+
+def test_every_action_name_is_declared_once() -> None:
+    assert len(set(actions.ALL)) == len(actions.ALL)
+    assert all(name.startswith("hl7.") for name in actions.ALL)
