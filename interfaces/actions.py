@@ -9,6 +9,7 @@ APPOINTMENT_NEEDS_REVIEW: Final = "hl7.appointment_needs_review"
 CASE_RESCHEDULED: Final = "hl7.case_rescheduled"
 CASE_CANCELLED: Final = "hl7.case_cancelled"
 PATIENT_UPDATED: Final = "hl7.patient_updated"
+PATIENT_MERGED: Final = "hl7.patient_merged"
 MAPPING_SAVED: Final = "hl7.service_code_mapping_saved"
 MAPPING_DELETED: Final = "hl7.service_code_mapping_deleted"
 RAW_PURGED: Final = "hl7.raw_messages_purged"
@@ -19,6 +20,7 @@ ALL: Final[tuple[str, ...]] = (
     CASE_RESCHEDULED,
     CASE_CANCELLED,
     PATIENT_UPDATED,
+    PATIENT_MERGED,
     MAPPING_SAVED,
     MAPPING_DELETED,
     RAW_PURGED,

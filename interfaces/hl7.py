@@ -16,12 +16,12 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
-READ_SEGMENTS = frozenset({"MSH", "SCH", "PID", "AIS", "AIL", "AIP"})
+READ_SEGMENTS = frozenset({"MSH", "SCH", "PID", "MRG", "AIS", "AIL", "AIP"})
 SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}(\||$)")
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 SUPPORTED_EVENTS = {
     "SIU": ("S12", "S13", "S14", "S15", "S26"),
-    "ADT": ("A08",),
+    "ADT": ("A08", "A40"),
 }
 # HL7 table 0357 (message error condition codes) used in ERR-3.
 REQUIRED_FIELD_MISSING = "101"
@@ -106,6 +106,8 @@ class Hl7Message:
     room: str = ""
     people: list[Resource] = field(default_factory=list)
     reason: str = ""
+    # ADT^A40: the MRN merged into the surviving patient (PID).
+    prior_mrn: str = ""
 
     @property
     def kind(self) -> str:
@@ -290,6 +292,13 @@ def _content_read(message: Any, header: Header) -> Hl7Message:
     read = Hl7Message(header=header)
     if header.message_code == "ADT":
         _patient_read(message, read)
+        if header.trigger == "A40":
+            mrg = _one(message, "MRG")
+            read.prior_mrn = _component(mrg, "MRG_1", 1)
+            if not read.prior_mrn:
+                raise _missing("MRG", 1, "The prior patient's MRN")
+            if read.prior_mrn == read.mrn:
+                raise Hl7Error("AE", DATA_TYPE_ERROR, "The prior MRN is the surviving patient's own.", "MRG", 1)
         return read
     sch = _one(message, "SCH")
     appointment = _component(sch, "SCH_1", 1) or _component(sch, "SCH_2", 1)

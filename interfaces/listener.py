@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from checklist.audit import audit_context
 from interfaces import services
-from interfaces.hl7 import DATA_TYPE_ERROR, Hl7Error, ack_build
+from interfaces.hl7 import DATA_TYPE_ERROR, INTERNAL_ERROR, Hl7Error, ack_build, header_read
 from interfaces.mllp import MllpServer
 
 TOO_LARGE = "The message is larger than {limit} bytes: it was not read."
@@ -15,8 +15,17 @@ TOO_LARGE = "The message is larger than {limit} bytes: it was not read."
 
 def _receive(body: bytes, peer: str) -> str:
     close_old_connections()
-    with audit_context(client=f"mllp {peer}"):
-        return services.message_receive(raw=body, peer=peer)
+    try:
+        with audit_context(client=f"mllp {peer}"):
+            return services.message_receive(raw=body, peer=peer)
+    except Exception as error:  # noqa: BLE001 - the sender always gets an answer; the listener goes on
+        services.logger.error("hl7 message from %s: internal error %s", peer, type(error).__name__)
+        fault = Hl7Error("AE", INTERNAL_ERROR, "Internal error: the message was not recorded; send it again.")
+        try:
+            header = header_read(body.decode("utf-8", errors="replace"))
+        except Hl7Error:
+            header = None
+        return ack_build(header=header, code="AE", error=fault, control_id="A0", at=timezone.now())
 
 
 def _connection_done() -> None:

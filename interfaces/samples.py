@@ -58,3 +58,23 @@ def adt_a08(
             "PV1|1|O",
         ]
     )
+
+
+def adt_a40(
+    *,
+    control_id: str,
+    mrn: str,
+    prior_mrn: str,
+    family: str,
+    given: str,
+    dob: str = "19600501",
+    facility: str = "GENHOSP",
+) -> str:
+    return "\r".join(
+        [
+            f"MSH|^~\\&|EHR|{facility}|RIGHTLEVEL|OR|20260101080000||ADT^A40^ADT_A39|{control_id}|P|2.5.1",
+            "EVN|A40|20260101080000",
+            f"PID|1||{mrn}^^^{facility}^MR||{family}^{given}||{dob}|F",
+            f"MRG|{prior_mrn}^^^{facility}^MR",
+        ]
+    )

@@ -87,6 +87,8 @@ def message_receive(*, raw: bytes, peer: str = "") -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
+    # PostgreSQL text holds no NUL: kept as U+FFFD (no HL7 message carries one).
+    text = text.replace("\x00", "\ufffd")
     try:
         message = message_read(text)
     except Hl7Error as error:
@@ -200,6 +202,8 @@ def _record_outcome(record: InboundMessage, outcome: Outcome) -> None:
 def _apply(record: InboundMessage, message: Hl7Message) -> Outcome:
     trigger = message.header.trigger
     if message.header.message_code == "ADT":
+        if trigger == "A40":
+            return _patient_merge(record, message)
         return _patient_update(record, message)
     if trigger == "S12":
         return _appointment_new(record, message)
@@ -468,6 +472,62 @@ def _patient_update(record: InboundMessage, message: Hl7Message) -> Outcome:
         audit.append(action=actions.PATIENT_UPDATED, actor=user, case=case, obj=patient, before=before, after=after)
     _audit_applied(record, message, open_cases[0] if open_cases else None, MessageStatus.APPLIED)
     return Outcome(MessageStatus.APPLIED, "Patient updated.", open_cases[0] if open_cases else None)
+
+
+# --- ADT^A40: patient merge --------------------------------------------------------------------
+
+
+def _patient_merge(record: InboundMessage, message: Hl7Message) -> Outcome:
+    """Move every case of the prior patient (MRG-1) to the surviving one (PID-3). The prior patient
+    record stays (its cases' history names it); a surviving MRN never seen here is registered."""
+    prior = Patient.objects.select_for_update().filter(mrn=message.prior_mrn).first()
+    if prior is None:
+        _audit_applied(record, message, None, MessageStatus.IGNORED)
+        return Outcome(MessageStatus.IGNORED, "No patient with the prior MRN here: nothing to merge.")
+    user = interface_user()
+    surviving = Patient.objects.select_for_update().filter(mrn=message.mrn).first()
+    if surviving is None:
+        surviving = Patient(
+            mrn=message.mrn,
+            family_name=message.family_name,
+            given_name=message.given_name,
+            date_of_birth=message.date_of_birth,  # type: ignore[misc]
+        )
+        surviving.full_clean()
+        surviving.save()
+        audit.append(
+            action="patient.registered",
+            actor=user,
+            obj=surviving,
+            after={"mrn": surviving.mrn, "family_name": surviving.family_name, "given_name": surviving.given_name,
+                   "date_of_birth": surviving.date_of_birth, "via": message.kind},
+        )  # fmt: skip
+    cases = list(Case.objects.select_for_update(of=("self",)).filter(patient=prior).order_by("pk"))
+    detail = {
+        "prior_mrn": prior.mrn,
+        "surviving_mrn": surviving.mrn,
+        "sending_facility": message.header.sending_facility,
+        "control_id": message.header.control_id,
+    }
+    for case in cases:
+        case.patient = surviving
+        case.version += 1
+        case.save(update_fields=["patient", "version"])
+        audit.append(
+            action=actions.PATIENT_MERGED,
+            actor=user,
+            case=case,
+            obj=case,
+            before={"patient_mrn": prior.mrn},
+            after={**detail, "patient_mrn": surviving.mrn},
+        )
+    audit.append(
+        action=actions.PATIENT_MERGED, actor=user, obj=surviving, after={**detail, "cases": [c.pk for c in cases]}
+    )
+    _audit_applied(record, message, cases[0] if cases else None, MessageStatus.APPLIED)
+    return Outcome(
+        MessageStatus.APPLIED, f"{len(cases)} case(s) moved to the surviving patient.", cases[0] if cases else None
+    )
 
 
 # --- held messages -------------------------------------------------------------------------------

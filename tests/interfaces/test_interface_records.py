@@ -137,3 +137,23 @@ def test_maintenance_applies_held_messages_and_purges_old_raw_text(hospital, cap
 def test_every_action_name_is_declared_once() -> None:
     assert len(set(actions.ALL)) == len(actions.ALL)
     assert all(name.startswith("hl7.") for name in actions.ALL)
+
+
+def test_a_merge_moves_the_cases_to_the_surviving_patient(hospital) -> None:
+    from checklist.models import Patient
+    from interfaces.samples import adt_a40
+
+    receive(siu("S12", control_id="C1", appointment_id="APT1", start=tomorrow(), mrn="OLD1"))
+    receive(siu("S12", control_id="C2", appointment_id="APT2", start=tomorrow(10), mrn="NEW1"))
+    ack = receive(adt_a40(control_id="M1", mrn="NEW1", prior_mrn="OLD1", family="DOE", given="JANE"))
+    assert ack[1] == "AA"
+    survivor = Patient.objects.get(mrn="NEW1")
+    assert set(Case.objects.values_list("patient__mrn", flat=True)) == {"NEW1"}
+    assert Patient.objects.filter(mrn="OLD1").exists()  # kept: the history names it
+    moved = AuditEvent.objects.get(action=actions.PATIENT_MERGED, case__isnull=False)
+    assert moved.before == {"patient_mrn": "OLD1"} and moved.after["patient_mrn"] == survivor.mrn
+    # No MRG, or MRG-1 naming the survivor itself: AE naming MRG-1.
+    no_mrg = adt_a40(control_id="M2", mrn="NEW1", prior_mrn="NEW1", family="DOE", given="JANE")
+    assert receive(no_mrg)[1] == "AE"
+    ack = services.message_receive(raw="\r".join(no_mrg.split("\r")[:3]).encode())
+    assert "ERR||MRG^1|" in ack

@@ -205,3 +205,24 @@ def test_framing_faults_and_a_10_mb_message(listener, hospital) -> None:
     with listener.client() as client:
         assert msa(client.send(siu("S12", control_id="F4", appointment_id="APTF4", start=tomorrow(11))))[1] == "AA"
     assert Case.objects.count() == 4
+
+
+def test_an_internal_fault_is_answered_and_the_listener_goes_on(listener, hospital, monkeypatch) -> None:
+    from interfaces import services
+
+    original = services.message_receive
+    faults: list[int] = []
+
+    def faulty_once(*, raw: bytes, peer: str = "") -> str:
+        if not faults:
+            faults.append(1)
+            raise RuntimeError("a fault inside the application")
+        return original(raw=raw, peer=peer)
+
+    monkeypatch.setattr(services, "message_receive", faulty_once)
+    with listener.client() as client:
+        ack = client.send(GOOD)
+        assert msa(ack)[1:3] == ["AE", "OK1"]
+        assert err(ack)[3].startswith("207^")
+        assert msa(client.send(GOOD))[1] == "AA"
+    assert Case.objects.count() == 1
