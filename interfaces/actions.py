@@ -13,6 +13,8 @@ PATIENT_MERGED: Final = "hl7.patient_merged"
 MAPPING_SAVED: Final = "hl7.service_code_mapping_saved"
 MAPPING_DELETED: Final = "hl7.service_code_mapping_deleted"
 RAW_PURGED: Final = "hl7.raw_messages_purged"
+RECORD_SENT: Final = "hl7.record_sent"
+RECORD_SEND_FAILED: Final = "hl7.record_send_failed"
 
 ALL: Final[tuple[str, ...]] = (
     MESSAGE_APPLIED,
@@ -24,4 +26,6 @@ ALL: Final[tuple[str, ...]] = (
     MAPPING_SAVED,
     MAPPING_DELETED,
     RAW_PURGED,
+    RECORD_SENT,
+    RECORD_SEND_FAILED,
 )

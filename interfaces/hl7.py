@@ -338,7 +338,7 @@ def _content_read(message: Any, header: Header) -> Hl7Message:
 # --- ACKs ----------------------------------------------------------------------------------------
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     text = "".join(c if c.isprintable() else " " for c in text)
     return (
         text.replace("\\", "\\E\\")
@@ -368,23 +368,23 @@ def ack_build(
             "MSH",
             "^~\\&",
             "RIGHTLEVEL",
-            _escape(h.receiving_facility or "RIGHTLEVEL")[:20],
-            _escape(h.sending_application)[:20],
-            _escape(h.sending_facility)[:20],
+            escape(h.receiving_facility or "RIGHTLEVEL")[:20],
+            escape(h.sending_application)[:20],
+            escape(h.sending_facility)[:20],
             at.strftime("%Y%m%d%H%M%S%z"),
             "",
-            f"ACK^{_escape(trigger)[:3]}^ACK" if trigger else "ACK",
+            f"ACK^{escape(trigger)[:3]}^ACK" if trigger else "ACK",
             control_id,
             h.processing_id if h.processing_id in ("P", "T", "D") else "P",
             "2.5.1",
         ]
     )
     message_text = text or (error.text if error else "")
-    segments = [msh, f"MSA|{code}|{_escape(h.control_id)[:199]}|{_escape(message_text)[:80]}"]
+    segments = [msh, f"MSA|{code}|{escape(h.control_id)[:199]}|{escape(message_text)[:80]}"]
     if error is not None:
         location = ""
         if error.segment:
             location = f"{error.segment}^1^{error.field_position}" if error.field_position else f"{error.segment}^1"
         err_code = f"{error.error_code}^{ERROR_TEXT.get(error.error_code, '')}^HL70357"
-        segments.append(f"ERR||{location}|{err_code}|E||||{_escape(str(error))[:250]}")
+        segments.append(f"ERR||{location}|{err_code}|E||||{escape(str(error))[:250]}")
     return "\r".join(segments) + "\r"

@@ -108,3 +108,32 @@ class Appointment(models.Model):
 
 def appointment_key(facility: str, appointment_id: str) -> str:
     return f"{facility}|{appointment_id}"
+
+
+class OutboundState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent (AA)"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class OutboundMessage(models.Model):
+    """One message to the EHR waiting in the interface's outbox: the signed-out case's record as
+    MDM^T02. Written in the sign-out's transaction; built and sent later, outside it, with retries."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="hl7_outbound")
+    message_type = models.CharField(max_length=20, default="MDM^T02")
+    control_id = models.CharField(max_length=40, unique=True)
+    destination = models.CharField(max_length=200)
+    state = models.CharField(max_length=12, choices=OutboundState.choices, default=OutboundState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    ack_code = models.CharField(max_length=2, blank=True)
+    last_error = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["next_attempt_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} case {self.case_id} ({self.state})"

@@ -74,7 +74,7 @@ def interface_user() -> User:
 
 
 def max_message_bytes() -> int:
-    return int(getattr(settings, "HL7_MAX_MESSAGE_BYTES", 1024 * 1024))
+    return int(settings.HL7_MAX_MESSAGE_BYTES)
 
 
 # --- receiving -----------------------------------------------------------------------------------
