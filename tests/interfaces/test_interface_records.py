@@ -157,3 +157,14 @@ def test_a_merge_moves_the_cases_to_the_surviving_patient(hospital) -> None:
     assert receive(no_mrg)[1] == "AE"
     ack = services.message_receive(raw="\r".join(no_mrg.split("\r")[:3]).encode())
     assert "ERR||MRG^1|" in ack
+
+
+def test_the_listener_is_a_compose_service() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+    service = compose["services"]["mllp"]
+    assert service["command"][:3] == ["python", "manage.py", "mllp_listen"]
+    assert "HL7_OUTBOUND_DESTINATION" in compose["x-app"]["environment"]

@@ -16,7 +16,8 @@ from interfaces.mllp import frame
 from interfaces.models import InboundMessage, MessageStatus
 from interfaces.samples import siu
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# On PostgreSQL only (the suite's main pass): once is enough for a test this long.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.postgres]
 APPOINTMENTS = 440
 
 
