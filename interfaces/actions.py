@@ -6,6 +6,7 @@ from typing import Final
 
 MESSAGE_APPLIED: Final = "hl7.message_applied"
 APPOINTMENT_NEEDS_REVIEW: Final = "hl7.appointment_needs_review"
+APPOINTMENT_REPROCESSED: Final = "hl7.appointment_reprocessed"
 CASE_RESCHEDULED: Final = "hl7.case_rescheduled"
 CASE_CANCELLED: Final = "hl7.case_cancelled"
 PATIENT_UPDATED: Final = "hl7.patient_updated"
@@ -19,6 +20,7 @@ RECORD_SEND_FAILED: Final = "hl7.record_send_failed"
 ALL: Final[tuple[str, ...]] = (
     MESSAGE_APPLIED,
     APPOINTMENT_NEEDS_REVIEW,
+    APPOINTMENT_REPROCESSED,
     CASE_RESCHEDULED,
     CASE_CANCELLED,
     PATIENT_UPDATED,

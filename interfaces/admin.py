@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from config.api_errors import ApplicationError
 from interfaces import services
 from interfaces.models import Appointment, InboundMessage, ServiceCodeMapping
 
@@ -57,3 +58,18 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 class AppointmentAdmin(ReadOnlyAdmin):
     list_display = ("scheduled_start", "sending_facility", "appointment_id", "status", "case", "review_reasons")
     list_filter = ("status", "sending_facility")
+    actions = ["reprocess"]
+
+    @admin.action(description="Reprocess (after putting the mapping, room or user right)")
+    def reprocess(self, request: HttpRequest, queryset: Any) -> None:
+        for appointment in queryset:
+            try:
+                done = services.appointment_reprocess(actor=request.user, appointment=appointment)  # type: ignore[arg-type]
+            except ApplicationError as error:
+                self.message_user(request, f"{appointment}: {error}", level=messages.ERROR)
+                continue
+            if done.case_id:
+                self.message_user(request, f"{appointment}: scheduled as case {done.case_id}.")
+            else:
+                self.message_user(request, f"{appointment}: still needs review: {' '.join(done.review_reasons)}",
+                                  level=messages.WARNING)  # fmt: skip

@@ -271,16 +271,15 @@ def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
     return found, reasons
 
 
-def _appointment_new(record: InboundMessage, message: Hl7Message) -> Outcome:
-    facility = message.header.sending_facility
-    if Appointment.objects.filter(sending_facility=facility, appointment_id=message.appointment_id).exists():
-        raise Hl7Error("AE", DUPLICATE_KEY, ALREADY_BOOKED, "SCH", 1)
+def _case_try(message: Hl7Message) -> tuple[Case | None, list[str]]:
+    """Schedule the case when every identifier resolves; else None and the reasons."""
     found, reasons = _resolve(message)
-    case = None
-    if not reasons:
-        try:
-            with transaction.atomic():
-                case = case_schedule(
+    if reasons:
+        return None, reasons
+    try:
+        with transaction.atomic():
+            return (
+                case_schedule(
                     actor=interface_user(),
                     mrn=message.mrn,
                     family_name=message.family_name,
@@ -291,9 +290,18 @@ def _appointment_new(record: InboundMessage, message: Hl7Message) -> Outcome:
                     surgeon=found["surgeon"],
                     procedure=found["procedure"],
                     anesthesia=found["anesthesia"],
-                )
-        except ApplicationError as error:
-            reasons.append(f"Not scheduled: {_first_error(error)}")
+                ),
+                [],
+            )
+    except ApplicationError as error:
+        return None, [f"Not scheduled: {_first_error(error)}"]
+
+
+def _appointment_new(record: InboundMessage, message: Hl7Message) -> Outcome:
+    facility = message.header.sending_facility
+    if Appointment.objects.filter(sending_facility=facility, appointment_id=message.appointment_id).exists():
+        raise Hl7Error("AE", DUPLICATE_KEY, ALREADY_BOOKED, "SCH", 1)
+    case, reasons = _case_try(message)
     now = timezone.now()
     appointment = Appointment.objects.create(
         sending_facility=facility,
@@ -334,6 +342,51 @@ def _first_error(error: ApplicationError) -> str:
         if messages:
             return str(messages[0])
     return str(error)
+
+
+REPROCESS_ONLY_REVIEW = "Only an appointment that needs review (and has no case) is reprocessed."
+REPROCESS_RAW_GONE = "The raw message is past its retention period: ask the EHR to send the appointment again."
+
+
+@transaction.atomic
+def appointment_reprocess(*, actor: User, appointment: Appointment) -> Appointment:
+    """Try again to make a case of an appointment that needs review (after the mapping, a room or a
+    user was put right), from the newest message the EHR sent for it. Administrators; audited."""
+    if not actor.groups.filter(name=roles.ADMIN).exists():
+        raise ApplicationError("Only an administrator reprocesses an appointment.")
+    appointment = Appointment.objects.select_for_update().select_related("last_message").get(pk=appointment.pk)
+    if appointment.case_id is not None or appointment.status != AppointmentStatus.NEEDS_REVIEW:
+        raise ApplicationError(REPROCESS_ONLY_REVIEW)
+    if not appointment.last_message.raw:
+        raise ApplicationError(REPROCESS_RAW_GONE)
+    try:
+        message = message_read(appointment.last_message.raw)
+    except Hl7Error as error:
+        raise ApplicationError(f"The stored message cannot be read: {error}") from None
+    before = {"status": appointment.status, "reasons": appointment.review_reasons}
+    case, reasons = _case_try(message)
+    appointment.review_reasons = reasons
+    appointment.updated_at = timezone.now()
+    if case is not None:
+        appointment.case = case
+        appointment.status = AppointmentStatus.SCHEDULED
+    appointment.save()
+    audit.append(
+        action=actions.APPOINTMENT_REPROCESSED,
+        actor=actor,
+        case=case,
+        obj=appointment,
+        before=before,
+        after={
+            "status": appointment.status,
+            "reasons": reasons,
+            "case": case.pk if case else None,
+            "sending_facility": appointment.sending_facility,
+            "appointment_id": appointment.appointment_id,
+            "from_control_id": appointment.last_message.control_id,
+        },
+    )
+    return appointment
 
 
 # --- SIU^S13 / S14: reschedule, modification -----------------------------------------------------
@@ -631,6 +684,7 @@ def messages_raw_purge(*, older_than_days: int) -> int:
 
 
 __all__ = [
+    "appointment_reprocess",
     "held_retry",
     "interface_user",
     "max_message_bytes",

@@ -168,3 +168,26 @@ def test_the_listener_is_a_compose_service() -> None:
     service = compose["services"]["mllp"]
     assert service["command"][:3] == ["python", "manage.py", "mllp_listen"]
     assert "HL7_OUTBOUND_DESTINATION" in compose["x-app"]["environment"]
+
+
+def test_reprocess_after_the_mapping_is_put_right(admin_client, hospital) -> None:
+    receive(siu("S12", control_id="C1", appointment_id="APT1", start=tomorrow(), service_code="63030"))
+    appointment = Appointment.objects.get()
+    assert appointment.status == AppointmentStatus.NEEDS_REVIEW
+    url = "/admin/interfaces/appointment/"
+    # Still unmapped: it stays for review, and says why.
+    page = admin_client.post(url, {"action": "reprocess", "_selected_action": [appointment.pk]}, follow=True)
+    assert "still needs review" in page.content.decode()
+    ServiceCodeMapping.objects.create(code="63030", procedure="discectomy")
+    page = admin_client.post(url, {"action": "reprocess", "_selected_action": [appointment.pk]}, follow=True)
+    assert "scheduled as case" in page.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.SCHEDULED
+    assert appointment.case is not None and appointment.case.procedure == "discectomy"
+    events = AuditEvent.objects.filter(action=actions.APPOINTMENT_REPROCESSED).order_by("id")
+    assert [e.actor_username for e in events] == ["root", "root"]
+    assert events[1].case == appointment.case and events[1].after["from_control_id"] == "C1"
+    # A scheduled appointment is not reprocessed again.
+    page = admin_client.post(url, {"action": "reprocess", "_selected_action": [appointment.pk]}, follow=True)
+    assert "Only an appointment that needs review" in page.content.decode()
+    assert Case.objects.count() == 1
