@@ -23,7 +23,16 @@ from checklist.services.audit_verification import (
 )
 from checklist.services.bulk import phase_attest_mine
 from checklist.services.case_writes import reminders_resync_open_cases
-from checklist.services.cases import case_patient_in_room, case_schedule, room_ensure, verdict_record
+from checklist.services.cases import (
+    case_cancel,
+    case_patient_in_room,
+    case_reschedule,
+    case_schedule,
+    patient_merge,
+    patient_update,
+    room_ensure,
+    verdict_record,
+)
 from checklist.services.checklist import sign_out_complete, step_attest, time_out_complete
 from checklist.services.configuration import reminder_rule_change, room_admin_save, user_admin_save
 from checklist.services.evidence import (
@@ -62,7 +71,9 @@ __all__ = [
     "audit_verification_nightly",
     "audit_verification_report_send",
     "audit_verification_start",
+    "case_cancel",
     "case_patient_in_room",
+    "case_reschedule",
     "case_schedule",
     "consent_record",
     "daily_digest_create",
@@ -76,6 +87,8 @@ __all__ = [
     "near_miss_annotate",
     "notification_mark_read",
     "notification_preference_set",
+    "patient_merge",
+    "patient_update",
     "phase_attest_mine",
     "plan_revise",
     "plan_sign",

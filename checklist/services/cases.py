@@ -348,3 +348,160 @@ def _near_miss_record(
         resolved_at=resolving.computed_at,
         resolution=f"Resolved by new evidence: {trigger.replace('.', ' ').replace('_', ' ')}",
     )
+
+
+NOT_SCHEDULED_ANY_MORE = "The case is {state}: only a scheduled case is moved or cancelled by the schedule."
+
+
+@transaction.atomic
+def case_reschedule(
+    *,
+    actor: User,
+    case: Case | int,
+    scheduled_start: datetime,
+    room: Room | None = None,
+    surgeon: User | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Case:
+    """The hospital's schedule moved a scheduled case: a new start, and a new room or surgeon when
+    given. Audited on the case's chain (``detail``: where the change came from); its reminders follow."""
+    require(actor, "case.schedule")
+    locked = case_lock(case)
+    if locked.state != CaseState.SCHEDULED:
+        raise rule_error(NOT_SCHEDULED_ANY_MORE.format(state=locked.get_state_display().lower()))
+    if surgeon is not None and not has_role(surgeon, roles.SURGEON):
+        raise field_error("surgeon", f"{surgeon.full_name} is not a surgeon.")
+    before = {"scheduled_start": locked.scheduled_start, "room": locked.room.name, "surgeon_id": locked.surgeon_id}
+    fields = ["scheduled_start"]
+    locked.scheduled_start = scheduled_start
+    if room is not None and room.pk != locked.room_id:
+        locked.room = room
+        fields.append("room")
+    if surgeon is not None and surgeon.pk != locked.surgeon_id:
+        locked.surgeon = surgeon
+        fields.append("surgeon")
+    case_touch(locked, fields=tuple(fields))
+    audit.append(
+        action=AuditAction.CASE_RESCHEDULED,
+        actor=actor,
+        case=locked,
+        obj=locked,
+        before=before,
+        after={
+            "scheduled_start": locked.scheduled_start,
+            "room": locked.room.name,
+            "surgeon_id": locked.surgeon_id,
+            **(detail or {}),
+        },
+    )
+    return locked
+
+
+@transaction.atomic
+def case_cancel(*, actor: User, case: Case | int, reason: str, detail: dict[str, Any] | None = None) -> Case:
+    """Cancel a scheduled case (never deleted: it shows as cancelled, with its trail). Audited on
+    the case's chain; its pending reminders are cancelled."""
+    require(actor, "case.schedule")
+    locked = case_lock(case)
+    if locked.state != CaseState.SCHEDULED:
+        raise rule_error(NOT_SCHEDULED_ANY_MORE.format(state=locked.get_state_display().lower()))
+    before_state = locked.state
+    locked.state = CaseState.CANCELLED
+    case_touch(locked, fields=("state",))
+    audit.append(
+        action=AuditAction.CASE_CANCELLED,
+        actor=actor,
+        case=locked,
+        obj=locked,
+        before={"state": before_state},
+        after={"state": locked.state, "reason": reason[:200], **(detail or {})},
+    )
+    return locked
+
+
+PATIENT_FIELDS = ("family_name", "given_name", "date_of_birth")
+
+
+def _patient_identity(patient: Patient) -> dict[str, Any]:
+    return {name: getattr(patient, name) for name in PATIENT_FIELDS}
+
+
+@transaction.atomic
+def patient_update(
+    *,
+    actor: User,
+    mrn: str,
+    family_name: str,
+    given_name: str,
+    date_of_birth: date,
+    detail: dict[str, Any] | None = None,
+) -> Patient | None:
+    """The hospital corrected a patient's name or date of birth. Audited on the system chain and on
+    the chain of each of the patient's cases not cancelled. None: no patient with this MRN here;
+    a call that changes nothing writes nothing."""
+    require(actor, "case.schedule")
+    patient = Patient.objects.select_for_update().filter(mrn=mrn).first()
+    if patient is None:
+        return None
+    before = _patient_identity(patient)
+    patient.family_name, patient.given_name, patient.date_of_birth = family_name, given_name, date_of_birth
+    after = _patient_identity(patient)
+    if before == after:
+        return patient
+    patient.full_clean()
+    patient.save(update_fields=list(PATIENT_FIELDS))
+    after = {**after, **(detail or {})}
+    audit.append(action=AuditAction.PATIENT_UPDATED, actor=actor, obj=patient, before=before, after=after)
+    for open_case in Case.objects.filter(patient=patient).exclude(state=CaseState.CANCELLED).order_by("pk"):
+        audit.append(
+            action=AuditAction.PATIENT_UPDATED, actor=actor, case=open_case, obj=patient, before=before, after=after
+        )
+    return patient
+
+
+@transaction.atomic
+def patient_merge(
+    *,
+    actor: User,
+    prior_mrn: str,
+    mrn: str,
+    family_name: str,
+    given_name: str,
+    date_of_birth: date,
+    detail: dict[str, Any] | None = None,
+) -> tuple[Patient, list[Case]] | None:
+    """The hospital merged the record ``prior_mrn`` into ``mrn``: every case of the prior patient
+    moves to the surviving one (registered if never seen here). The prior patient's row stays (the
+    history of its cases names it). Audited on each moved case's chain and the system chain. None:
+    no patient with the prior MRN here."""
+    require(actor, "case.schedule")
+    prior = Patient.objects.select_for_update().filter(mrn=prior_mrn).first()
+    if prior is None:
+        return None
+    surviving = Patient.objects.select_for_update().filter(mrn=mrn).first()
+    if surviving is None:
+        surviving = Patient(mrn=mrn, family_name=family_name, given_name=given_name, date_of_birth=date_of_birth)
+        surviving.full_clean()
+        surviving.save()
+        audit.append(
+            action=AuditAction.PATIENT_REGISTERED, actor=actor, obj=surviving,
+            after={**_patient_json(surviving), **(detail or {})},
+        )  # fmt: skip
+    moved = {"prior_mrn": prior.mrn, "surviving_mrn": surviving.mrn, **(detail or {})}
+    cases = list(Case.objects.select_for_update(of=("self",)).filter(patient=prior).order_by("pk"))
+    for moving in cases:
+        moving.patient = surviving
+        moving.reminder_inputs_at_lock = None
+        case_touch(moving, fields=("patient",))
+        audit.append(
+            action=AuditAction.PATIENT_MERGED,
+            actor=actor,
+            case=moving,
+            obj=moving,
+            before={"patient_mrn": prior.mrn},
+            after={**moved, "patient_mrn": surviving.mrn},
+        )
+    audit.append(
+        action=AuditAction.PATIENT_MERGED, actor=actor, obj=surviving, after={**moved, "cases": [c.pk for c in cases]}
+    )
+    return surviving, cases

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "checklist",
     "levelverify",
     "quality",
+    "interfaces",
 ]
 
 MIDDLEWARE = [
@@ -333,6 +334,14 @@ RIGHTLEVEL_DELIVERY_BACKOFF_SECONDS = env.int("DELIVERY_BACKOFF_SECONDS", defaul
 RIGHTLEVEL_REMINDER_STALL_MINUTES = env.int("REMINDER_STALL_MINUTES", default=10)
 # Absolute links in e-mails, e.g. https://rightlevel.hospital.example
 RIGHTLEVEL_BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
+
+# --- HL7 v2 interface (interfaces/, docs/interfaces.md) -----------------------------------------
+# The largest MLLP frame read; a larger one is answered AR and skipped.
+HL7_MAX_MESSAGE_BYTES = env.int("HL7_MAX_MESSAGE_BYTES", default=1024 * 1024)
+# Raw messages are blanked this many days after receipt (manage.py hl7_maintain).
+HL7_RAW_RETENTION_DAYS = env.int("HL7_RAW_RETENTION_DAYS", default=90)
+# host:port of the EHR's MLLP listener for the signed-out records (MDM^T02); empty: not sent.
+HL7_OUTBOUND_DESTINATION = env.str("HL7_OUTBOUND_DESTINATION", default="")
 
 # --- Logging -----------------------------------------------------------------------------------
 LOGGING = {

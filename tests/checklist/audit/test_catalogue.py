@@ -23,7 +23,7 @@ CODE = ("checklist", "quality", "core")
 def test_every_action_is_a_noun_and_a_past_tense_and_unique() -> None:
     values = [action.value for action in AuditAction]
     assert len(values) == len(set(values))
-    assert all(re.fullmatch(r"[a-z_]+\.[a-z_]+", value) for value in values), values
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z_]+", value) for value in values), values
     assert {a.value for a in ACCESS_ACTIONS} == {v for v in values if v.startswith("access.")}
 
 

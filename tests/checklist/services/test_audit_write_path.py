@@ -575,6 +575,39 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
         lambda: services.room_admin_save(actor=team.admin, room=Room(name="OR 5"), staff=[team.nurse])
     ),
     "reminder_rule_change": _sc_reminder_rule_change,
+    "case_reschedule": lambda team: (
+        lambda case: (
+            lambda: services.case_reschedule(
+                actor=team.admin, case=case, scheduled_start=case.scheduled_start + timedelta(hours=2)
+            )
+        )
+    )(case_schedule(team)),
+    "case_cancel": lambda team: (
+        lambda case: lambda: services.case_cancel(actor=team.admin, case=case, reason="cancelled by the EHR")
+    )(case_schedule(team)),
+    "patient_update": lambda team: (
+        lambda case: (
+            lambda: services.patient_update(
+                actor=team.admin,
+                mrn=case.patient.mrn,
+                family_name="Newname",
+                given_name="Pat",
+                date_of_birth=case.patient.date_of_birth,
+            )
+        )
+    )(case_schedule(team)),
+    "patient_merge": lambda team: (
+        lambda case: (
+            lambda: services.patient_merge(
+                actor=team.admin,
+                prior_mrn=case.patient.mrn,
+                mrn="MRN-SURVIVING",
+                family_name="Kept",
+                given_name="Pat",
+                date_of_birth=case.patient.date_of_birth,
+            )
+        )
+    )(case_schedule(team)),
     "phase_attest_mine": _sc_phase_attest_mine,
     "notification_preference_set": lambda team: (
         lambda: services.notification_preference_set(actor=team.nurse, email=True, webhook=False)

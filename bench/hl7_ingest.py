@@ -1,0 +1,118 @@
+"""HL7 ingest benchmark (issue 17): sustained messages per second through a real MLLP listener,
+each message recorded, applied through the case services and audited, against bare hl7apy parsing
+of the same messages in the same run (goal >= 100 messages/s with audit).
+
+The messages are a day's schedule: new appointments (SIU^S12) and their reschedules (S13), sent
+pipelined on one connection (an interface engine's queue draining), ACKs read as they come.
+
+Run: .venv/bin/python -m bench.hl7_ingest   (SQLite in a throwaway folder; DATABASE_URL for another)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import django_setup, print_table
+
+APPOINTMENTS = 100
+
+
+def schedule(day: dt.datetime, prefix: str) -> list[str]:
+    from interfaces.samples import siu
+
+    messages = []
+    for i in range(APPOINTMENTS):
+        start = day + dt.timedelta(hours=7, minutes=2 * i)
+        common = {"appointment_id": f"{prefix}{i}", "mrn": f"{prefix}M{i:05d}", "family": f"F{i}", "given": "P"}
+        messages.append(siu("S12", control_id=f"{prefix}N{i}", start=start, **common))  # type: ignore[arg-type]
+        messages.append(siu("S13", control_id=f"{prefix}R{i}", start=start + dt.timedelta(hours=1), **common))  # type: ignore[arg-type]
+    return messages
+
+
+def main() -> None:
+    django_setup()
+    import logging
+
+    # One INFO line per message goes to the console otherwise: the table is what this prints.
+    logging.getLogger("rightlevel.interfaces").setLevel(logging.WARNING)
+    from django.utils import timezone
+    from hl7apy.consts import VALIDATION_LEVEL
+    from hl7apy.parser import parse_message
+
+    from checklist.access import roles
+    from checklist.models import Case, Room, User
+    from checklist.services import user_create
+    from interfaces.listener import listener_create
+    from interfaces.mllp import MllpClient, frame
+    from interfaces.models import ServiceCodeMapping
+
+    Room.objects.get_or_create(name="OR 1")
+    user_create(username="surgeon", full_name="Dr Bench", password="bench-password-1", role_names=[roles.SURGEON])
+    user_create(username="anesthesia", full_name="Dr Gas", password="bench-password-1", role_names=[roles.ANESTHESIA])
+    ServiceCodeMapping.objects.create(code="SNRB-L", procedure="selective_nerve_root_block")
+    assert User.objects.filter(username="surgeon").exists()
+
+    server = listener_create("127.0.0.1", 0)
+    host, port = server.server_address[:2]
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    day = (timezone.localtime() + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = day.replace(tzinfo=None)
+    ingest_rates, parse_rates = [], []
+    for round_ in range(3):
+        messages = schedule(day + dt.timedelta(days=round_), f"B{round_}-")
+        start = time.perf_counter()
+        for message in messages:
+            parse_message(message, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
+        parse_rates.append(len(messages) / (time.perf_counter() - start))
+
+        acks = _send_pipelined(MllpClient(str(host), int(port), timeout=300), [frame(m) for m in messages])
+        ingest_rates.append(len(messages) / acks.seconds)
+        assert all("MSA|AA|" in a for a in acks.acks), [a for a in acks.acks if "MSA|AA|" not in a][:1]
+    server.shutdown()
+    assert Case.objects.count() == 3 * APPOINTMENTS
+
+    ingest, parse = sorted(ingest_rates)[1], sorted(parse_rates)[1]
+    print_table(
+        f"HL7 ingest over MLLP ({2 * APPOINTMENTS} messages a round, median of 3 rounds, one run)",
+        [
+            ("bare hl7apy parse", f"{parse:.0f} msg/s", "", ""),
+            ("ingest: MLLP + record + apply + audit", f"{ingest:.0f} msg/s", "", ">= 100 msg/s " + _ok(ingest >= 100)),
+            ("ingest / bare parse", "", f"{ingest / parse:.2f}", ""),
+        ],
+    )
+
+
+@dataclass
+class Sent:
+    acks: list[str]
+    seconds: float
+
+
+def _send_pipelined(client: Any, frames: list[bytes]) -> Sent:
+    """Send every frame at once and read the ACKs as they come (an interface engine's queue)."""
+    acks: list[str] = []
+
+    def read() -> None:
+        acks.extend(client.receive() for _ in frames)
+
+    reader = threading.Thread(target=read)
+    start = time.perf_counter()
+    reader.start()
+    client.send_raw(b"".join(frames))
+    reader.join()
+    seconds = time.perf_counter() - start
+    client.close()
+    return Sent(acks, seconds)
+
+
+def _ok(passed: bool) -> str:
+    return "OK" if passed else "MISSED"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""MLLP (HL7 minimal lower layer protocol): <VT> message <FS><CR>, one ACK per message.
+
+The server is a threading TCP server; messages from all connections are applied one at a time
+(a lock), so they are applied in the order they arrive. Framing faults never stop it: bytes
+outside a frame are skipped (logged), a frame larger than the limit is answered with AR and
+skipped up to its end, and the next frame on the same connection is read as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+
+START = b"\x0b"
+END = b"\x1c\x0d"
+logger = logging.getLogger("rightlevel.interfaces")
+
+Handler = Callable[[bytes, str], str]
+# What the handler is given for a frame over the size limit (never parsed as a message).
+TOO_LARGE = object()
+
+
+def frame(message: str | bytes) -> bytes:
+    data = message.encode("utf-8") if isinstance(message, str) else message
+    return START + data + END
+
+
+class FrameReader:
+    """Splits a byte stream into frames. Yields bytes, or ``TOO_LARGE`` once per oversized frame."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.buffer = bytearray()
+        self.in_frame = False
+        self.skipping = False
+        self.skipped_outside = 0
+
+    def feed(self, data: bytes) -> Iterator[bytes | object]:
+        self.buffer += data
+        while True:
+            if not self.in_frame:
+                start = self.buffer.find(START)
+                if start < 0:
+                    self.skipped_outside += len(self.buffer)
+                    self.buffer.clear()
+                    return
+                self.skipped_outside += start
+                del self.buffer[: start + 1]
+                self.in_frame = True
+            end = self.buffer.find(END)
+            if end < 0:
+                if len(self.buffer) > self.limit:
+                    if not self.skipping:
+                        self.skipping = True
+                        yield TOO_LARGE
+                    # Keep a byte that could be the first half of END.
+                    del self.buffer[:-1]
+                return
+            body = bytes(self.buffer[:end])
+            del self.buffer[: end + len(END)]
+            self.in_frame = False
+            if self.skipping:
+                self.skipping = False
+                continue
+            if len(body) > self.limit:
+                yield TOO_LARGE
+                continue
+            yield body
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: MllpServer
+
+    def handle(self) -> None:
+        peer = f"{self.client_address[0]}:{self.client_address[1]}"
+        reader = FrameReader(self.server.limit)
+        sock: socket.socket = self.request
+        sock.settimeout(self.server.idle_timeout)
+        try:
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    return
+                if not data:
+                    return
+                for body in reader.feed(data):
+                    if reader.skipped_outside:
+                        logger.warning("mllp %s: %d bytes outside a frame skipped", peer, reader.skipped_outside)
+                        reader.skipped_outside = 0
+                    ack = self.server.process(body, peer)
+                    sock.sendall(frame(ack))
+                if reader.skipped_outside:
+                    logger.warning("mllp %s: %d bytes outside a frame skipped", peer, reader.skipped_outside)
+                    reader.skipped_outside = 0
+        except (ConnectionError, OSError) as error:
+            logger.info("mllp %s: connection closed (%s)", peer, type(error).__name__)
+        finally:
+            self.server.connection_done()
+
+
+class MllpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Handler,
+        *,
+        limit: int,
+        too_large: Callable[[str], str],
+        idle_timeout: float = 300.0,
+        on_connection_done: Callable[[], None] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.limit = limit
+        self.too_large = too_large
+        self.idle_timeout = idle_timeout
+        self.lock = threading.Lock()
+        self.on_connection_done = on_connection_done
+        super().__init__(address, _Handler)
+
+    def process(self, body: bytes | object, peer: str) -> str:
+        with self.lock:
+            if body is TOO_LARGE:
+                return self.too_large(peer)
+            assert isinstance(body, bytes)
+            return self.handler(body, peer)
+
+    def connection_done(self) -> None:
+        if self.on_connection_done is not None:
+            self.on_connection_done()
+
+
+class MllpClient:
+    """A blocking MLLP client: send one message, wait for its ACK."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = 30.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.reader = FrameReader(16 * 1024 * 1024)
+        self.pending: list[bytes] = []
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def receive(self) -> str:
+        while not self.pending:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("the listener closed the connection")
+            self.pending.extend(b for b in self.reader.feed(data) if isinstance(b, bytes))
+        return self.pending.pop(0).decode("utf-8")
+
+    def send(self, message: str | bytes) -> str:
+        self.send_raw(frame(message))
+        return self.receive()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> MllpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
