@@ -28,7 +28,14 @@ from checklist.models import (
     Signature,
     SiteMarking,
 )
-from levelverify.check import CONTRACT_VERSION, STRUCTURE_BY_PROCEDURE, check_levels
+from levelverify.check import (
+    BLOCKING_SEVERITIES,
+    CONTRACT_VERSION,
+    SEVERITIES,
+    STRUCTURE_BY_PROCEDURE,
+    check_levels,
+    verdict_of_severities,
+)
 from levelverify.errors import LevelInputError
 from levelverify.spine import Anatomy, NotationError, format_unit, parse_levels
 
@@ -62,7 +69,15 @@ ACTION_BY_CODE = {
     ),
 }
 
-_SEVERITY_RANK = {"stop": 0, "incomplete": 1, "warning": 2}
+
+def findings_of(findings: list[dict[str, Any]], *severities: str) -> list[dict[str, Any]]:
+    """The stored findings of these severities, in order."""
+    return [finding for finding in findings if finding["severity"] in severities]
+
+
+def blocking_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The findings that keep the verdict from passing (stops and missing evidence, no warning)."""
+    return findings_of(findings, *BLOCKING_SEVERITIES)
 
 
 @dataclass(frozen=True)
@@ -188,6 +203,11 @@ def signature_valid(signature: Signature, current_content: dict[str, Any]) -> bo
     ) and signature_mac_valid(signature)
 
 
+def plan_signature_valid(plan: PlanVersion) -> bool:
+    """The plan version is signed and its signature still covers it (see signature_valid)."""
+    return plan.signature is not None and signature_valid(plan.signature, plan_content(plan))
+
+
 def treated_units(case: Case, levels: str, evidence: CurrentEvidence) -> tuple[list[str], list[str]]:
     """(treated, planned) canonical unit names, read in the plan's structure."""
     if evidence.plan is None:
@@ -228,7 +248,7 @@ def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
             extra.append(
                 _finding(PLAN_NOT_SIGNED, "incomplete", ["plan"], MSG_PLAN_NOT_SIGNED.format(number=plan.number))
             )
-        elif not signature_valid(plan.signature, plan_content(plan)):
+        elif not plan_signature_valid(plan):
             extra.append(_finding(PLAN_SIGNATURE_INVALID, "stop", ["plan"], MSG_PLAN_SIGNATURE_INVALID))
     if case.treated_levels:
         try:
@@ -246,8 +266,7 @@ def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
                     )
                 )
     if extra:
-        findings = sorted([*result["findings"], *extra], key=lambda f: _SEVERITY_RANK[f["severity"]])
-        severities = {f["severity"] for f in findings}
-        verdict = "stop" if "stop" in severities else "incomplete" if "incomplete" in severities else "pass"
+        findings = sorted([*result["findings"], *extra], key=lambda f: SEVERITIES.index(f["severity"]))
+        verdict = verdict_of_severities(f["severity"] for f in findings)
         result = {**result, "findings": findings, "verdict": verdict}
     return request, result

@@ -41,6 +41,7 @@ from levelverify.serializers import (
     LevelCheckResponseSerializer,
     TargetSerializer,
 )
+from levelverify.spine import SOURCES
 
 MAX_VERSION = 2**31 - 1
 # The same value lists as the level-check serializers, so the schema has one enum per name.
@@ -48,7 +49,7 @@ PROCEDURE_CHOICES = list(PROCEDURES)
 SIDE_CHOICES = list(SIDES)
 REFERENCE_CHOICES = list(REFERENCES)
 VERDICT_CHOICES = list(VERDICTS)
-SOURCE_CHOICES = ["whole_spine", "lumbar_only"]
+SOURCE_CHOICES = list(SOURCES)
 DOB_IN_FUTURE = "The date of birth cannot be in the future."
 
 # ------------------------------------------------------------------------------------------------

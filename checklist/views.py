@@ -34,8 +34,7 @@ from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import Case, Consent, User
 from checklist.selectors import tablet as page_selectors
 from checklist.services.adverse_events import adverse_event_record
-from checklist.services.bulk import phase_attest_mine
-from checklist.services.checklist import PHASE_WORDS
+from checklist.services.checklist import PHASE_WORDS, phase_attest_mine
 from checklist.services.record_access import (
     REFUSED_BAD_INPUT,
     REFUSED_THROTTLED,

@@ -10,7 +10,7 @@ that lands nowhere) is ``stop``, and input that cannot be read raises ``LevelInp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, cast
@@ -68,6 +68,8 @@ CONTRACT_VERSION: Final = 2
 MAX_NUMBER: Final = 10**12 - 1
 VERDICTS: Final[tuple[Verdict, ...]] = ("pass", "stop", "incomplete")
 SEVERITIES: Final[tuple[Severity, ...]] = ("stop", "incomplete", "warning")
+# What keeps a verdict from passing; a warning never does.
+BLOCKING_SEVERITIES: Final[tuple[Severity, ...]] = ("stop", "incomplete")
 DEFAULT_STAGE: Final = "time_out"
 
 REQUEST_FIELDS: Final[tuple[str, ...]] = (
@@ -870,10 +872,15 @@ def _judge(request: _Request) -> list[Finding]:
 
 def verdict_for(findings: Sequence[Finding]) -> Verdict:
     """stop if any stop finding, else incomplete if any incomplete finding, else pass."""
-    severities = {finding.severity for finding in findings}
-    if "stop" in severities:
+    return verdict_of_severities(finding.severity for finding in findings)
+
+
+def verdict_of_severities(severities: Iterable[str]) -> Verdict:
+    """The verdict of findings with these severities (see verdict_for)."""
+    present = set(severities)
+    if "stop" in present:
         return "stop"
-    if "incomplete" in severities:
+    if "incomplete" in present:
         return "incomplete"
     return "pass"
 

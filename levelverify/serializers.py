@@ -10,7 +10,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from levelverify.check import PROCEDURES, REFERENCES, REGIONS, SEVERITIES, SIDES, STAGES, VERDICTS
-from levelverify.spine import STRUCTURES
+from levelverify.spine import SOURCES, STRUCTURES
 
 
 class AnatomySerializer(serializers.Serializer):
@@ -23,7 +23,7 @@ class AnatomySerializer(serializers.Serializer):
         required=False,
         help_text="Lowest mobile vertebra above the fused sacrum: the last two lumbar or S1. Default L<lumbar>.",
     )
-    source = serializers.ChoiceField(choices=["whole_spine", "lumbar_only"], required=False, default="whole_spine")  # type: ignore[assignment]  # DRF pops declared fields off the class
+    source = serializers.ChoiceField(choices=list(SOURCES), required=False, default="whole_spine")  # type: ignore[assignment]  # DRF pops declared fields off the class
 
 
 class OrderSerializer(serializers.Serializer):

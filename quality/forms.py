@@ -13,6 +13,7 @@ from django.utils import timezone
 from checklist.access import roles
 from checklist.access.policies import users_with_roles
 from checklist.models import Procedure, Room
+from core.local_time import local_day_bounds
 
 DEFAULT_WEEKS = 12
 MAX_RANGE_DAYS = 3660
@@ -73,8 +74,8 @@ class CaseFilterForm(forms.Form):
         """The range as aware datetimes [start, end) in the current time zone."""
         start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
         return (
-            timezone.make_aware(dt.datetime.combine(start, dt.time.min)) if start else None,
-            timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)) if end else None,
+            local_day_bounds(start)[0] if start else None,
+            local_day_bounds(end)[1] if end else None,
         )
 
 

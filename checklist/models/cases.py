@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 
 from checklist.models.people import User
+from checklist.models.vocabulary import engine_choices
+from levelverify.check import PROCEDURES, SIDES, VERDICTS
 
 
 class Room(models.Model):
@@ -33,21 +35,20 @@ class Patient(models.Model):
         return f"{self.family_name.upper()}, {self.given_name} (MRN {self.mrn})"
 
 
-class Procedure(models.TextChoices):
-    SELECTIVE_NERVE_ROOT_BLOCK = "selective_nerve_root_block", "Selective nerve root block"
-    TRANSFORAMINAL_EPIDURAL_INJECTION = "transforaminal_epidural_injection", "Transforaminal epidural injection"
-    INTERLAMINAR_EPIDURAL_INJECTION = "interlaminar_epidural_injection", "Interlaminar epidural injection"
-    VERTEBRAL_AUGMENTATION = "vertebral_augmentation", "Vertebral augmentation"
-    DECOMPRESSION = "decompression", "Decompression"
-    DISCECTOMY = "discectomy", "Discectomy"
-    FUSION = "fusion", "Fusion"
-
-
-class Side(models.TextChoices):
-    LEFT = "left", "Left"
-    RIGHT = "right", "Right"
-    BILATERAL = "bilateral", "Bilateral"
-    MIDLINE = "midline", "Midline"
+Procedure = engine_choices(
+    "Procedure",
+    PROCEDURES,
+    {
+        "selective_nerve_root_block": "Selective nerve root block",
+        "transforaminal_epidural_injection": "Transforaminal epidural injection",
+        "interlaminar_epidural_injection": "Interlaminar epidural injection",
+        "vertebral_augmentation": "Vertebral augmentation",
+        "decompression": "Decompression",
+        "discectomy": "Discectomy",
+        "fusion": "Fusion",
+    },
+)
+Side = engine_choices("Side", SIDES, {"left": "Left", "right": "Right", "bilateral": "Bilateral", "midline": "Midline"})
 
 
 class CaseState(models.TextChoices):
@@ -65,10 +66,7 @@ class CaseState(models.TextChoices):
 CLOSED_STATES = (CaseState.COMPLETED, CaseState.COMPLETED_WRONG_LEVEL, CaseState.CANCELLED)
 
 
-class Verdict(models.TextChoices):
-    PASS = "pass", "Pass"
-    STOP = "stop", "Stop"
-    INCOMPLETE = "incomplete", "Incomplete"
+Verdict = engine_choices("Verdict", VERDICTS, {"pass": "Pass", "stop": "Stop", "incomplete": "Incomplete"})
 
 
 class Case(models.Model):

@@ -6,6 +6,9 @@ from django.db import models
 
 from checklist.models.cases import Case, Procedure, Side
 from checklist.models.people import User
+from checklist.models.vocabulary import engine_choices
+from levelverify.check import REFERENCES, REGIONS
+from levelverify.spine import SOURCES
 
 
 class EvidenceBase(models.Model):
@@ -64,16 +67,20 @@ class Consent(EvidenceBase):
         return f"Consent {self.procedure} {self.levels} {self.side} (case {self.case_id})"
 
 
-class MarkingRegion(models.TextChoices):
-    """The regions of contract v2 (rule 1): a junction is an exact list of vertebrae."""
-
-    CERVICAL = "cervical", "Cervical"
-    THORACIC = "thoracic", "Thoracic"
-    LUMBAR = "lumbar", "Lumbar"
-    SACRAL = "sacral", "Sacral"
-    CERVICOTHORACIC = "cervicothoracic", "Cervicothoracic (C6 to T2)"
-    THORACOLUMBAR = "thoracolumbar", "Thoracolumbar (last two thoracic, L1, L2)"
-    LUMBOSACRAL = "lumbosacral", "Lumbosacral (last two lumbar, S1)"
+# The regions of contract v2 (rule 1): a junction is an exact list of vertebrae.
+MarkingRegion = engine_choices(
+    "MarkingRegion",
+    REGIONS,
+    {
+        "cervical": "Cervical",
+        "thoracic": "Thoracic",
+        "lumbar": "Lumbar",
+        "sacral": "Sacral",
+        "cervicothoracic": "Cervicothoracic (C6 to T2)",
+        "thoracolumbar": "Thoracolumbar (last two thoracic, L1, L2)",
+        "lumbosacral": "Lumbosacral (last two lumbar, S1)",
+    },
+)
 
 
 class SiteMarking(EvidenceBase):
@@ -107,9 +114,11 @@ class PreopImaging(EvidenceBase):
         return f"Pre-op {self.get_modality_display()} {self.levels} (case {self.case_id})"
 
 
-class AnatomySource(models.TextChoices):
-    WHOLE_SPINE = "whole_spine", "Counted from C2 on whole-spine imaging"
-    LUMBAR_ONLY = "lumbar_only", "Lumbar-only imaging"
+AnatomySource = engine_choices(
+    "AnatomySource",
+    SOURCES,
+    {"whole_spine": "Counted from C2 on whole-spine imaging", "lumbar_only": "Lumbar-only imaging"},
+)
 
 
 class AnatomyRecord(EvidenceBase):
@@ -132,10 +141,7 @@ class AnatomyRecord(EvidenceBase):
         return f"Anatomy T{self.thoracic}/L{self.lumbar} (case {self.case_id})"
 
 
-class Reference(models.TextChoices):
-    SACRUM = "sacrum", "Sacrum"
-    C2 = "c2", "C2"
-    LAST_RIB = "last_rib", "Last rib"
+Reference = engine_choices("Reference", REFERENCES, {"sacrum": "Sacrum", "c2": "C2", "last_rib": "Last rib"})
 
 
 class LocalizationPhase(models.TextChoices):

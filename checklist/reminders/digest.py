@@ -9,13 +9,13 @@ from django.utils import timezone
 from checklist.models import Case, CaseState, NearMiss, Reminder
 from checklist.reminders import rules as reminder_rules
 from checklist.reminders.sync import system_reminder_create
+from core.local_time import local_day_bounds
 
 
 def daily_digest_create(*, day: dt.date | None = None) -> list[Reminder]:
     """Summarize ``day`` (default: yesterday) for the quality officers; idempotent per day."""
     day = day or timezone.localdate() - dt.timedelta(days=1)
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-    end = start + dt.timedelta(days=1)
+    start, end = local_day_bounds(day)
     near_misses = list(
         NearMiss.objects.filter(resolved_at__gte=start, resolved_at__lt=end).select_related("case__room")
     )

@@ -29,6 +29,7 @@ from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import users_with_roles
 from checklist.audit.catalogue import AuditAction
+from checklist.level_check import blocking_findings
 from checklist.models import (
     Case,
     CaseState,
@@ -314,11 +315,7 @@ def _message(reminder: Reminder) -> tuple[str, str, str]:
     when = timezone.localtime(case.scheduled_start)
     prefix = "ESCALATION: " if reminder.rule.escalation else ""
     subject = f"{prefix}{reminder.rule.description} — {case.room.name} {when:%H:%M}"
-    missing = [
-        f["message"]
-        for f in (case.latest_verdict.findings if case.latest_verdict else [])
-        if f["severity"] in ("stop", "incomplete")
-    ]
+    missing = [f["message"] for f in blocking_findings(case.latest_verdict.findings if case.latest_verdict else [])]
     lines = [
         f"{reminder.rule.description}.",
         f"Case {case.pk}: {case.get_procedure_display()} in {case.room.name} at {when:%Y-%m-%d %H:%M}.",

@@ -24,11 +24,16 @@ from checklist.selectors.cases import (
     wrong_level_stop_only,
 )
 from checklist.selectors.checklist import (
+    GATE_LOCALIZATION,
+    GATE_PATIENT_IN_ROOM,
+    GATE_SIGN_IN,
+    GATE_TIME_OUT,
     StepStatus,
     case_conditions,
     checklist_status,
     checklist_template,
     phase_complete,
+    phase_gate,
 )
 from checklist.selectors.health import (
     ComponentStatus,
@@ -51,6 +56,10 @@ from checklist.selectors.signatures import (
 
 __all__ = [
     "CASE_RELATED",
+    "GATE_LOCALIZATION",
+    "GATE_PATIENT_IN_ROOM",
+    "GATE_SIGN_IN",
+    "GATE_TIME_OUT",
     "ROOM_OCCUPANCY_HOURS",
     "STATUS_FIELDS",
     "WRONG_LEVEL_CODE",
@@ -75,6 +84,7 @@ __all__ = [
     "database_status",
     "near_misses_all",
     "phase_complete",
+    "phase_gate",
     "reminder_backlog",
     "signature_states",
     "signing_failures_in_a_row",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -17,7 +17,7 @@ from django.utils import timezone
 from checklist import audit
 from checklist.access import policies, roles
 from checklist.access.policies import can, visible_cases
-from checklist.level_check import current_evidence
+from checklist.level_check import current_evidence, findings_of
 from checklist.models import (
     CLOSED_STATES,
     AdverseEvent,
@@ -32,6 +32,7 @@ from checklist.models import (
 from checklist.selectors.checklist import checklist_status
 from checklist.selectors.incidents import case_near_misses
 from checklist.selectors.signatures import signature_states
+from core.local_time import local_day_bounds, local_day_start
 from levelverify.check import check_levels
 from levelverify.errors import LevelInputError
 
@@ -57,8 +58,8 @@ def case_list(
     """The cases ``user`` may see, optionally of one day (local time), one room, one state."""
     cases = visible_cases(user)
     if day is not None:
-        start = timezone.make_aware(datetime.combine(day, time.min))
-        cases = cases.filter(scheduled_start__gte=start, scheduled_start__lt=start + timedelta(days=1))
+        start, end = local_day_bounds(day)
+        cases = cases.filter(scheduled_start__gte=start, scheduled_start__lt=end)
     if room:
         cases = cases.filter(room__name=room)
     if state:
@@ -76,8 +77,10 @@ def case_status_visible(*, user: User, case_id: int) -> dict[str, Any] | None:
 
     ONE query, written out: every device showing a case polls this every two seconds, and the
     ORM spends longer compiling the scope rules than the database spends answering them. The
-    rules are those of ``policies.visible_cases``, with the user's roles read from their groups;
-    tests/checklist/access/test_api_permissions.py holds both to the same answers."""
+    rules are those of ``policies.visible_cases`` (its role sets, READ_EVERYTHING and ROOM_SCOPED,
+    are read from there), with the user's roles read from their groups;
+    tests/checklist/access/test_case_scope.py holds the two to the same answers for every
+    combination of one or two roles and every tie to a case."""
     low, high = connection.ops.integer_field_range(Case._meta.pk.get_internal_type())  # type: ignore[union-attr]
     if not low <= case_id <= high:
         return None  # as the ORM answers a lookup out of the column's range: no such case
@@ -243,7 +246,7 @@ def case_in_room(*, room_id: int, exclude: int | None = None) -> Case | None:
     """The case whose patient is in the room now: in the room today (or within the last
     ROOM_OCCUPANCY_HOURS), neither signed out nor cancelled."""
     now = timezone.now()
-    today = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    today = local_day_start(timezone.localdate())
     since = min(today, now - timedelta(hours=ROOM_OCCUPANCY_HOURS))
     cases = Case.objects.filter(room_id=room_id, patient_in_room_at__gte=since, signed_out_at__isnull=True)
     cases = cases.exclude(state__in=CLOSED_STATES).select_related("patient")
@@ -260,7 +263,7 @@ def wrong_level_stop_only(case: Case) -> bool:
     verdict = case.latest_verdict
     if verdict is None:
         return False
-    codes = {f["code"] for f in verdict.findings if f["severity"] == "stop"}
+    codes = {f["code"] for f in findings_of(verdict.findings, "stop")}
     return codes == {WRONG_LEVEL_CODE}
 
 

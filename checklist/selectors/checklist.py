@@ -1,4 +1,5 @@
-"""The checklist of a case: its template, each step's status, whether a phase is complete."""
+"""The checklist of a case: its template, each step's status, whether a phase is complete and
+what a phase waits for before it opens."""
 
 from __future__ import annotations
 
@@ -74,3 +75,25 @@ def phase_complete(case: Case, phase: str, status: list[StepStatus] | None = Non
     checklist status when the caller holds a current one (saves reading it again)."""
     steps = checklist_status(case) if status is None else status
     return all(step.complete for step in steps if step.phase == phase)
+
+
+# What a phase waits for before its steps can be attested, in the order they are checked: the
+# patient in the room (every phase), then the phase before it. Callers word each for their reader.
+GATE_PATIENT_IN_ROOM = "patient_in_room"
+GATE_SIGN_IN = "sign_in"
+GATE_TIME_OUT = "time_out"
+GATE_LOCALIZATION = "localization"
+
+
+def phase_gate(case: Case, phase: str, status: list[StepStatus] | None = None) -> str | None:
+    """What ``phase`` still waits for (one of the GATE_ codes), None when it is open. ``status``:
+    as for phase_complete (read only for the time-out, which waits for a complete sign-in)."""
+    if case.patient_in_room_at is None:
+        return GATE_PATIENT_IN_ROOM
+    if phase == "time_out" and not phase_complete(case, "sign_in", status):
+        return GATE_SIGN_IN
+    if phase == "localization" and case.time_out_completed_at is None:
+        return GATE_TIME_OUT
+    if phase == "sign_out" and case.localization_passed_at is None:
+        return GATE_LOCALIZATION
+    return None

@@ -11,16 +11,22 @@ from django.utils import timezone
 
 from checklist.access.policies import can, user_roles, visible_cases
 from checklist.level_check import ACTION_BY_CODE as WORKFLOW_ACTIONS
-from checklist.level_check import CurrentEvidence, current_evidence, plan_content, signature_valid
+from checklist.level_check import CurrentEvidence, current_evidence, findings_of, plan_signature_valid
 from checklist.models import AdverseEvent, Case, NearMiss, Room, User
 from checklist.selectors import (
+    GATE_LOCALIZATION,
+    GATE_PATIENT_IN_ROOM,
+    GATE_SIGN_IN,
+    GATE_TIME_OUT,
     StepStatus,
     case_in_room,
     checklist_status,
     checklist_template,
+    phase_gate,
     wrong_level_stop_only,
 )
 from checklist.templates_catalog import PHASE_LABELS, PHASES
+from core.local_time import local_day_bounds
 from levelverify.check import ACTION_BY_CODE as ENGINE_ACTIONS
 from levelverify.check import check_levels
 from levelverify.errors import LevelInputError
@@ -36,8 +42,7 @@ def cases_today(
     user: User, *, day: dt.date | None = None, mine_only: bool = False, room_id: int | None = None
 ) -> QuerySet[Case]:
     day = day or timezone.localdate()
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-    end = start + dt.timedelta(days=1)
+    start, end = local_day_bounds(day)
     cases = visible_cases(user).filter(scheduled_start__gte=start, scheduled_start__lt=end)
     if mine_only:
         cases = cases.filter(surgeon=user) | cases.filter(co_surgeons=user)
@@ -117,27 +122,24 @@ class CasePage:
         return VERDICT_WORDS[self.case.verdict][1]
 
 
-def _phase_gate(case: Case, phase: str, done: dict[str, bool]) -> str | None:
-    if case.patient_in_room_at is None:
-        return "Waiting for the patient to be in the room."
-    if phase == "time_out" and not done["sign_in"]:
-        return "Opens when the sign-in is complete."
-    if phase == "localization" and case.time_out_completed_at is None:
-        return "Opens when the time-out is complete."
-    if phase == "sign_out" and case.localization_passed_at is None:
-        return "Opens when the localization has passed."
-    return None
+# Why a phase card is closed (see selectors.phase_gate), as the tablet says it.
+GATE_WORDS = {
+    GATE_PATIENT_IN_ROOM: "Waiting for the patient to be in the room.",
+    GATE_SIGN_IN: "Opens when the sign-in is complete.",
+    GATE_TIME_OUT: "Opens when the time-out is complete.",
+    GATE_LOCALIZATION: "Opens when the localization has passed.",
+}
 
 
 def case_page(case: Case, user: User) -> CasePage:
     evidence = current_evidence(case)
     findings = list(case.latest_verdict.findings) if case.latest_verdict else []
     steps = checklist_status(case)
-    done = {p: all(s.complete for s in steps if s.phase == p) for p in PHASES}
     phases = []
     for code in PHASES:
-        gate = _phase_gate(case, code, done)
-        phases.append(Phase(code, PHASE_LABELS[code], [s for s in steps if s.phase == code], gate is None, gate))
+        gate = phase_gate(case, code, steps)
+        words = GATE_WORDS[gate] if gate else None
+        phases.append(Phase(code, PHASE_LABELS[code], [s for s in steps if s.phase == code], gate is None, words))
     held = user_roles(user)
     my_roles = [r for r in ("surgeon", "anesthesia", "nurse", "radiographer") if r in held]
     for phase in phases:
@@ -155,7 +157,7 @@ def case_page(case: Case, user: User) -> CasePage:
     plan = evidence.plan
     valid = None
     if plan is not None and plan.signature is not None:
-        valid = signature_valid(plan.signature, plan_content(plan))
+        valid = plan_signature_valid(plan)
     actions = (
         "plan.revise", "plan.sign", "consent.record", "marking.record", "imaging.record", "anatomy.record",
         "localization.record", "localization.mark_durable", "localization.confirm", "step.attest",
@@ -171,9 +173,9 @@ def case_page(case: Case, user: User) -> CasePage:
         evidence=evidence,
         target=target_of(case),
         findings=findings,
-        stops=[f for f in findings if f["severity"] == "stop"],
-        missing=[f for f in findings if f["severity"] == "incomplete"],
-        warnings=[f for f in findings if f["severity"] == "warning"],
+        stops=findings_of(findings, "stop"),
+        missing=findings_of(findings, "incomplete"),
+        warnings=findings_of(findings, "warning"),
         phases=phases,
         my_roles=my_roles,
         plan_signature_valid=valid,

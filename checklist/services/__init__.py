@@ -21,7 +21,6 @@ from checklist.services.audit_verification import (
     audit_verification_report_send,
     audit_verification_start,
 )
-from checklist.services.bulk import phase_attest_mine
 from checklist.services.case_writes import reminders_resync_open_cases
 from checklist.services.cases import (
     case_cancel,
@@ -33,7 +32,7 @@ from checklist.services.cases import (
     room_ensure,
     verdict_record,
 )
-from checklist.services.checklist import sign_out_complete, step_attest, time_out_complete
+from checklist.services.checklist import phase_attest_mine, sign_out_complete, step_attest, time_out_complete
 from checklist.services.configuration import reminder_rule_change, room_admin_save, user_admin_save
 from checklist.services.evidence import (
     anatomy_record,

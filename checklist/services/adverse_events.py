@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
-
 from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import require, users_with_roles
@@ -22,7 +20,7 @@ from checklist.reminders.delivery import delivery_enqueue
 from checklist.selectors import wrong_level_stop_only
 from checklist.services.case_writes import case_lock, now, rule_error
 from checklist.services.cases import case_state_commit
-from checklist.services.signatures import _signature_create, _signer_authenticate, _signer_still_unlocked
+from checklist.services.signatures import signature_create, signing_run
 
 logger = logging.getLogger(__name__)
 
@@ -54,22 +52,17 @@ def adverse_event_record(
     if len(statement) < STATEMENT_MIN_CHARS:
         raise rule_error(STATEMENT_TOO_SHORT, field="statement")
     # The signer's row is locked before the case's and held to the end (one lock order, no race).
-    with transaction.atomic():
-        signer, refusal = _signer_authenticate(
-            actor=actor,
-            case=case_obj,
-            meaning=SignatureMeaning.WRONG_LEVEL_STATEMENT,
-            password=password,
-            username=username,
-            first_in_session=first_in_session,
-        )
-        if refusal is None:
-            event = _adverse_event_write(
-                actor=actor, case=case_obj, statement=statement, expected_version=expected_version
-            )
-            _signer_still_unlocked(signer)
-            return event
-    raise refusal
+    return signing_run(
+        actor=actor,
+        case=case_obj,
+        meaning=SignatureMeaning.WRONG_LEVEL_STATEMENT,
+        password=password,
+        username=username,
+        first_in_session=first_in_session,
+        write=lambda: _adverse_event_write(
+            actor=actor, case=case_obj, statement=statement, expected_version=expected_version
+        ),
+    )
 
 
 def _adverse_event_write(*, actor: User, case: Case, statement: str, expected_version: int | None) -> AdverseEvent:
@@ -88,7 +81,7 @@ def _adverse_event_write(*, actor: User, case: Case, statement: str, expected_ve
         "treated_levels": locked.treated_levels,
         "statement": statement,
     }
-    signature = _signature_create(
+    signature = signature_create(
         actor=actor, case=locked, meaning=SignatureMeaning.WRONG_LEVEL_STATEMENT, subject=locked, content=content
     )
     recipients = _alert_recipients()

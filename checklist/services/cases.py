@@ -13,7 +13,7 @@ from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import has_role, require, visible_cases
 from checklist.audit.catalogue import AuditAction
-from checklist.level_check import level_evaluate
+from checklist.level_check import blocking_findings, findings_of, level_evaluate
 from checklist.models import (
     AdverseEvent,
     Case,
@@ -303,7 +303,7 @@ def verdict_record(*, case: Case, actor: User | None, trigger: str) -> LevelVerd
             after={
                 "verdict": verdict.verdict,
                 "stage": verdict.stage,
-                "codes": sorted({f["code"] for f in verdict.findings if f["severity"] != "warning"}),
+                "codes": sorted({f["code"] for f in blocking_findings(verdict.findings)}),
                 "trigger": trigger,
             },
         )
@@ -322,8 +322,8 @@ def _near_miss_record(
     seen: set[str] = set()
     episode = LevelVerdict.objects.filter(case=case, verdict="stop", pk__gte=stop.pk).order_by("pk")
     for verdict in episode:
-        for finding in verdict.findings:
-            if finding["severity"] == "stop" and finding["code"] not in seen | NOT_A_NEAR_MISS:
+        for finding in findings_of(verdict.findings, "stop"):
+            if finding["code"] not in seen | NOT_A_NEAR_MISS:
                 seen.add(finding["code"])
                 stop_findings.append(finding)
     codes = sorted(seen)

@@ -17,9 +17,20 @@ from django.db.models import Max
 from checklist import audit
 from checklist.access.policies import require, user_roles
 from checklist.audit.catalogue import AuditAction
-from checklist.level_check import current_evidence
+from checklist.level_check import blocking_findings, current_evidence, findings_of
 from checklist.models import Case, PlanVersion, StepAttestation, User
-from checklist.selectors import StepStatus, checklist_status, checklist_template, wrong_level_acknowledged
+from checklist.selectors import (
+    GATE_LOCALIZATION,
+    GATE_PATIENT_IN_ROOM,
+    GATE_SIGN_IN,
+    GATE_TIME_OUT,
+    StepStatus,
+    checklist_status,
+    checklist_template,
+    phase_complete,
+    phase_gate,
+    wrong_level_acknowledged,
+)
 from checklist.services.case_writes import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, case_state_recompute, verdict_record
 from checklist.templates_catalog import PHASE_LABELS, StepTemplate
@@ -65,8 +76,8 @@ def phase_opened_at(case: Case, phase: str) -> datetime | None:
     if phase == "sign_in":
         return case.patient_in_room_at
     if phase == "time_out":
-        steps = [s for s in checklist_status(case) if s.phase == "sign_in"]
-        if not steps or not all(s.complete for s in steps):
+        status = checklist_status(case)
+        if not any(s.phase == "sign_in" for s in status) or not phase_complete(case, "sign_in", status):
             return None
         return StepAttestation.objects.filter(run__case=case, phase="sign_in", voided_at__isnull=True).aggregate(
             at=Max("attested_at")
@@ -92,23 +103,18 @@ def _findings(case: Case) -> list[dict[str, Any]]:
     return list(case.latest_verdict.findings) if case.latest_verdict else []
 
 
-def _phase_gate(case: Case, phase: str, status: list[StepStatus] | None = None) -> str | None:
-    """Why steps of ``phase`` cannot be attested yet (None when they can). ``status``: the
-    case's checklist status when the caller has just read it."""
-    if case.patient_in_room_at is None:
-        return "Record that the patient is in the room first."
-    if phase == "time_out" and not _phase_done(case, "sign_in", status):
-        return "Finish the sign-in before the time-out."
-    if phase == "localization" and case.time_out_completed_at is None:
-        return "Complete the time-out before the localization steps."
-    if phase == "sign_out" and case.localization_passed_at is None:
-        return "The localization must pass before sign-out."
-    return None
+# Why steps of a phase cannot be attested yet (see selectors.phase_gate), as the error says it.
+GATE_ERRORS = {
+    GATE_PATIENT_IN_ROOM: "Record that the patient is in the room first.",
+    GATE_SIGN_IN: "Finish the sign-in before the time-out.",
+    GATE_TIME_OUT: "Complete the time-out before the localization steps.",
+    GATE_LOCALIZATION: "The localization must pass before sign-out.",
+}
 
 
-def _phase_done(case: Case, phase: str, status: list[StepStatus] | None = None) -> bool:
-    steps = checklist_status(case) if status is None else status
-    return all(step.complete for step in steps if step.phase == phase)
+def _phase_gate_error(case: Case, phase: str, status: list[StepStatus] | None = None) -> str | None:
+    gate = phase_gate(case, phase, status)
+    return GATE_ERRORS[gate] if gate else None
 
 
 def _evidence_problem(case: Case, step: StepTemplate) -> str | None:
@@ -162,13 +168,13 @@ def step_attest(
     other = next((r for r, who in current.attested_by.items() if r != acting and who["user"] == actor.username), None)
     if other is not None:
         raise rule_error(ONE_PERSON_ONE_ROLE.format(other=other, role=acting))
-    gate = _phase_gate(case, step.phase, status)
+    gate = _phase_gate_error(case, step.phase, status)
     if gate:
         raise rule_error(gate)
     if shown_at is not None:
         phase_shown_check(case, step.phase, shown_at)
     if case.verdict == "stop" and not (step.phase == "sign_out" and wrong_level_acknowledged(case)):
-        messages = " ".join(f["message"] for f in _findings(case) if f["severity"] == "stop")
+        messages = " ".join(f["message"] for f in findings_of(_findings(case), "stop"))
         raise rule_error(STOPPED.format(messages=messages))
     problem = _evidence_problem(case, step)
     if problem:
@@ -222,7 +228,7 @@ def localization_pass_check(case: Case, *, actor: User, status: list[StepStatus]
     confirmed the level, and every localization step is attested. Sets localization_passed_at."""
     if case.time_out_completed_at is None or case.localization_passed_at is not None:
         return case.localization_passed_at is not None
-    if case.verdict != "pass" or not _phase_done(case, "localization", status):
+    if case.verdict != "pass" or not phase_complete(case, "localization", status):
         return False
     if not any(x.confirmed_signature_id for x in current_evidence(case).localizations):
         return False
@@ -246,7 +252,7 @@ def time_out_complete(*, actor: User, case: Case | int, expected_version: int | 
     require(actor, "time_out.complete", case)
     if case.time_out_completed_at is not None:
         raise rule_error("The time-out is already complete.")
-    gate = _phase_gate(case, "time_out")
+    gate = _phase_gate_error(case, "time_out")
     if gate:
         raise rule_error(gate)
     missing = [
@@ -258,7 +264,7 @@ def time_out_complete(*, actor: User, case: Case | int, expected_version: int | 
         raise rule_error("Still to attest: " + "; ".join(missing))
     verdict = verdict_record(case=case, actor=actor, trigger="time_out.complete")
     if verdict.verdict != "pass":
-        reasons = " ".join(f["message"] for f in verdict.findings if f["severity"] != "warning")
+        reasons = " ".join(f["message"] for f in blocking_findings(verdict.findings))
         raise rule_error(f"The level check does not pass: {reasons}")
     case.time_out_completed_at = now()
     case.save(update_fields=["time_out_completed_at"])
@@ -276,16 +282,58 @@ def time_out_complete(*, actor: User, case: Case | int, expected_version: int | 
 
 
 @transaction.atomic
+def phase_attest_mine(
+    *,
+    actor: User,
+    case: Case | int,
+    phase: str,
+    role: str,
+    expected_version: int | None = None,
+    shown_at: datetime | None = None,
+) -> list[StepAttestation]:
+    """Attest, under ``role``, every applicable step of ``phase`` still waiting for that role.
+    All or nothing: if one step cannot be attested (evidence missing, a stop), none is, and the
+    error names that step. Each attestation is its own audited event.
+
+    ``shown_at``: when the tablet rendered the control for this phase (from its signed form). The
+    phase must have been open then and the control on screen for the guard interval. A repeat of
+    an attestation already made (a double submit) attests nothing and returns an empty list."""
+    case_id = case.pk if isinstance(case, Case) else case
+    case_obj = Case.objects.select_related("room", "checklist_run").get(pk=case_id)
+    require(actor, "step.attest", case_obj)
+    if shown_at is not None:
+        phase_shown_check(case_obj, phase, shown_at)
+    status = [step for step in checklist_status(case_obj) if step.phase == phase]
+    mine = [step for step in status if role in step.attested_by and step.attested_by[role]["user"] == actor.username]
+    # One person, one role per step: a step this person attested under another role is not theirs.
+    pending = [
+        step.code
+        for step in status
+        if role in step.missing_roles and not any(who["user"] == actor.username for who in step.attested_by.values())
+    ]
+    if not pending and mine:
+        return []
+    if not pending:
+        raise rule_error(f"Nothing in this phase is waiting for you as {role}.")
+    attested = []
+    for code in pending:
+        attested.append(
+            step_attest(actor=actor, case=case_id, step_code=code, role=role, expected_version=expected_version)
+        )
+    return attested
+
+
+@transaction.atomic
 def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | None = None) -> Case:
     case = case_lock(case, expected_version=expected_version)
     require(actor, "sign_out.complete", case)
-    gate = _phase_gate(case, "sign_out")
+    gate = _phase_gate_error(case, "sign_out")
     if gate:
         raise rule_error(gate)
     if not case.treated_levels:
         raise rule_error("Record the levels treated before sign-out.", field="treated_levels")
     if case.verdict != "pass" and not wrong_level_acknowledged(case):
-        reasons = " ".join(f["message"] for f in _findings(case) if f["severity"] != "warning")
+        reasons = " ".join(f["message"] for f in blocking_findings(_findings(case)))
         raise rule_error(f"The level check does not pass: {reasons}")
     missing = [
         f"{step.text} ({', '.join(step.missing_roles)})"
@@ -313,6 +361,7 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
 __all__ = [
     "PHASE_WORDS",
     "localization_pass_check",
+    "phase_attest_mine",
     "phase_opened_at",
     "phase_shown_check",
     "sign_out_complete",

@@ -9,7 +9,8 @@ audited; three in a row lock signing for that user and notify the administrators
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import transaction
 
@@ -17,7 +18,13 @@ from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import has_role, require, users_with_roles
 from checklist.audit.catalogue import AuditAction
-from checklist.level_check import content_hash, current_evidence, localization_content, plan_content
+from checklist.level_check import (
+    blocking_findings,
+    content_hash,
+    current_evidence,
+    localization_content,
+    plan_content,
+)
 from checklist.models import (
     Case,
     DeliveryChannel,
@@ -36,6 +43,7 @@ from checklist.services.checklist import localization_pass_check
 from core.errors import ApplicationError, ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SIGNING_FAILURE_LIMIT = 3
 BAD_CREDENTIALS = "The password (and username, at the first signing of a session) did not match. Nothing was signed."
@@ -126,7 +134,37 @@ def _signer_still_unlocked(signer: User) -> None:
         raise LockedError(SIGNING_LOCKED.format(name=signer.full_name, limit=SIGNING_FAILURE_LIMIT))
 
 
-def _signature_create(*, actor: User, case: Case, meaning: str, subject: Any, content: dict[str, Any]) -> Signature:
+def signing_run(
+    *,
+    actor: User,
+    case: Case,
+    meaning: str,
+    password: str,
+    username: str | None,
+    first_in_session: bool,
+    write: Callable[[], T],
+) -> T:
+    """The one signing flow: re-authenticate the signer (failures counted, audited, and locking
+    signing at SIGNING_FAILURE_LIMIT), then ``write`` (which locks the case and calls
+    signature_create), then refuse it all if signing got locked meanwhile. A refusal for wrong
+    credentials is raised after its transaction commits, so the failure it records survives."""
+    with transaction.atomic():
+        signer, refusal = _signer_authenticate(
+            actor=actor,
+            case=case,
+            meaning=meaning,
+            password=password,
+            username=username,
+            first_in_session=first_in_session,
+        )
+        if refusal is None:
+            result = write()
+            _signer_still_unlocked(signer)
+            return result
+    raise refusal
+
+
+def signature_create(*, actor: User, case: Case, meaning: str, subject: Any, content: dict[str, Any]) -> Signature:
     SigningFailure.objects.filter(user=actor, cleared_at__isnull=True).update(cleared_at=now())
     signature = Signature(
         case=case,
@@ -171,22 +209,17 @@ def plan_sign(
     """The case's surgeon (or a designated co-surgeon) signs one plan version."""
     case_obj = Case.objects.select_related("room").get(pk=case.pk if isinstance(case, Case) else case)
     require(actor, "plan.sign", case_obj)
-    with transaction.atomic():
-        signer, refusal = _signer_authenticate(
-            actor=actor,
-            case=case_obj,
-            meaning=SignatureMeaning.APPROVED_PLAN,
-            password=password,
-            username=username,
-            first_in_session=first_in_session,
-        )
-        if refusal is None:
-            signature = _plan_sign_locked(
-                actor=actor, case=case_obj, plan_number=plan_number, expected_version=expected_version
-            )
-            _signer_still_unlocked(signer)
-            return signature
-    raise refusal
+    return signing_run(
+        actor=actor,
+        case=case_obj,
+        meaning=SignatureMeaning.APPROVED_PLAN,
+        password=password,
+        username=username,
+        first_in_session=first_in_session,
+        write=lambda: _plan_sign_locked(
+            actor=actor, case=case_obj, plan_number=plan_number, expected_version=expected_version
+        ),
+    )
 
 
 def _plan_sign_locked(*, actor: User, case: Case, plan_number: int, expected_version: int | None) -> Signature:
@@ -199,7 +232,7 @@ def _plan_sign_locked(*, actor: User, case: Case, plan_number: int, expected_ver
         raise rule_error(f"Plan version {plan.number} was replaced by version {latest}: sign the current one.", "plan")
     if plan.signature_id is not None:
         raise rule_error(f"Plan version {plan.number} is already signed.", field="plan")
-    signature = _signature_create(
+    signature = signature_create(
         actor=actor, case=locked, meaning=SignatureMeaning.APPROVED_PLAN, subject=plan, content=plan_content(plan)
     )
     plan.signature = signature
@@ -224,20 +257,15 @@ def localization_confirm(
     the level check at the localization stage passes."""
     case_obj = Case.objects.select_related("room").get(pk=case.pk if isinstance(case, Case) else case)
     require(actor, "localization.confirm", case_obj)
-    with transaction.atomic():
-        signer, refusal = _signer_authenticate(
-            actor=actor,
-            case=case_obj,
-            meaning=SignatureMeaning.CONFIRMED_LEVEL,
-            password=password,
-            username=username,
-            first_in_session=first_in_session,
-        )
-        if refusal is None:
-            signature = _localization_confirm_locked(actor=actor, case=case_obj, expected_version=expected_version)
-            _signer_still_unlocked(signer)
-            return signature
-    raise refusal
+    return signing_run(
+        actor=actor,
+        case=case_obj,
+        meaning=SignatureMeaning.CONFIRMED_LEVEL,
+        password=password,
+        username=username,
+        first_in_session=first_in_session,
+        write=lambda: _localization_confirm_locked(actor=actor, case=case_obj, expected_version=expected_version),
+    )
 
 
 def _localization_confirm_locked(*, actor: User, case: Case, expected_version: int | None) -> Signature:
@@ -246,14 +274,14 @@ def _localization_confirm_locked(*, actor: User, case: Case, expected_version: i
         raise rule_error("Complete the time-out before confirming the level.")
     verdict = verdict_record(case=locked, actor=actor, trigger="localization.confirm")
     if verdict.verdict != "pass" or verdict.stage != "localization":
-        missing = "; ".join(f["message"] for f in verdict.findings if f["severity"] != "warning")
+        missing = "; ".join(f["message"] for f in blocking_findings(verdict.findings))
         raise rule_error(f"The level cannot be confirmed yet: {missing}")
     evidence = current_evidence(locked)
     assert evidence.plan is not None
     usable = [x for x in evidence.localizations if x.marker_in_place]
     if any(x.confirmed_signature_id for x in usable):
         raise rule_error("The level is already confirmed for these images.")
-    signature = _signature_create(
+    signature = signature_create(
         actor=actor,
         case=locked,
         meaning=SignatureMeaning.CONFIRMED_LEVEL,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from checklist import services
 from checklist.models import AuditEvent, Case, Localization, NearMiss
 from checklist.services.audit_verification import audit_verification_start
-from checklist.services.bulk import phase_attest_mine
+from checklist.services.checklist import phase_attest_mine
 from core.errors import ForbiddenError
 from tests.support.factories import TEST_PASSWORD
 from tests.support.quality_workflow import RANGE, dataset_build

@@ -26,6 +26,7 @@ from checklist.models import AuditEvent, Case, NearMiss, Room, User
 from checklist.periodic_tasks import periodic_tasks_sync
 from checklist.selectors import checklist_status
 from checklist.services import roles_sync, user_ensure
+from core.local_time import local_day_bounds
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.spine import Structure, parse_unit, unit_to_count
 
@@ -263,8 +264,7 @@ DUE_SOON_MRN = next(spec.mrn for spec in DEMO_CASES if spec.start == "due-soon")
 
 def demo_cases_on(day: dt.date) -> Any:
     """The demo cases scheduled on ``day`` (local time)."""
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-    end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+    start, end = local_day_bounds(day)
     return Case.objects.filter(
         patient__mrn__startswith=MRN_PREFIX, scheduled_start__gte=start, scheduled_start__lt=end
     ).order_by("room__name", "scheduled_start", "id")

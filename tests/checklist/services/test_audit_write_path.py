@@ -675,6 +675,8 @@ NOT_AUDITED: dict[str, str] = {
 # points call only the exported state changes (and the reads listed here).
 HELPERS: dict[str, str] = {
     "signing_password_require_own": "re-authentication check inside a signing service",
+    "signing_run": "the one signing flow (re-authentication, failures, lock) inside each signing service",
+    "signature_create": "writes the signature row and its MAC inside the calling signing service",
     "audit_timestamp_status": "read: the time-stamping queue's state (get_or_create of its one row)",
     "seals_pending": "read: seals waiting for a time-stamp",
     "audit_verification_running": "read: the run in progress",

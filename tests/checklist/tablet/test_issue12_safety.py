@@ -16,8 +16,7 @@ from checklist.access import roles
 from checklist.forms import AnatomyForm, ConsentForm
 from checklist.models import Case, CaseState, NearMiss, Notification, StepAttestation
 from checklist.selectors import checklist_status
-from checklist.services.bulk import phase_attest_mine
-from checklist.services.checklist import NOT_SHOWN, ONE_PERSON_ONE_ROLE, TOO_SOON
+from checklist.services.checklist import NOT_SHOWN, ONE_PERSON_ONE_ROLE, TOO_SOON, phase_attest_mine
 from core.errors import ApplicationError, ForbiddenError
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.workflow import (
