@@ -50,7 +50,7 @@ REFUSED_TRANSFER_SYNTAXES: Final = (JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLos
 
 TOO_LARGE = "The image is {size} bytes; this server accepts at most {limit}."
 NOT_DICOM = "Not a DICOM instance: {detail}"
-MISSING_UIDS = "The instance has no {name}."
+MISSING_UIDS = "Not a DICOM image instance: it has no {name}."
 NO_PIXEL_DATA = "The instance has no pixel data (Pixel Data, 7FE0,0010): it is not an image."
 UNSUPPORTED_TRANSFER_SYNTAX = "Transfer syntax {uid} ({name}) is not supported; send uncompressed or RLE lossless."
 UNDECODABLE = "The pixel data cannot be decoded: {detail}"

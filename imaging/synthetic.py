@@ -66,7 +66,8 @@ def vertebra_names(lumbar: int) -> list[str]:
 
 def _marker_target(marker: str, names: list[str]) -> tuple[str, str]:
     """('vertebra', name) or ('disc', 'L3-L4'); ValueError naming the drawn anatomy otherwise."""
-    text = marker.strip().upper().replace("–", "-").replace("/", "-")
+    text = re.sub(r"\s+", "", marker.upper()).replace("\u2013", "-").replace("/", "-")
+    text = re.sub(r"^([TL])(\d+)-(\d+)$", r"\1\2-\1\3", text)  # L4-5 -> L4-L5
     if _VERTEBRA.match(text) and text in names:
         return "vertebra", text
     found = _SEGMENT.match(text)
@@ -169,6 +170,7 @@ def lateral_lumbar(
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding="iso8859")
 
     date, time = acquired_at.strftime("%Y%m%d"), acquired_at.strftime("%H%M%S.%f")
     ds.SpecificCharacterSet = "ISO_IR 100"
