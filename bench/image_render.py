@@ -47,7 +47,7 @@ def main() -> None:
     assert Image.open(BytesIO(render())).tobytes() == Image.open(BytesIO(bare(display))).tobytes()
     samples: dict[str, list[float]] = {"render": [], "bare": [], "bare16": []}
     jobs = {"render": render, "bare": lambda: bare(display), "bare16": lambda: bare(raw16)}
-    for name, job in jobs.items():  # warm up
+    for job in jobs.values():  # warm up
         job()
     for _ in range(args.samples):
         for name, job in jobs.items():

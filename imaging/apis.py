@@ -58,7 +58,9 @@ class LevelImageSerializer(serializers.ModelSerializer):
 class UnmatchedImagesApi(APIView):
     """Images that match no case, newest first, for a radiographer (or nurse, surgeon) to assign."""
 
-    @extend_schema(operation_id="imaging_unmatched_list", responses={200: LevelImageSerializer(many=True)}, tags=["imaging"])
+    @extend_schema(
+        operation_id="imaging_unmatched_list", responses={200: LevelImageSerializer(many=True)}, tags=["imaging"]
+    )
     def get(self, request: Request) -> Response:
         policies.require(cast(User, request.user), "localization.record")
         images = selectors.unmatched_images()[:200]

@@ -45,7 +45,8 @@ class LevelImage(models.Model):
         indexes = [models.Index(fields=["case", "received_at"])]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(case__isnull=True, matched_by="") | models.Q(case__isnull=False) & ~models.Q(matched_by=""),
+                condition=models.Q(case__isnull=True, matched_by="")
+                | models.Q(case__isnull=False) & ~models.Q(matched_by=""),
                 name="imaging_level_image_matched_by_iff_case",
             ),
             models.CheckConstraint(condition=models.Q(frame__gte=1), name="imaging_level_image_frame_positive"),

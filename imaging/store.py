@@ -141,7 +141,9 @@ class DicomWebImageStore:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
-    def _request(self, path: str, *, accept: str, data: bytes | None = None, content_type: str = "") -> tuple[bytes, str]:
+    def _request(
+        self, path: str, *, accept: str, data: bytes | None = None, content_type: str = ""
+    ) -> tuple[bytes, str]:
         url = f"{self.base_url}{path}"
         if not url.startswith(("http://", "https://")):
             raise ImageStoreError("the DICOMweb URL must be http or https")
@@ -161,7 +163,9 @@ class DicomWebImageStore:
         ref = ref_of(data)
         boundary = uuid.uuid4().hex
         body = (
-            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + f"\r\n--{boundary}--\r\n".encode()
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
         )
         self._request(
             "/studies",
@@ -174,7 +178,11 @@ class DicomWebImageStore:
     def find(self, *, study_uid: str = "", accession_number: str = "", patient_id: str = "") -> list[InstanceRef]:
         query = {
             k: v
-            for k, v in (("StudyInstanceUID", study_uid), ("AccessionNumber", accession_number), ("PatientID", patient_id))
+            for k, v in (
+                ("StudyInstanceUID", study_uid),
+                ("AccessionNumber", accession_number),
+                ("PatientID", patient_id),
+            )
             if v
         }
         query["includefield"] = "0020000D,0020000E,00080018"

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
     DigitalXRayImageStorageForPresentation,
     ExplicitVRLittleEndian,
-    PYDICOM_IMPLEMENTATION_UID,
     XRayAngiographicImageStorage,
     XRayRadiofluoroscopicImageStorage,
     generate_uid,

@@ -6,46 +6,94 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('checklist', '0017_issue13_access_tokens'),
+        ("checklist", "0017_issue13_access_tokens"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LevelImage',
+            name="LevelImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sop_instance_uid', models.CharField(max_length=64, unique=True, verbose_name='SOP Instance UID')),
-                ('series_instance_uid', models.CharField(max_length=64, verbose_name='Series Instance UID')),
-                ('study_instance_uid', models.CharField(db_index=True, max_length=64, verbose_name='Study Instance UID')),
-                ('sop_class_uid', models.CharField(max_length=64, verbose_name='SOP Class UID')),
-                ('modality', models.CharField(max_length=16)),
-                ('frame', models.PositiveIntegerField(default=1, help_text='The frame read (1-based).')),
-                ('number_of_frames', models.PositiveIntegerField(default=1)),
-                ('rows', models.PositiveIntegerField()),
-                ('columns', models.PositiveIntegerField()),
-                ('pixel_sha256', models.CharField(max_length=64, verbose_name='SHA-256 of the pixel data')),
-                ('acquired_at', models.DateTimeField(blank=True, null=True)),
-                ('accession_number', models.CharField(blank=True, db_index=True, max_length=16)),
-                ('patient_id', models.CharField(blank=True, max_length=64, verbose_name='patient ID')),
-                ('calling_ae_title', models.CharField(blank=True, max_length=16)),
-                ('station_name', models.CharField(blank=True, max_length=16)),
-                ('storage_key', models.CharField(help_text='Where the image store keeps the instance.', max_length=255)),
-                ('received_at', models.DateTimeField()),
-                ('matched_by', models.CharField(blank=True, choices=[('accession', 'Accession number'), ('patient_room_time', 'Patient ID, room and time window'), ('assigned', 'Assigned by hand'), ('', 'Unmatched')], default='', max_length=20)),
-                ('unmatched_reason', models.CharField(blank=True, max_length=200)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('assigned_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('case', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='level_images', to='checklist.case')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sop_instance_uid", models.CharField(max_length=64, unique=True, verbose_name="SOP Instance UID")),
+                ("series_instance_uid", models.CharField(max_length=64, verbose_name="Series Instance UID")),
+                (
+                    "study_instance_uid",
+                    models.CharField(db_index=True, max_length=64, verbose_name="Study Instance UID"),
+                ),
+                ("sop_class_uid", models.CharField(max_length=64, verbose_name="SOP Class UID")),
+                ("modality", models.CharField(max_length=16)),
+                ("frame", models.PositiveIntegerField(default=1, help_text="The frame read (1-based).")),
+                ("number_of_frames", models.PositiveIntegerField(default=1)),
+                ("rows", models.PositiveIntegerField()),
+                ("columns", models.PositiveIntegerField()),
+                ("pixel_sha256", models.CharField(max_length=64, verbose_name="SHA-256 of the pixel data")),
+                ("acquired_at", models.DateTimeField(blank=True, null=True)),
+                ("accession_number", models.CharField(blank=True, db_index=True, max_length=16)),
+                ("patient_id", models.CharField(blank=True, max_length=64, verbose_name="patient ID")),
+                ("calling_ae_title", models.CharField(blank=True, max_length=16)),
+                ("station_name", models.CharField(blank=True, max_length=16)),
+                (
+                    "storage_key",
+                    models.CharField(help_text="Where the image store keeps the instance.", max_length=255),
+                ),
+                ("received_at", models.DateTimeField()),
+                (
+                    "matched_by",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("accession", "Accession number"),
+                            ("patient_room_time", "Patient ID, room and time window"),
+                            ("assigned", "Assigned by hand"),
+                            ("", "Unmatched"),
+                        ],
+                        default="",
+                        max_length=20,
+                    ),
+                ),
+                ("unmatched_reason", models.CharField(blank=True, max_length=200)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "assigned_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="level_images",
+                        to="checklist.case",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-pk'],
-                'indexes': [models.Index(fields=['case', 'received_at'], name='imaging_lev_case_id_69138c_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('case__isnull', True), ('matched_by', '')), models.Q(('case__isnull', False), models.Q(('matched_by', ''), _negated=True)), _connector='OR'), name='imaging_level_image_matched_by_iff_case'), models.CheckConstraint(condition=models.Q(('frame__gte', 1)), name='imaging_level_image_frame_positive')],
+                "ordering": ["-received_at", "-pk"],
+                "indexes": [models.Index(fields=["case", "received_at"], name="imaging_lev_case_id_69138c_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("case__isnull", True), ("matched_by", "")),
+                            models.Q(("case__isnull", False), models.Q(("matched_by", ""), _negated=True)),
+                            _connector="OR",
+                        ),
+                        name="imaging_level_image_matched_by_iff_case",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("frame__gte", 1)), name="imaging_level_image_frame_positive"
+                    ),
+                ],
             },
         ),
     ]

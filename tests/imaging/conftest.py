@@ -25,7 +25,9 @@ def image_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def receiver(image_dir: Path, team: Any) -> Iterator[StorageReceiver]:
     """The embedded receiver on a free port, allowing CARM1 in the team's room."""
-    server = StorageReceiver(allowed={CARM: team.room.name}, store=LocalImageStore(image_dir), max_bytes=8 * 1024 * 1024)
+    server = StorageReceiver(
+        allowed={CARM: team.room.name}, store=LocalImageStore(image_dir), max_bytes=8 * 1024 * 1024
+    )
     server.start("127.0.0.1", 0)
     try:
         yield server

@@ -74,7 +74,7 @@ def orthanc_running(folder: Path, *, modalities: dict[str, str]) -> Iterator[Ort
     }
     (folder / "orthanc.json").write_text(json.dumps(config, indent=2))
     log = (folder / "orthanc.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own binary and configuration
+    process = subprocess.Popen(
         [binary, "--no-jobs", str(folder / "orthanc.json")],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -87,7 +87,7 @@ def orthanc_running(folder: Path, *, modalities: dict[str, str]) -> Iterator[Ort
             if process.poll() is not None:
                 raise RuntimeError(f"Orthanc exited at start: {(folder / 'orthanc.log').read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/system", timeout=1) as answer:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/system", timeout=1) as answer:
                     if answer.status == 200:
                         break
             except OSError:

@@ -58,7 +58,9 @@ def test_stow_rs_stores_and_a_missing_instance_is_a_clear_error(orthanc: Orthanc
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_receiver_and_the_png_view_work_unchanged_with_orthanc_as_the_store(orthanc: Orthanc, team, settings) -> None:
+def test_the_receiver_and_the_png_view_work_unchanged_with_orthanc_as_the_store(
+    orthanc: Orthanc, team, settings
+) -> None:
     from django.test import Client
 
     from imaging.models import LevelImage

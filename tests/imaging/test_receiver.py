@@ -69,7 +69,9 @@ def test_an_image_that_matches_nothing_waits_with_its_reason(team: Team, receive
     assert any("another patient ID" in r for r in reasons)
 
 
-def test_the_same_instance_twice_is_one_record_and_different_pixels_under_its_uid_are_refused(team: Team, receiver, send) -> None:
+def test_the_same_instance_twice_is_one_record_and_different_pixels_under_its_uid_are_refused(
+    team: Team, receiver, send
+) -> None:
     ds = small(patient_id="X1")
     assert send(ds).Status == dicom.STATUS_SUCCESS
     assert send(ds).Status == dicom.STATUS_SUCCESS
@@ -85,7 +87,9 @@ def test_an_unknown_calling_ae_title_is_rejected_at_association(team: Team, rece
     with caplog.at_level(logging.WARNING, logger="imaging.receiver"):
         assoc = c_store(receiver.port, small(), calling="INTRUDER")
     assert assoc.is_rejected
-    assert assoc.acceptor.primitive.result == 0x01 and assoc.acceptor.primitive.diagnostic == 0x03  # calling AE not recognised
+    assert (
+        assoc.acceptor.primitive.result == 0x01 and assoc.acceptor.primitive.diagnostic == 0x03
+    )  # calling AE not recognised
     assert "INTRUDER" in caplog.text
     assert c_echo(receiver.port) == 0x0000  # still serving
     assert not LevelImage.objects.exists()

@@ -36,10 +36,19 @@ def test_a_marker_that_is_not_in_the_drawn_anatomy_is_refused(marker: str) -> No
         lateral_lumbar(lumbar=5, marker=marker, rows=256, columns=256)
 
 
-@pytest.mark.parametrize("modality,sop_class", [("DX", "1.2.840.10008.5.1.4.1.1.1.1"), ("XA", "1.2.840.10008.5.1.4.1.1.12.1"), ("RF", "1.2.840.10008.5.1.4.1.1.12.2")])
+@pytest.mark.parametrize(
+    "modality,sop_class",
+    [
+        ("DX", "1.2.840.10008.5.1.4.1.1.1.1"),
+        ("XA", "1.2.840.10008.5.1.4.1.1.12.1"),
+        ("RF", "1.2.840.10008.5.1.4.1.1.12.2"),
+    ],
+)
 def test_the_instance_carries_realistic_tags_and_round_trips_as_a_part10_file(modality: str, sop_class: str) -> None:
     at = dt.datetime(2026, 3, 4, 9, 15, 30, 250000, tzinfo=dt.UTC)
-    ds, _ = lateral_lumbar(accession="RL42", patient_id="MRN1", acquired_at=at, modality=modality, rows=256, columns=256)
+    ds, _ = lateral_lumbar(
+        accession="RL42", patient_id="MRN1", acquired_at=at, modality=modality, rows=256, columns=256
+    )
     buffer = BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     back = dcmread(BytesIO(buffer.getvalue()))
@@ -49,7 +58,9 @@ def test_the_instance_carries_realistic_tags_and_round_trips_as_a_part10_file(mo
     assert back.AcquisitionDate == "20260304" and back.AcquisitionTime.startswith("091530")
     assert back.AcquisitionDateTime.startswith("20260304091530.250000")
     assert len({back.StudyInstanceUID, back.SeriesInstanceUID, back.SOPInstanceUID}) == 3
-    assert back.BitsStored == BITS_STORED and back.BitsAllocated == 16 and back.PhotometricInterpretation == "MONOCHROME2"
+    assert (
+        back.BitsStored == BITS_STORED and back.BitsAllocated == 16 and back.PhotometricInterpretation == "MONOCHROME2"
+    )
     assert float(back.WindowCenter) > 0 and float(back.WindowWidth) > 0 and back.VOILUTFunction == "LINEAR"
     assert back.pixel_array.dtype == np.uint16 and back.pixel_array.max() < 2**BITS_STORED
 

@@ -34,7 +34,9 @@ def receive(store: LocalImageStore, **kwargs: Any) -> tuple[LevelImage, Any]:
     ds, layout = lateral_lumbar(rows=512, columns=512, **kwargs)
     data = dicom.part10_bytes(ds)
     checked = dicom.check(dicom.parse_file(data, max_bytes=10**8), transfer_syntax=str(ds.file_meta.TransferSyntaxUID))
-    image = level_image_receive(actor=None, checked=checked, data=data, calling_ae_title="CARM1", room_name="OR 1", store=store).image
+    image = level_image_receive(
+        actor=None, checked=checked, data=data, calling_ae_title="CARM1", room_name="OR 1", store=store
+    ).image
     return image, layout
 
 
@@ -101,8 +103,13 @@ def test_assignment_refuses_bad_input_with_field_reasons(team: Team, store, make
     assert "case_id" in api.post(url, {"case_id": 999999, "version": 1}, format="json").json()["errors"]
     other = api.post(url, {"case_id": case.pk, "version": 1}, format="json")
     assert other.status_code == 400 and "patient" in other.json()["errors"]["case_id"][0]
-    assert api.post("/api/v1/imaging/images/999999/assign/", {"case_id": case.pk, "version": 1}, format="json").status_code == 404
+    assert (
+        api.post("/api/v1/imaging/images/999999/assign/", {"case_id": case.pk, "version": 1}, format="json").status_code
+        == 404
+    )
     quality = APIClient()
     quality.force_authenticate(team.quality)
     assert quality.get("/api/v1/imaging/unmatched/").status_code == 403
-    assert LevelImage.objects.get().case is None and not AuditEvent.objects.filter(action=actions.IMAGE_ASSIGNED).exists()
+    assert (
+        LevelImage.objects.get().case is None and not AuditEvent.objects.filter(action=actions.IMAGE_ASSIGNED).exists()
+    )
