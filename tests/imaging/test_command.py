@@ -35,7 +35,7 @@ def test_the_command_answers_c_echo_on_its_port_and_stops_on_interrupt(tmp_path:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "IMAGING_STORAGE_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "dicom_receive", "--port", str(port), "--allow", "CARM1=OR 1"],
         cwd=ROOT,
         env=env,
