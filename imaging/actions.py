@@ -6,5 +6,6 @@ from typing import Final
 
 IMAGE_RECEIVED: Final = "imaging.image_received"
 IMAGE_ASSIGNED: Final = "imaging.image_assigned"
+IMAGE_READ: Final = "imaging.image_read"
 
-ACTIONS: Final[tuple[str, ...]] = (IMAGE_RECEIVED, IMAGE_ASSIGNED)
+ACTIONS: Final[tuple[str, ...]] = (IMAGE_RECEIVED, IMAGE_ASSIGNED, IMAGE_READ)

@@ -7,4 +7,5 @@ from imaging import apis
 urlpatterns = [
     path("imaging/unmatched/", apis.UnmatchedImagesApi.as_view(), name="imaging-unmatched"),
     path("imaging/images/<int:image_id>/assign/", apis.ImageAssignApi.as_view(), name="imaging-image-assign"),
+    path("imaging/images/<int:image_id>/reads/", apis.ImageReadApi.as_view(), name="imaging-image-read"),
 ]

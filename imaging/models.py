@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from checklist.models import Case, User
+from checklist.models import Case, Localization, Reference, User
 
 
 class MatchedBy(models.TextChoices):
@@ -54,3 +54,26 @@ class LevelImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.modality} {self.sop_instance_uid}"
+
+
+class ImageRead(models.Model):
+    """A count made by tapping on a level image: the reference first, then each vertebra up to
+    the marker. It binds the image to the localization it produced (whose count is the taps')."""
+
+    image = models.OneToOneField(LevelImage, on_delete=models.PROTECT, related_name="read")
+    localization = models.OneToOneField(Localization, on_delete=models.PROTECT, related_name="image_read")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="image_reads")
+    reference = models.CharField(max_length=10, choices=Reference.choices)
+    taps = models.JSONField(help_text="[[column, row], ...] in image pixels; the first is the reference.")
+    count = models.PositiveSmallIntegerField()
+    read_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(count__gte=1), name="imaging_image_read_count_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"read of {self.image_id}: {self.count} from {self.reference}"

@@ -9,11 +9,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from checklist import audit, policies
+from checklist import services as checklist_services
 from checklist.models import Case, User
-from config.api_errors import ConflictError, field_error
+from config.api_errors import ApplicationError, ConflictError, field_error
 from imaging import actions
 from imaging.dicom import STATUS_STORE_FAILED, STATUS_UID_CONFLICT, UID_CONFLICT, CheckedImage, ImageRefused
-from imaging.models import LevelImage, MatchedBy
+from imaging.models import ImageRead, LevelImage, MatchedBy
 from imaging.selectors import case_match
 from imaging.store import ImageStore, ImageStoreError
 
@@ -23,6 +24,14 @@ ALREADY_MATCHED = "This image already belongs to a case."
 STALE_IMAGE = "The image changed since you saw it; here is its current state."
 OTHER_PATIENT = "The image's patient ID is not this case's patient: it cannot be assigned to this case."
 STORE_FAILED = "The image could not be stored; nothing was kept."
+NOT_THIS_CASE = "This image does not belong to this case."
+UNMATCHED = "This image is not assigned to a case yet: assign it first."
+BEFORE_TIME_OUT = "This image was taken before the time-out was completed: take a new level image."
+NO_ACQUISITION_TIME = "This image has no acquisition time, so it cannot be shown to be taken after the time-out."
+ALREADY_READ = "This image was already used for a count: take a new level image to count again."
+TAPS_SHAPE = "Tap the reference first, then each vertebra up to the marker: a list of [x, y] points, 2 to {most}."
+TAP_OUTSIDE = "Tap {n} is outside the image ({columns} x {rows} pixels)."
+MOST_TAPS = 40
 
 
 @dataclass(frozen=True)
@@ -145,3 +154,101 @@ def level_image_assign(*, actor: User, image: LevelImage, case: Case, version: i
             action=actions.IMAGE_ASSIGNED, actor=actor, case=case, obj=current, before=before, after=_summary(current)
         )
     return current
+
+
+def _taps_check(taps: object, image: LevelImage) -> list[list[float]]:
+    if not isinstance(taps, list) or not 2 <= len(taps) <= MOST_TAPS:
+        raise field_error("taps", TAPS_SHAPE.format(most=MOST_TAPS))
+    points = []
+    for n, tap in enumerate(taps, start=1):
+        if (
+            not isinstance(tap, list | tuple)
+            or len(tap) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in tap)
+        ):
+            raise field_error("taps", TAPS_SHAPE.format(most=MOST_TAPS))
+        x, y = float(tap[0]), float(tap[1])
+        if not (0 <= x < image.columns and 0 <= y < image.rows):
+            raise field_error("taps", TAP_OUTSIDE.format(n=n, columns=image.columns, rows=image.rows))
+        points.append([round(x, 1), round(y, 1)])
+    return points
+
+
+def image_read_record(
+    *,
+    actor: User,
+    image: LevelImage,
+    case: Case,
+    phase: str,
+    reference: str,
+    taps: object,
+    label: str,
+    marker_in_place: bool,
+    read_by: User,
+    side: str = "",
+    expected_version: int | None = None,
+) -> ImageRead:
+    """A count made by tapping on the image: the reference, then each vertebra up to the marker.
+    The count (taps after the reference) is recorded as the case's localization through the
+    checklist's own service, so the level check runs on it; the read binds image and localization.
+    Refused: an image of another case or none, taken before the time-out, or already counted."""
+    policies.require(actor, "localization.record", case)
+    with transaction.atomic():
+        current = LevelImage.objects.select_for_update().get(pk=image.pk)
+        if current.case_id is None:
+            raise ApplicationError(UNMATCHED, errors={"image": [UNMATCHED]})
+        if current.case_id != case.pk:
+            raise ApplicationError(NOT_THIS_CASE, errors={"image": [NOT_THIS_CASE]})
+        points = _taps_check(taps, current)
+        time_out = Case.objects.get(pk=case.pk).time_out_completed_at
+        if time_out is not None:
+            if current.acquired_at is None:
+                raise ApplicationError(NO_ACQUISITION_TIME, errors={"image": [NO_ACQUISITION_TIME]})
+            if current.acquired_at < time_out:
+                raise ApplicationError(BEFORE_TIME_OUT, errors={"image": [BEFORE_TIME_OUT]})
+        if ImageRead.objects.filter(image=current).exists():
+            raise ApplicationError(ALREADY_READ, errors={"image": [ALREADY_READ]})
+        localization = checklist_services.localization_record(
+            actor=actor,
+            case=case,
+            phase=phase,
+            reference=reference,
+            count=len(points) - 1,
+            label=label,
+            marker_in_place=marker_in_place,
+            read_by=read_by,
+            side=side,
+            expected_version=expected_version,
+        )
+        read = ImageRead(
+            image=current,
+            localization=localization,
+            case=case,
+            reference=reference,
+            taps=points,
+            count=len(points) - 1,
+            read_by=read_by,
+            recorded_by=actor,
+            recorded_at=timezone.now(),
+        )
+        read.full_clean()
+        read.save()
+        audit.append(
+            action=actions.IMAGE_READ,
+            actor=actor,
+            case=case,
+            obj=read,
+            after={
+                "localization_id": localization.pk,
+                "sop_instance_uid": current.sop_instance_uid,
+                "series_instance_uid": current.series_instance_uid,
+                "study_instance_uid": current.study_instance_uid,
+                "frame": current.frame,
+                "pixel_sha256": current.pixel_sha256,
+                "reference": reference,
+                "taps": points,
+                "count": read.count,
+                "read_by": read_by.pk,
+            },
+        )
+    return read
