@@ -81,3 +81,16 @@ def case_images(case: Case) -> QuerySet[LevelImage]:
 
 def image_get(pk: int) -> LevelImage | None:
     return LevelImage.objects.select_related("case").filter(pk=pk).first()
+
+
+def count_ladder(case: Case) -> list[tuple[str, int, int]]:
+    """(lumbar vertebra, count from the sacrum, count from C2) for this patient's recorded
+    anatomy (five lumbar and twelve thoracic vertebrae when none is recorded), top-down."""
+    from checklist.models import AnatomyRecord
+
+    current = AnatomyRecord.objects.filter(case=case, superseded_at__isnull=True)
+    anatomy = current.order_by("-recorded_at", "-pk").first()
+    lumbar = anatomy.lumbar if anatomy else 5
+    thoracic = anatomy.thoracic if anatomy else 12
+    # C2 is the reference (0): C3..C7 count 1..5, then the thoracic vertebrae, then L1 onward.
+    return [(f"L{k}", lumbar - k + 1, 5 + thoracic + k) for k in range(1, lumbar + 1)]
