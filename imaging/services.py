@@ -144,8 +144,7 @@ def level_image_assign(*, actor: User, image: LevelImage, case: Case, version: i
             raise field_error("case_id", OTHER_PATIENT)
         before = _summary(current)
         current.case = case
-        current.matched_by = MatchedBy.ASSIGNED
-        current.unmatched_reason = ""
+        current.matched_by = MatchedBy.ASSIGNED  # unmatched_reason stays: why it needed a hand
         current.assigned_by = actor
         current.version += 1
         current.full_clean(validate_unique=False)

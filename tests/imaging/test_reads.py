@@ -128,6 +128,12 @@ def test_an_unassigned_image_or_someone_elses_case_is_refused(team: Team, store,
     stranger = APIClient()
     stranger.force_authenticate(make_user(username="elsewhere"))
     assert post_read(stranger, image, taps_from_sacrum_to(layout, "L2")).status_code == 403
-    LevelImage.objects.filter(pk=image.pk).update(case=None, matched_by="")  # test setup: an unmatched image
-    response = post_read(api, image, taps_from_sacrum_to(layout, "L2"))
+    ds, _ = lateral_lumbar(rows=512, columns=512, patient_id="NOT-ON-THE-LIST")
+    data = dicom.part10_bytes(ds)
+    checked = dicom.check(dicom.parse_file(data, max_bytes=10**8), transfer_syntax=str(ds.file_meta.TransferSyntaxUID))
+    unmatched = level_image_receive(
+        actor=None, checked=checked, data=data, calling_ae_title="CARM1", room_name=case.room.name, store=store
+    ).image
+    assert unmatched.case is None
+    response = post_read(api, unmatched, taps_from_sacrum_to(layout, "L2"))
     assert response.status_code == 400 and "assign it first" in response.json()["errors"]["image"][0]
