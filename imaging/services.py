@@ -148,7 +148,8 @@ def level_image_assign(*, actor: User, image: LevelImage, case: Case, version: i
         current.assigned_by = actor
         current.version += 1
         current.full_clean(validate_unique=False)
-        current.save()
+        # Only these columns may move (migration 0003; the application role may update no other).
+        current.save(update_fields=["case", "matched_by", "assigned_by", "version"])
         audit.append(
             action=actions.IMAGE_ASSIGNED, actor=actor, case=case, obj=current, before=before, after=_summary(current)
         )
