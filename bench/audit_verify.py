@@ -23,6 +23,7 @@ import sys
 import time
 
 from bench.common import django_setup, print_table
+from checklist.audit import canonical
 
 CASES = 100
 # The synthetic events name attestations far above any real row's id: the reconciliation compares
@@ -37,7 +38,8 @@ def build_trail(total: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from checklist import audit, roles, services
+    from checklist import audit, services
+    from checklist.access import roles
     from checklist.models import Room
     from tests.support.factories import UserFactory
 
@@ -108,7 +110,7 @@ def measure(repeat: int = 5) -> tuple[int, int, dict[str, float]]:
     from checklist.models import AuditEvent
 
     rows = list(AuditEvent.objects.order_by("chain", "seq").values_list(*audit.HASHED_FIELDS))
-    payloads = [audit._payload(row) for row in rows]
+    payloads = [canonical._payload(row) for row in rows]
     blobs = [audit.canonical_json(p) for p in payloads]
     n = len(rows)
     report = audit.verify()

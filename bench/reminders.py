@@ -26,7 +26,7 @@ def main() -> None:
     from django.utils import timezone
 
     from checklist.models import Case, Notification, Reminder, ReminderRule, ReminderState
-    from checklist.services.reminders import reminders_sweep
+    from checklist.reminders.sync import reminders_sweep
     from tests.support.workflow import case_schedule, team_create
 
     team = team_create()

@@ -21,7 +21,8 @@ CASES_PER_SURGEON = 3
 
 
 def seed(manifest_path: Path) -> dict[str, Any]:
-    from checklist import roles, services
+    from checklist import services
+    from checklist.access import roles
     from checklist.services.tokens import token_create
     from tests.support.factories import TEST_PASSWORD, UserFactory
     from tests.support.workflow import Team, case_schedule, evidence_record, team_create, theatre_for

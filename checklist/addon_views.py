@@ -19,11 +19,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 
-from checklist import roles, services
+from checklist import services
+from checklist.access import roles
+from checklist.access.policies import can, user_roles
 from checklist.models import Procedure, Room, User
-from checklist.policies import can, user_roles
 from checklist.serializers import CaseScheduleInputSerializer
-from config.api_errors import ApplicationError
+from core.errors import ApplicationError
 
 
 def _rooms_for(user: User) -> Any:

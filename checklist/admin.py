@@ -12,9 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from knox.models import AuthToken
 
 from checklist import audit
+from checklist.audit.catalogue import AuditAction
 from checklist.models import ReminderRule, Room, User, WorkerHeartbeat
 from checklist.services.accounts import user_password_admin_set
-from checklist.services.reminders import reminders_resync_open_cases
+from checklist.services.case_writes import reminders_resync_open_cases
 from checklist.services.signatures import signing_unlock
 
 AUDITED_USER_FIELDS = ("username", "full_name", "email", "is_active", "is_staff", "is_superuser")
@@ -78,7 +79,7 @@ class RightLevelUserAdmin(UserAdmin):
         after = _user_snapshot(form.instance)
         if before != after or getattr(request, "_rightlevel_password_changed", False):
             audit.append(
-                action="user.updated" if change else "user.created",
+                action=AuditAction.USER_UPDATED if change else AuditAction.USER_CREATED,
                 actor=cast(User, request.user),
                 obj=form.instance,
                 object_type="User",
@@ -108,7 +109,7 @@ class ReminderRuleAdmin(admin.ModelAdmin):
         before = {name: form.initial.get(name) for name in form.changed_data} if change else None
         super().save_model(request, obj, form, change)
         audit.append(
-            action="reminder_rule.changed",
+            action=AuditAction.REMINDER_RULE_CHANGED,
             actor=cast(User, request.user),
             obj=obj,
             before=before,
@@ -130,7 +131,7 @@ class RoomAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         after = sorted(form.instance.staff.values_list("username", flat=True))
         audit.append(
-            action="room.updated" if change else "room.created",
+            action=AuditAction.ROOM_UPDATED if change else AuditAction.ROOM_CREATED,
             actor=cast(User, request.user),
             obj=form.instance,
             before={"name": form.initial.get("name"), "staff": before} if change else None,

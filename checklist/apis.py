@@ -24,12 +24,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checklist import policies, selectors, services
+from checklist import selectors, services
 from checklist import serializers as s
-from checklist.auth_forms import address_throttled_message, sign_in_address_throttled
-from checklist.levels import level_evaluate
+from checklist.access import policies
+from checklist.access.sign_in import address_throttled_message, sign_in_address_throttled
+from checklist.level_check import level_evaluate
 from checklist.models import Case, User
-from checklist.services.access import (
+from checklist.services.record_access import (
     REFUSED_BAD_INPUT,
     REFUSED_THROTTLED,
     access_case_open,
@@ -38,8 +39,8 @@ from checklist.services.access import (
 )
 from checklist.services.tokens import REVOKED_LOGOUT, token_create, token_id, token_revoke
 from checklist.views import LOCKED_OUT
-from config.api_errors import ApplicationError, ForbiddenError
-from config.api_parsers import FormParser, JSONParser
+from core.errors import ApplicationError, ForbiddenError
+from core.parsers import FormParser, JSONParser
 from levelverify.serializers import ErrorResponseSerializer
 
 BAD_CREDENTIALS = "Unable to sign in with the username and password given."

@@ -11,7 +11,10 @@ class ChecklistConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from checklist import signals  # noqa: F401  (connects the post_migrate handlers)
-        from checklist.db_roles import grants_after_migrate
+        from checklist import (  # noqa: F401
+            signals,  # connects the post_migrate and sign-in handlers
+            tasks,  # registers the tasks, which services queue by name (core.queue)
+        )
+        from checklist.audit.db_roles import grants_after_migrate
 
-        post_migrate.connect(grants_after_migrate, dispatch_uid="checklist.db_roles.grants")
+        post_migrate.connect(grants_after_migrate, dispatch_uid="checklist.audit.db_roles.grants")

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from checklist.middleware import PASSIVE_HEADER, inactivity_timeout_seconds
+from core.middleware import PASSIVE_HEADER, inactivity_timeout_seconds
 
 
 def session_timeout(request: HttpRequest) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from django.http import HttpRequest
 def _sync_after_migrate(sender: AppConfig, **kwargs: Any) -> None:
     if sender.name != "checklist":
         return
-    from checklist.schedules import periodic_tasks_sync
+    from checklist.periodic_tasks import periodic_tasks_sync
+    from checklist.reminders.sync import reminder_rules_sync
     from checklist.services import roles_sync
-    from checklist.services.reminders import reminder_rules_sync
 
     roles_sync()
     periodic_tasks_sync()
@@ -43,7 +43,7 @@ def request_channel(request: HttpRequest | None) -> str:
 
 @receiver(user_logged_in, dispatch_uid="checklist.access.signed_in")
 def _signed_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    from checklist.services.access import access_sign_in
+    from checklist.services.record_access import access_sign_in
 
     access_sign_in(user=user, channel=request_channel(request))
 
@@ -52,7 +52,7 @@ def _signed_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
 def _sign_in_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    from checklist.services.access import access_sign_in_fail
+    from checklist.services.record_access import access_sign_in_fail
 
     username = credentials.get("username")
     access_sign_in_fail(username=username if isinstance(username, str) else "", channel=request_channel(request))
@@ -62,7 +62,7 @@ def _sign_in_failed(
 def _signed_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if user is None:  # the session had no user: nobody signed out
         return
-    from checklist.services.access import access_sign_out
+    from checklist.services.record_access import access_sign_out
 
     reason = str(getattr(request, LOGOUT_REASON_ATTR, "")) if request is not None else ""
     access_sign_out(user=user, channel=request_channel(request), reason=reason)

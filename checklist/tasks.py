@@ -46,18 +46,12 @@ def audit_verify_nightly(self: Any) -> dict[str, Any]:
     the whole trail and reconciles the records. A broken trail is logged at CRITICAL with the first broken event; the
     seal is taken anyway (earlier seals keep vouching for what they recorded). The result goes to
     the quality officers."""
-    from checklist.services.audit_verification import audit_verification_execute, audit_verification_start
+    from checklist.services.audit_verification import audit_verification_nightly
 
-    run, created = audit_verification_start(actor=None, enqueue=lambda run_id: None)
+    run, created = audit_verification_nightly(task_id=self.request.id or "")
     if not created:
         logger.warning("RightLevel nightly verification skipped: run %s is still in progress", run.pk)
         return {"skipped": True, "running": run.pk}
-    from django.conf import settings
-    from django.utils import timezone
-
-    full = timezone.localdate().weekday() == settings.AUDIT_FULL_VERIFY_WEEKDAY
-    run = audit_verification_execute(run_id=run.pk, task_id=self.request.id or "", incremental=not full)
-    _tell_quality_officers(run)
     return {
         "ok": run.ok,
         "events": run.checked_events,
@@ -70,41 +64,11 @@ def audit_verify_nightly(self: Any) -> dict[str, Any]:
     }
 
 
-def _tell_quality_officers(run: Any) -> None:
-    """The nightly result goes to the quality officers through the reminder outbox."""
-    from django.utils import timezone
-
-    from checklist import reminder_rules
-    from checklist.services.reminders import system_reminder_create
-
-    verdict = "intact" if run.ok else "BROKEN"
-    body = f"Verification run {run.pk}: {run.checked_events} events checked, trail {verdict}."
-    if run.seal is not None:
-        # The seal's hash leaves the database here: a copy to compare with if the trail is ever doubted.
-        body += (
-            f"\nSealed: seal #{run.seal.seq}, hash {run.seal.seal_hash}, "
-            f"{len(run.seal.heads)} chain(s) moved since the previous seal."
-        )
-    if run.anchor_seal is not None:
-        body += f"\nNewest time-stamped seal: #{run.anchor_seal.seq}, hash {run.anchor_seal.seal_hash}."
-    if run.scope != "full" and run.start_seal is not None:
-        body += f"\nIncremental run: events since time-stamped seal #{run.start_seal.seq} (records not reconciled)."
-    if not run.ok:
-        body += f"\nFirst broken event: {run.first_problem}\nProblems found: {run.problems_count}."
-    system_reminder_create(
-        rule_code=reminder_rules.AUDIT_NIGHTLY,
-        occurrence=timezone.localdate().isoformat(),
-        subject=f"Nightly audit verification: trail {verdict}",
-        body=body,
-    )
-
-
 def _seal(*, task_id: str | None, task: str) -> dict[str, Any]:
-    from checklist.services.audit_timestamps import audit_timestamps_take
+    from checklist.services.audit_timestamps import audit_seal_and_stamp
 
     with audit.audit_context(request_id=task_id or "", client=f"celery {task}"):
-        seal = audit.seal()
-        stamps = audit_timestamps_take()
+        seal, stamps = audit_seal_and_stamp()
     logger.info("RightLevel audit sealed: seal #%d, %d chains, %d events", seal.seq, len(seal.heads), seal.event_count)
     return {
         "seal": seal.seq,
@@ -129,8 +93,8 @@ def tokens_expired_purge(self: Any) -> int:
 @shared_task(name="checklist.tasks.reminders_sweep", ignore_result=True, acks_late=True)
 def reminders_sweep() -> dict[str, int]:
     """Deliver due reminders. Safe to run on many workers at once (rows are claimed)."""
-    from checklist.services.deliveries import deliveries_due, deliveries_kick
-    from checklist.services.reminders import reminders_sweep as sweep
+    from checklist.reminders.delivery import deliveries_due, deliveries_kick
+    from checklist.reminders.sync import reminders_sweep as sweep
 
     # In-app first, committed batch by batch; the external channels are separate tasks, so this
     # one never waits on a mail relay or a pager.
@@ -149,7 +113,7 @@ def reminders_sweep() -> dict[str, int]:
 @shared_task(name="checklist.tasks.deliveries_send", ignore_result=True, acks_late=True)
 def deliveries_send(channel: str | None = None) -> dict[str, int]:
     """Send the due e-mails or webhooks of the outbox (each with its own timeout and backoff)."""
-    from checklist.services.deliveries import deliveries_send as send
+    from checklist.reminders.delivery import deliveries_send as send
 
     result = send(channel=channel)
     if result.sent or result.retried or result.failed:
@@ -161,7 +125,7 @@ def deliveries_send(channel: str | None = None) -> dict[str, int]:
 @shared_task(name="checklist.tasks.quality_daily_digest", ignore_result=True, acks_late=True)
 def quality_daily_digest() -> int:
     """Yesterday's near misses and incomplete checklists, to every quality officer."""
-    from checklist.services.digest import daily_digest_create
+    from checklist.reminders.digest import daily_digest_create
 
     return len(daily_digest_create())
 

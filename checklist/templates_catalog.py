@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from checklist.roles import ANESTHESIA, NURSE, RADIOGRAPHER, SURGEON
+from checklist.access.roles import ANESTHESIA, NURSE, RADIOGRAPHER, SURGEON
 
 PHASES: Final[tuple[str, ...]] = ("sign_in", "time_out", "localization", "sign_out")
 PHASE_LABELS: Final[dict[str, str]] = {

@@ -20,5 +20,5 @@ urlpatterns = [
     path("cases/<int:case_id>/levels-preview", views.LevelsPreviewView.as_view(), name="levels-preview"),
     path("cases/<int:case_id>/consents/<int:consent_id>/scan", views.ConsentScanView.as_view(), name="consent-scan"),
     path("notifications/", views.NotificationsView.as_view(), name="notifications"),
-    path("quality/", include("checklist.quality.urls")),
+    path("quality/", include("quality.urls")),
 ]

@@ -26,23 +26,25 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 
-from checklist import forms, page_selectors, roles, selectors, services, uploads
-from checklist.auth_forms import LoginForm, address_throttled_message, sign_in_address_throttled
-from checklist.levels import anatomy_of, current_evidence
+from checklist import forms, selectors, services, uploads
+from checklist.access import roles
+from checklist.access.policies import can, require
+from checklist.access.sign_in import LoginForm, address_throttled_message, sign_in_address_throttled
+from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import Case, Consent, User
-from checklist.policies import can, require
-from checklist.services.access import (
+from checklist.selectors import tablet as page_selectors
+from checklist.services.adverse_events import adverse_event_record
+from checklist.services.bulk import phase_attest_mine
+from checklist.services.checklist import PHASE_WORDS
+from checklist.services.record_access import (
     REFUSED_BAD_INPUT,
     REFUSED_THROTTLED,
     access_case_open,
     access_export,
     access_sign_in_fail,
 )
-from checklist.services.adverse_events import adverse_event_record
-from checklist.services.bulk import phase_attest_mine
-from checklist.services.checklist import PHASE_WORDS
 from checklist.services.signatures import SIGNING_FAILURE_LIMIT
-from config.api_errors import ApplicationError, ConflictError, LockedError, field_error
+from core.errors import ApplicationError, ConflictError, LockedError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE, UNILATERAL_SIDES
 from levelverify.spine import (
     NotationError,
@@ -688,7 +690,7 @@ class NotificationsView(LoginRequiredMixin, View):
         return render(request, "checklist/notifications.html", {"items": items, "form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from checklist.services.reminders import notification_mark_read, notification_preference_set
+        from checklist.reminders.notifications import notification_mark_read, notification_preference_set
 
         user = _actor(request)
         if request.POST.get("action") == "preferences":

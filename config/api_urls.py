@@ -11,6 +11,6 @@ urlpatterns = [
     path("auth/token/revoke/", checklist_apis.TokenRevokeApi.as_view(), name="api-token-revoke"),
     path("", include("levelverify.urls")),
     path("", include("checklist.api_urls")),
-    path("", include("checklist.quality.api_urls")),
+    path("", include("quality.api_urls")),
     path("", include("imaging.api_urls")),
 ]

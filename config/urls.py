@@ -9,8 +9,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from checklist import views as checklist_views
 
 # /api/ answers a URL no route matches (and an unexpected error) in its JSON error shape.
-handler404 = "config.api_errors.page_not_found"
-handler500 = "config.api_errors.server_error"
+handler404 = "core.exception_handler.page_not_found"
+handler500 = "core.exception_handler.server_error"
 
 urlpatterns = [
     path("healthz", checklist_views.HealthView.as_view(), name="healthz"),

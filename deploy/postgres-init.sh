@@ -3,7 +3,7 @@
 # bootstrap superuser, which nothing else uses. Creates the two roles RightLevel needs:
 #   rightlevel_owner  owns the database and every table; only `migrate` connects as it;
 #   rightlevel_app    what web, worker and beat connect as: no superuser, owns nothing, granted
-#                     only what it needs after each migrate (checklist/db_roles.py).
+#                     only what it needs after each migrate (checklist/audit/db_roles.py).
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
   -v owner_password="$POSTGRES_OWNER_PASSWORD" -v app_password="$POSTGRES_APP_PASSWORD" <<'SQL'

@@ -1,11 +1,13 @@
-"""Audit action names of the imaging app (one place, to be folded into the action catalogue)."""
+"""Audit actions of the imaging app: members of the trail's one catalogue (checklist.audit.catalogue)."""
 
 from __future__ import annotations
 
 from typing import Final
 
-IMAGE_RECEIVED: Final = "imaging.image_received"
-IMAGE_ASSIGNED: Final = "imaging.image_assigned"
-IMAGE_READ: Final = "imaging.image_read"
+from checklist.audit.catalogue import AuditAction
 
-ACTIONS: Final[tuple[str, ...]] = (IMAGE_RECEIVED, IMAGE_ASSIGNED, IMAGE_READ)
+IMAGE_RECEIVED: Final = AuditAction.LEVEL_IMAGE_RECEIVED
+IMAGE_ASSIGNED: Final = AuditAction.LEVEL_IMAGE_ASSIGNED
+IMAGE_READ: Final = AuditAction.LEVEL_IMAGE_READ
+
+ACTIONS: Final[tuple[AuditAction, ...]] = (IMAGE_RECEIVED, IMAGE_ASSIGNED, IMAGE_READ)

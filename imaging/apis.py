@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checklist import policies
+from checklist.access import policies
 from checklist.models import Case, LocalizationPhase, Reference, User
-from config.api_errors import ApplicationError, field_error
+from core.errors import ApplicationError, field_error
 from imaging import selectors, services
 from imaging.models import LevelImage
 from levelverify.serializers import ErrorResponseSerializer

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checklist import audit, policies
+from checklist import audit
 from checklist import services as checklist_services
+from checklist.access import policies
 from checklist.models import Case, User
-from config.api_errors import ApplicationError, ConflictError, field_error
+from core.errors import ApplicationError, ConflictError, field_error
 from imaging import actions
 from imaging.dicom import STATUS_STORE_FAILED, STATUS_UID_CONFLICT, UID_CONFLICT, CheckedImage, ImageRefused
 from imaging.models import ImageRead, LevelImage, MatchedBy

@@ -16,9 +16,9 @@ from django.views import View
 from django.views.decorators.http import require_GET
 from pydicom import dcmread
 
-from checklist import policies
+from checklist.access import policies
 from checklist.models import LocalizationPhase, Reference, User
-from config.api_errors import ApplicationError, ForbiddenError
+from core.errors import ApplicationError, ForbiddenError
 from imaging import selectors, services
 from imaging.render import render_png
 from imaging.store import ImageStoreError, InstanceRef, image_store

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_parsers import JSONParser, read_limited
+from core.parsers import JSONParser, read_limited
 from levelverify.check import check_levels
 from levelverify.errors import NON_FIELD_ERRORS, LevelInputError
 from levelverify.serializers import (

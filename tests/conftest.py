@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from checklist import roles
+from checklist.access import roles
 from checklist.models import User
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.workflow import Team, team_create
@@ -67,7 +67,7 @@ def redis_url() -> str:
 
 def _protected_tables() -> list[str]:
     """Tables whose triggers refuse a flush: the audit trail and the append-only clinical records."""
-    from checklist.db_roles import APPEND_ONLY_TABLES, record_rules
+    from checklist.audit.db_roles import APPEND_ONLY_TABLES, record_rules
 
     return [*APPEND_ONLY_TABLES, *record_rules()]
 

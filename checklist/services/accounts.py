@@ -11,11 +11,13 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
-from checklist import audit, roles
+from checklist import audit
+from checklist.access import roles
+from checklist.audit.catalogue import AuditAction
 from checklist.models import User
-from checklist.services.common import now
+from checklist.services.case_writes import now
 from checklist.services.tokens import REVOKED_PASSWORD_CHANGED, REVOKED_PASSWORD_SET, tokens_revoke_all
-from config.api_errors import ForbiddenError, LockedError
+from core.errors import ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ def user_password_admin_set(*, actor: User, user: User) -> User:
     locked.password_set_by_admin_at = now()
     locked.save(update_fields=["password", "password_set_by_admin_at"])
     audit.append(
-        action="user.password_set",
+        action=AuditAction.USER_PASSWORD_SET,
         actor=actor,
         obj=locked,
         object_type="User",
@@ -59,7 +61,7 @@ def user_password_change_own(*, actor: User) -> User:
     locked.password_set_by_admin_at = None
     locked.save(update_fields=["password", "password_set_by_admin_at"])
     audit.append(
-        action="user.password_changed",
+        action=AuditAction.USER_PASSWORD_CHANGED,
         actor=locked,
         obj=locked,
         object_type="User",

@@ -12,14 +12,16 @@ import logging
 
 from django.db import transaction
 
-from checklist import audit, roles
-from checklist.levels import current_evidence
+from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import require
+from checklist.audit.catalogue import AuditAction
+from checklist.level_check import current_evidence
 from checklist.models import AdverseEvent, Case, DeliveryChannel, Notification, SignatureMeaning, User
-from checklist.policies import require
+from checklist.reminders.delivery import delivery_enqueue
 from checklist.selectors import wrong_level_stop_only
+from checklist.services.case_writes import case_lock, now, rule_error
 from checklist.services.cases import case_state_commit
-from checklist.services.common import case_lock, now, rule_error
-from checklist.services.deliveries import delivery_enqueue
 from checklist.services.signatures import _signature_create, _signer_authenticate, _signer_still_unlocked
 
 logger = logging.getLogger(__name__)
@@ -111,7 +113,7 @@ def _adverse_event_write(*, actor: User, case: Case, statement: str, expected_ve
         [Notification(user=u, case=locked, title=title, body=body, link=link, created_at=now()) for u in recipients]
     )
     audit.append(
-        action="adverse_event.recorded",
+        action=AuditAction.ADVERSE_EVENT_RECORDED,
         actor=actor,
         case=locked,
         obj=event,

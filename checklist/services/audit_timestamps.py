@@ -1,4 +1,4 @@
-"""Time-stamping the audit seals with the RFC 3161 authority at TSA_URL (checklist/timestamps.py).
+"""Time-stamping the audit seals with the RFC 3161 authority at TSA_URL (checklist/audit/timestamps.py).
 
 ``audit_timestamps_take`` is called after a seal commits (the Celery seal task, ``seal_audit``,
 the verification runs): it asks the TSA for a token for every seal still pending, oldest first,
@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checklist import audit, timestamps
+from checklist import audit
+from checklist.audit import timestamps
 from checklist.models import AuditSeal, AuditSealTimestamp, AuditTimestampStatus, User
 
 logger = logging.getLogger(__name__)
@@ -125,3 +126,10 @@ def _status_record(*, error: str, stamped: bool) -> None:
         if stamped:
             status.last_success_at = now
     status.save()
+
+
+def audit_seal_and_stamp() -> tuple[AuditSeal, TimestampRun]:
+    """Seal every chain head that moved, then time-stamp the pending seals (the periodic seal task).
+    A TSA that is down leaves the seals pending; the seal never waits for it."""
+    new = audit.seal()
+    return new, audit_timestamps_take()

@@ -16,16 +16,23 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from checklist import audit
+from checklist.access.policies import require
+from checklist.audit.catalogue import AuditAction
 from checklist.models import AuditSeal, AuditSealTimestamp, AuditVerificationRun, User
-from checklist.policies import require
+from checklist.reminders import rules as reminder_rules
+from checklist.reminders.sync import system_reminder_create
 from checklist.services.audit_timestamps import audit_timestamps_take
+from core.queue import task_named
 
 logger = logging.getLogger(__name__)
+
+AUDIT_VERIFY_RUN_TASK = "checklist.tasks.audit_verify_run"
 
 # The run's row is written every this many events (audit.verify reports every PROGRESS_EVERY).
 PROGRESS_WRITE_EVERY = 5000
@@ -58,7 +65,7 @@ def audit_verification_start(
         started_at=timezone.now(), requested_by=actor, total_events=audit.event_count()
     )
     audit.append(
-        action="audit.verification_requested",
+        action=AuditAction.AUDIT_VERIFICATION_REQUESTED,
         actor=actor,
         obj=run,
         after={"run": run.pk, "events": run.total_events},
@@ -69,9 +76,7 @@ def audit_verification_start(
 
 def _enqueue(run_id: int, enqueue: Callable[[int], Any] | None) -> None:
     if enqueue is None:
-        from checklist.tasks import audit_verify_run
-
-        enqueue = audit_verify_run.delay
+        enqueue = task_named(AUDIT_VERIFY_RUN_TASK).delay
     try:
         enqueue(run_id)
     except Exception as exc:  # the broker is down: say so on the run, do not 500
@@ -80,6 +85,43 @@ def _enqueue(run_id: int, enqueue: Callable[[int], Any] | None) -> None:
             _finish_failed(run_id, NOT_QUEUED.format(error=type(exc).__name__))
         else:
             raise  # the task ran (eagerly) and failed after finishing: not a queueing problem
+
+
+def audit_verification_nightly(*, task_id: str) -> tuple[AuditVerificationRun, bool]:
+    """The nightly run (beat, 02:00): start a run (or return the one still running, with False),
+    verify (incremental except on AUDIT_FULL_VERIFY_WEEKDAY, when it verifies the whole trail and
+    reconciles the records), seal, and send the result to the quality officers."""
+    run, created = audit_verification_start(actor=None, enqueue=lambda run_id: None)
+    if not created:
+        return run, False
+    full = timezone.localdate().weekday() == settings.AUDIT_FULL_VERIFY_WEEKDAY
+    run = audit_verification_execute(run_id=run.pk, task_id=task_id, incremental=not full)
+    audit_verification_report_send(run)
+    return run, True
+
+
+def audit_verification_report_send(run: AuditVerificationRun) -> None:
+    """The nightly result goes to the quality officers through the reminder outbox."""
+    verdict = "intact" if run.ok else "BROKEN"
+    body = f"Verification run {run.pk}: {run.checked_events} events checked, trail {verdict}."
+    if run.seal is not None:
+        # The seal's hash leaves the database here: a copy to compare with if the trail is ever doubted.
+        body += (
+            f"\nSealed: seal #{run.seal.seq}, hash {run.seal.seal_hash}, "
+            f"{len(run.seal.heads)} chain(s) moved since the previous seal."
+        )
+    if run.anchor_seal is not None:
+        body += f"\nNewest time-stamped seal: #{run.anchor_seal.seq}, hash {run.anchor_seal.seal_hash}."
+    if run.scope != "full" and run.start_seal is not None:
+        body += f"\nIncremental run: events since time-stamped seal #{run.start_seal.seq} (records not reconciled)."
+    if not run.ok:
+        body += f"\nFirst broken event: {run.first_problem}\nProblems found: {run.problems_count}."
+    system_reminder_create(
+        rule_code=reminder_rules.AUDIT_NIGHTLY,
+        occurrence=timezone.localdate().isoformat(),
+        subject=f"Nightly audit verification: trail {verdict}",
+        body=body,
+    )
 
 
 def incremental_start() -> AuditSeal | None:
@@ -144,7 +186,7 @@ def audit_verification_execute(*, run_id: int, task_id: str = "", incremental: b
         run.anchor_seal = anchor if anchor is not None and report.timestamps.newest_seq is not None else None
         run.save()
         audit.append(
-            action="audit.verified",
+            action=AuditAction.AUDIT_VERIFIED,
             actor=None,
             obj=run,
             after={
@@ -178,4 +220,6 @@ def _finish_failed(run_id: int, message: str) -> None:
     run.finished_at = timezone.now()
     run.first_problem = message
     run.save(update_fields=["finished_at", "first_problem"])
-    audit.append(action="audit.verification_failed", actor=None, obj=run, after={"run": run.pk, "error": message})
+    audit.append(
+        action=AuditAction.AUDIT_VERIFICATION_FAILED, actor=None, obj=run, after={"run": run.pk, "error": message}
+    )

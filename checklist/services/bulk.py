@@ -6,11 +6,11 @@ from datetime import datetime
 
 from django.db import transaction
 
+from checklist.access.policies import require
 from checklist.models import Case, StepAttestation, User
-from checklist.policies import require
 from checklist.selectors import checklist_status
+from checklist.services.case_writes import rule_error
 from checklist.services.checklist import phase_shown_check, step_attest
-from checklist.services.common import rule_error
 
 
 @transaction.atomic

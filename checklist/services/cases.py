@@ -9,8 +9,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from checklist import audit, roles
-from checklist.levels import level_evaluate
+from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import require, visible_cases
+from checklist.audit.catalogue import AuditAction
+from checklist.level_check import level_evaluate
 from checklist.models import (
     AdverseEvent,
     Case,
@@ -23,12 +26,11 @@ from checklist.models import (
     Room,
     User,
 )
-from checklist.policies import require, visible_cases
+from checklist.reminders.sync import reminders_sync
 from checklist.selectors import StepStatus, case_in_room, phase_complete
-from checklist.services.common import case_lock, case_touch, now, rule_error
-from checklist.services.reminders import reminders_sync
+from checklist.services.case_writes import case_lock, case_touch, now, rule_error
 from checklist.templates_catalog import get_template
-from config.api_errors import ForbiddenError, field_error
+from core.errors import ForbiddenError, field_error
 
 NEAR_MISS_KIND_BY_CODE = {
     "CONSENT_MISMATCH": "consent",
@@ -68,7 +70,7 @@ def room_ensure(*, actor: User | None, name: str, staff: Iterable[User] = ()) ->
         raise field_error("name", "Name the room.")
     room, created = Room.objects.get_or_create(name=name)
     if created:
-        audit.append(action="room.created", actor=actor, obj=room, after={"name": room.name})
+        audit.append(action=AuditAction.ROOM_CREATED, actor=actor, obj=room, after={"name": room.name})
     present = dict(room.staff.values_list("pk", "username"))
     added = sorted({u.username for u in staff if u.pk not in present})
     if added:
@@ -76,7 +78,7 @@ def room_ensure(*, actor: User | None, name: str, staff: Iterable[User] = ()) ->
         for user in staff:
             user.access_forget()
         audit.append(
-            action="room.staff_added",
+            action=AuditAction.ROOM_STAFF_ADDED,
             actor=actor,
             obj=room,
             before={"staff": sorted(present.values())},
@@ -117,7 +119,7 @@ def case_schedule(
         patient = Patient(mrn=mrn, family_name=family_name, given_name=given_name, date_of_birth=date_of_birth)
         patient.full_clean()
         patient.save()
-        audit.append(action="patient.registered", actor=actor, obj=patient, after=_patient_json(patient))
+        audit.append(action=AuditAction.PATIENT_REGISTERED, actor=actor, obj=patient, after=_patient_json(patient))
     elif (patient.family_name, patient.given_name, patient.date_of_birth) != (family_name, given_name, date_of_birth):
         # Only someone who may already see this patient learns that the MRN is taken; to anyone
         # else the answer must not confirm that a patient with this MRN exists.
@@ -147,7 +149,7 @@ def case_schedule(
         started_by=actor,
     )
     audit.append(
-        action="case.scheduled",
+        action=AuditAction.CASE_SCHEDULED,
         actor=actor,
         case=case,
         obj=case,
@@ -162,7 +164,7 @@ def case_schedule(
             "checklist_template": f"{run.template_code} v{run.template_version}",
         },
     )
-    verdict_record(case=case, actor=actor, trigger="case.scheduled")
+    verdict_record(case=case, actor=actor, trigger=AuditAction.CASE_SCHEDULED)
     reminders_sync(case)
     return case
 
@@ -201,7 +203,7 @@ def case_patient_in_room(*, actor: User, case: Case | int, expected_version: int
     case_state_recompute(case)
     case_touch(case, fields=("patient_in_room_at", "state"))
     audit.append(
-        action="case.patient_in_room",
+        action=AuditAction.CASE_PATIENT_IN_ROOM,
         actor=actor,
         case=case,
         obj=case,
@@ -225,7 +227,7 @@ def case_state_commit(
     case_touch(case, evidence=evidence, fields=("state",))
     if case.state != before_state:
         audit.append(
-            action="case.state_changed",
+            action=AuditAction.CASE_STATE_CHANGED,
             actor=actor,
             case=case,
             obj=case,
@@ -284,16 +286,16 @@ def verdict_record(*, case: Case, actor: User | None, trigger: str) -> LevelVerd
         fields.append("open_stop_verdict")
         if near_miss is not None:
             audit.append(
-                action="near_miss.recorded",
+                action=AuditAction.NEAR_MISS_RECORDED,
                 actor=actor,
                 case=case,
                 obj=near_miss,
                 after={"kind": near_miss.kind, "codes": near_miss.codes, "resolution": near_miss.resolution},
             )
     case.save(update_fields=fields)
-    if before != verdict.verdict or trigger == "case.scheduled":
+    if before != verdict.verdict or trigger == AuditAction.CASE_SCHEDULED:
         audit.append(
-            action="level_check.verdict",
+            action=AuditAction.LEVEL_CHECK_VERDICT,
             actor=actor,
             case=case,
             obj=verdict,

@@ -15,14 +15,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from checklist import audit
-from checklist.levels import current_evidence
+from checklist.access.policies import require, user_roles
+from checklist.audit.catalogue import AuditAction
+from checklist.level_check import current_evidence
 from checklist.models import Case, PlanVersion, StepAttestation, User
-from checklist.policies import require, user_roles
 from checklist.selectors import StepStatus, checklist_status, checklist_template, wrong_level_acknowledged
+from checklist.services.case_writes import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, case_state_recompute, verdict_record
-from checklist.services.common import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.templates_catalog import PHASE_LABELS, StepTemplate
-from config.api_errors import ConflictError, ForbiddenError, field_error
+from core.errors import ConflictError, ForbiddenError, field_error
 
 # Evidence key -> findings that mean it is missing or disagreeing.
 BLOCKING_FINDINGS = {
@@ -196,7 +197,7 @@ def step_attest(
             "This step was just attested on another device.", extra={"current": case_state_summary(case)}
         ) from exc
     audit.append(
-        action="step.attested",
+        action=AuditAction.STEP_ATTESTED,
         actor=actor,
         case=case,
         obj=attestation,
@@ -228,7 +229,7 @@ def localization_pass_check(case: Case, *, actor: User, status: list[StepStatus]
     case.localization_passed_at = now()
     case.save(update_fields=["localization_passed_at"])
     audit.append(
-        action="localization.passed",
+        action=AuditAction.LOCALIZATION_PASSED,
         actor=actor,
         case=case,
         obj=case,
@@ -262,14 +263,14 @@ def time_out_complete(*, actor: User, case: Case | int, expected_version: int | 
     case.time_out_completed_at = now()
     case.save(update_fields=["time_out_completed_at"])
     audit.append(
-        action="time_out.completed",
+        action=AuditAction.TIME_OUT_COMPLETED,
         actor=actor,
         case=case,
         obj=case,
         after={"time_out_completed_at": case.time_out_completed_at, "phase": PHASE_LABELS["time_out"]},
     )
     # The check now runs at the localization stage (an image with the marker in place is needed).
-    verdict_record(case=case, actor=actor, trigger="time_out.completed")
+    verdict_record(case=case, actor=actor, trigger=AuditAction.TIME_OUT_COMPLETED)
     case_state_commit(case, actor=actor, before_state=case.state, evidence=True)
     return case
 
@@ -299,7 +300,7 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
     case_state_recompute(case)
     case_touch(case, fields=("state",))
     audit.append(
-        action="sign_out.completed",
+        action=AuditAction.SIGN_OUT_COMPLETED,
         actor=actor,
         case=case,
         obj=case,

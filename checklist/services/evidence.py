@@ -14,7 +14,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from checklist import audit, uploads
-from checklist.levels import anatomy_of, current_evidence
+from checklist.access.policies import require
+from checklist.audit.catalogue import AuditAction
+from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import (
     AdverseEvent,
     AnatomyRecord,
@@ -27,11 +29,10 @@ from checklist.models import (
     StepAttestation,
     User,
 )
-from checklist.policies import require
 from checklist.selectors import checklist_template
+from checklist.services.case_writes import case_lock, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, verdict_record
-from checklist.services.common import case_lock, case_touch, now, rule_error
-from config.api_errors import ApplicationError, field_error
+from core.errors import ApplicationError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.errors import LevelInputError
 from levelverify.spine import (
@@ -113,7 +114,7 @@ def _void_dependent(case: Case, *, record: str, actor: User, reason: str) -> int
         voided_phases.add(attestation.phase)
         voided += 1
         audit.append(
-            action="step.voided",
+            action=AuditAction.STEP_VOIDED,
             actor=actor,
             case=case,
             obj=attestation,
@@ -190,7 +191,7 @@ def plan_revise(
         withdrawn = Localization.objects.filter(case=case, superseded_at__isnull=True)
         for localization in withdrawn:
             audit.append(
-                action="localization.withdrawn",
+                action=AuditAction.LOCALIZATION_WITHDRAWN,
                 actor=actor,
                 case=case,
                 obj=localization,
@@ -198,14 +199,14 @@ def plan_revise(
             )
         withdrawn.update(superseded_at=at)
     audit.append(
-        action="plan.revised" if previous else "plan.created",
+        action=AuditAction.PLAN_REVISED if previous else AuditAction.PLAN_CREATED,
         actor=actor,
         case=case,
         obj=plan,
         before=_plan_json(previous) if previous else None,
         after=_plan_json(plan),
     )
-    _after_evidence_change(case, actor=actor, record="plan", trigger="plan.revised")
+    _after_evidence_change(case, actor=actor, record="plan", trigger=AuditAction.PLAN_REVISED)
     return plan
 
 
@@ -277,14 +278,14 @@ def consent_record(
     previous = _supersede(Consent, case, at)
     consent.save()
     audit.append(
-        action="consent.recorded",
+        action=AuditAction.CONSENT_RECORDED,
         actor=actor,
         case=case,
         obj=consent,
         before=_consent_json(previous) if previous else None,
         after=_consent_json(consent),
     )
-    _after_evidence_change(case, actor=actor, record="consent", trigger="consent.recorded")
+    _after_evidence_change(case, actor=actor, record="consent", trigger=AuditAction.CONSENT_RECORDED)
     return consent
 
 
@@ -349,14 +350,14 @@ def marking_record(
     previous = _supersede(SiteMarking, case, at)
     marking.save()
     audit.append(
-        action="marking.recorded",
+        action=AuditAction.MARKING_RECORDED,
         actor=actor,
         case=case,
         obj=marking,
         before={"region": previous.region, "side": previous.side} if previous else None,
         after={"region": region, "side": side, "marked_by": marked_by.username},
     )
-    _after_evidence_change(case, actor=actor, record="marking", trigger="marking.recorded")
+    _after_evidence_change(case, actor=actor, record="marking", trigger=AuditAction.MARKING_RECORDED)
     return marking
 
 
@@ -392,7 +393,7 @@ def imaging_record(
     previous = _supersede(PreopImaging, case, at)
     imaging.save()
     audit.append(
-        action="imaging.recorded",
+        action=AuditAction.IMAGING_RECORDED,
         actor=actor,
         case=case,
         obj=imaging,
@@ -404,7 +405,7 @@ def imaging_record(
             "reviewed_by": reviewed_by.username,
         },
     )
-    _after_evidence_change(case, actor=actor, record="preop_imaging", trigger="imaging.recorded")
+    _after_evidence_change(case, actor=actor, record="preop_imaging", trigger=AuditAction.IMAGING_RECORDED)
     return imaging
 
 
@@ -446,7 +447,7 @@ def anatomy_record(
     previous = _supersede(AnatomyRecord, case, at)
     record.save()
     audit.append(
-        action="anatomy.recorded",
+        action=AuditAction.ANATOMY_RECORDED,
         actor=actor,
         case=case,
         obj=record,
@@ -455,7 +456,7 @@ def anatomy_record(
     )
     if previous is None or anatomy_of(previous) != anatomy:
         _supersede_counts_after_anatomy_change(case, actor=actor, at=at)
-    _after_evidence_change(case, actor=actor, record="anatomy", trigger="anatomy.recorded")
+    _after_evidence_change(case, actor=actor, record="anatomy", trigger=AuditAction.ANATOMY_RECORDED)
     return record
 
 
@@ -471,7 +472,7 @@ def _supersede_counts_after_anatomy_change(case: Case, *, actor: User, at: Any) 
         return
     for previous in counted:
         audit.append(
-            action="localization.superseded",
+            action=AuditAction.LOCALIZATION_SUPERSEDED,
             actor=actor,
             case=case,
             obj=previous,
@@ -483,7 +484,7 @@ def _supersede_counts_after_anatomy_change(case: Case, *, actor: User, at: Any) 
         case.anatomy_changed_after_count_at = at
         case.save(update_fields=["anatomy_changed_after_count_at"])
     audit.append(
-        action="anatomy.changed_after_count",
+        action=AuditAction.ANATOMY_CHANGED_AFTER_COUNT,
         actor=actor,
         case=case,
         obj=case,
@@ -570,7 +571,7 @@ def localization_record(
         )
         for previous in replaced:
             audit.append(
-                action="localization.superseded",
+                action=AuditAction.LOCALIZATION_SUPERSEDED,
                 actor=actor,
                 case=case,
                 obj=previous,
@@ -580,7 +581,7 @@ def localization_record(
         replaced.update(superseded_at=localization.recorded_at)
     localization.save()
     audit.append(
-        action="localization.recorded",
+        action=AuditAction.LOCALIZATION_RECORDED,
         actor=actor,
         case=case,
         obj=localization,
@@ -596,7 +597,7 @@ def localization_record(
             "plan_version": evidence.plan.number,
         },
     )
-    _after_evidence_change(case, actor=actor, record="localization", trigger="localization.recorded")
+    _after_evidence_change(case, actor=actor, record="localization", trigger=AuditAction.LOCALIZATION_RECORDED)
     return localization
 
 
@@ -618,7 +619,7 @@ def localization_mark_durable(
     localization.version += 1
     localization.save(update_fields=["durable_mark_placed", "version"])
     audit.append(
-        action="localization.durable_mark_placed",
+        action=AuditAction.LOCALIZATION_DURABLE_MARK_PLACED,
         actor=actor,
         case=case,
         obj=localization,
@@ -649,12 +650,12 @@ def treated_levels_record(*, actor: User, case: Case | int, levels: str, expecte
         case.procedure_ended_at = now()
     case.save(update_fields=["treated_levels", "procedure_ended_at"])
     audit.append(
-        action="treated_levels.recorded",
+        action=AuditAction.TREATED_LEVELS_RECORDED,
         actor=actor,
         case=case,
         obj=case,
         before={"treated_levels": before or None},
         after={"treated_levels": canonical},
     )
-    _after_evidence_change(case, actor=actor, record="treated_levels", trigger="treated_levels.recorded")
+    _after_evidence_change(case, actor=actor, record="treated_levels", trigger=AuditAction.TREATED_LEVELS_RECORDED)
     return case

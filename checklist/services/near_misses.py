@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from checklist import audit, roles
+from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import require, user_roles
+from checklist.audit.catalogue import AuditAction
 from checklist.models import NearMiss, User
-from checklist.policies import require, user_roles
-from config.api_errors import ConflictError, ForbiddenError, field_error
+from core.errors import ConflictError, ForbiddenError, field_error
 
 ONLY_QUALITY_OFFICERS = "Only a quality officer may write the learning note of a near miss."
 NOTE_CHANGED = "Someone else changed this learning note since you opened it. Review it and try again."
@@ -44,7 +46,7 @@ def near_miss_annotate(
     locked.learning_note = note
     locked.save(update_fields=["learning_note"])
     audit.append(
-        action="near_miss.annotated",
+        action=AuditAction.NEAR_MISS_ANNOTATED,
         actor=actor,
         case=locked.case,
         obj=locked,

@@ -13,8 +13,11 @@ from typing import Any
 
 from django.db import transaction
 
-from checklist import audit, roles
-from checklist.levels import content_hash, current_evidence, plan_content
+from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import require
+from checklist.audit.catalogue import AuditAction
+from checklist.level_check import content_hash, current_evidence, localization_content, plan_content
 from checklist.models import (
     Case,
     DeliveryChannel,
@@ -25,13 +28,12 @@ from checklist.models import (
     SigningFailure,
     User,
 )
-from checklist.policies import require
+from checklist.reminders.delivery import delivery_enqueue
 from checklist.services.accounts import signing_password_require_own
+from checklist.services.case_writes import case_lock, now, rule_error
 from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.checklist import localization_pass_check
-from checklist.services.common import case_lock, now, rule_error
-from checklist.services.deliveries import delivery_enqueue
-from config.api_errors import ApplicationError, ForbiddenError, LockedError
+from core.errors import ApplicationError, ForbiddenError, LockedError
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def _signing_failure_record(*, signer: User, case: Case, meaning: str) -> int:
     SigningFailure.objects.create(user=signer, at=now(), case=case)
     failures = SigningFailure.objects.filter(user=signer, cleared_at__isnull=True).count()
     audit.append(
-        action="signature.failed",
+        action=AuditAction.SIGNATURE_FAILED,
         actor=signer,
         case=case,
         obj=signer,
@@ -64,7 +66,7 @@ def _signing_failure_record(*, signer: User, case: Case, meaning: str) -> int:
         signer.signing_locked_at = now()
         signer.save(update_fields=["signing_locked_at"])
         audit.append(
-            action="signature.locked",
+            action=AuditAction.SIGNATURE_LOCKED,
             actor=signer,
             case=case,
             obj=signer,
@@ -143,7 +145,7 @@ def _signature_create(*, actor: User, case: Case, meaning: str, subject: Any, co
     audit.signature_key(signature)
     signature.save(force_insert=True)
     audit.append(
-        action="signature.signed",
+        action=AuditAction.SIGNATURE_SIGNED,
         actor=actor,
         case=case,
         obj=signature,
@@ -209,25 +211,6 @@ def _plan_sign_locked(*, actor: User, case: Case, plan_number: int, expected_ver
     verdict_record(case=locked, actor=actor, trigger="plan.signed")
     case_state_commit(locked, actor=actor, before_state=before_state, evidence=True)
     return signature
-
-
-def localization_content(case: Case, localizations: list[Localization], plan: PlanVersion) -> dict[str, Any]:
-    return {
-        "case_id": case.pk,
-        "plan_version": plan.number,
-        "plan_levels": plan.levels,
-        "plan_side": plan.side,
-        "localizations": [
-            {
-                "id": x.pk,
-                "reference": x.reference,
-                "count": x.count,
-                "label": x.label,
-                "marker_in_place": x.marker_in_place,
-            }
-            for x in localizations
-        ],
-    }
 
 
 def localization_confirm(
@@ -299,7 +282,7 @@ def signing_unlock(*, actor: User, user: User, reason: str) -> User:
     locked.save(update_fields=["signing_locked_at"])
     SigningFailure.objects.filter(user=locked, cleared_at__isnull=True).update(cleared_at=now())
     audit.append(
-        action="signature.unlocked",
+        action=AuditAction.SIGNATURE_UNLOCKED,
         actor=actor,
         obj=locked,
         object_type="User",

@@ -6,7 +6,6 @@ created it."""
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Any
 
@@ -14,21 +13,16 @@ from django.db import transaction
 from knox.models import AuthToken
 
 from checklist import audit
-from checklist.models import AuditEvent, User
-from checklist.services.common import now
-
-TOKEN_ID_LENGTH = 8
+from checklist.audit.catalogue import AuditAction
+from checklist.audit.tokens import token_id, token_trailed  # noqa: F401 - re-exported
+from checklist.models import User
+from checklist.services.case_writes import now
 
 # Why a token stopped working (the event's reason).
 REVOKED_LOGOUT = "logout"
 REVOKED_PASSWORD_CHANGED = "password changed by its user"  # noqa: S105 (a reason, not a secret)
 REVOKED_PASSWORD_SET = "password set by an administrator"  # noqa: S105
 REVOKED_EXPIRED = "expired"
-
-
-def token_id(token: AuthToken) -> str:
-    """The public name of a token in the trail and the logs: a digest prefix, useless to sign in."""
-    return token.digest[:TOKEN_ID_LENGTH]
 
 
 def _token_json(token: AuthToken) -> dict[str, Any]:
@@ -43,7 +37,7 @@ def token_create(*, actor: User, user: User, channel: str = "api") -> tuple[Auth
     token, plaintext = AuthToken.objects.create(user=user)
     key = audit.audit_keys()[0]
     audit.append(
-        action="token.created",
+        action=AuditAction.TOKEN_CREATED,
         actor=actor,
         object_type="AuthToken",
         object_id=token_id(token),
@@ -55,38 +49,6 @@ def token_create(*, actor: User, user: User, channel: str = "api") -> tuple[Auth
         },
     )
     return token, plaintext
-
-
-def token_trailed(token: AuthToken) -> bool:
-    """Whether ``token`` was issued by RightLevel: a genuine (keyed, unaltered) ``token.created``
-    event names it, its user and its expiry, with the keyed binding of its digest. A row the
-    application role (or a SQL injection) inserted into the token table has none."""
-    if token.digest in _TRAILED:
-        return True
-    keys = audit.audit_keys_by_id()
-    for event in AuditEvent.objects.filter(
-        chain=audit.SYSTEM_CHAIN, action="token.created", object_type="AuthToken", object_id=token_id(token)
-    ):
-        after = event.after if isinstance(event.after, dict) else {}
-        key = keys.get(str(after.get("binding_key_id", "")))
-        if (
-            key is not None
-            and hmac.compare_digest(str(after.get("binding", "")), audit.token_binding(token.digest, key))
-            and after.get("user") == token.user.username
-            and after.get("expires_at") == audit.jsonable(token.expiry)
-            and audit.event_genuine(event)
-        ):
-            if len(_TRAILED) >= _TRAILED_MAX:
-                _TRAILED.clear()
-            _TRAILED.add(token.digest)
-            return True
-    return False
-
-
-# Digests already found in the trail, per process: the trail is append-only, so a token once
-# found stays found (a revoked one is gone from the token table and never reaches this check).
-_TRAILED: set[str] = set()
-_TRAILED_MAX = 10_000
 
 
 @transaction.atomic
@@ -117,7 +79,7 @@ def _revoke(*, actor: User | None, tokens: list[AuthToken], reason: str) -> None
         before = _token_json(token)
         AuthToken.objects.filter(digest=token.digest).delete()
         audit.append(
-            action="token.revoked",
+            action=AuditAction.TOKEN_REVOKED,
             actor=actor,
             object_type="AuthToken",
             object_id=before["token_id"],

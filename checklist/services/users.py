@@ -8,13 +8,15 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
-from checklist import audit, roles
+from checklist import audit
+from checklist.access import roles
+from checklist.audit.catalogue import AuditAction
 from checklist.models import User, WorkerHeartbeat
 
 
 @transaction.atomic
 def roles_sync() -> dict[str, list[str]]:
-    """Make each role group hold exactly the permissions ``checklist.roles`` gives it."""
+    """Make each role group hold exactly the permissions ``checklist.access.roles`` gives it."""
     permissions = {
         p.codename: p
         for p in Permission.objects.filter(
@@ -61,7 +63,9 @@ def user_create(
     user.save()
     user.groups.set(Group.objects.filter(name__in=role_names))
     user.access_forget()
-    audit.append(action="user.created", actor=actor, obj=user, object_type="User", after=_user_json(user, role_names))
+    audit.append(
+        action=AuditAction.USER_CREATED, actor=actor, obj=user, object_type="User", after=_user_json(user, role_names)
+    )
     return user
 
 
@@ -122,7 +126,7 @@ def user_ensure(
     after = _user_json(existing, role_names)
     if after != before or password_changed:
         audit.append(
-            action="user.updated",
+            action=AuditAction.USER_UPDATED,
             actor=actor,
             obj=existing,
             object_type="User",

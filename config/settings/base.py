@@ -24,7 +24,7 @@ SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-chang
 # keys are derived from SECRET_KEY as seals were before AUDIT_KEY existed.
 AUDIT_KEY = env.str("AUDIT_KEY", default="")
 AUDIT_KEY_FALLBACKS: list[str] = env.list("AUDIT_KEY_FALLBACKS", default=[])
-# RFC 3161 time-stamps of the audit seals (checklist/timestamps.py, docs/audit.md "Time-stamps").
+# RFC 3161 time-stamps of the audit seals (checklist/audit/timestamps.py, docs/audit.md "Time-stamps").
 # TSA_URL: the time-stamping authority (empty: time-stamping off, and verify_audit says so).
 # TSA_CERTIFICATE: a PEM file with the TSA's certificate and the CA chain it is verified against.
 TSA_URL = env.str("TSA_URL", default="")
@@ -66,23 +66,24 @@ INSTALLED_APPS = [
     "csp",
     "checklist",
     "levelverify",
+    "quality",
     "imaging",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "checklist.middleware.PermissionsPolicyMiddleware",
+    "core.middleware.PermissionsPolicyMiddleware",
     # Before anything reads the body: a request over RIGHTLEVEL_MAX_REQUEST_BYTES gets 413.
-    "checklist.middleware.RequestSizeLimitMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "checklist.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Responses to signed-in users are never cached (shared tablets).
-    "checklist.middleware.PrivateNoStoreMiddleware",
-    "checklist.middleware.InactivityLogoutMiddleware",
+    "core.middleware.PrivateNoStoreMiddleware",
+    "core.middleware.InactivityLogoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -131,7 +132,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Least-privilege roles on PostgreSQL (checklist/db_roles.py, README "Deployment"): migrate runs as
+# Least-privilege roles on PostgreSQL (checklist/audit/db_roles.py, README "Deployment"): migrate runs as
 # the owner role with DATABASE_APP_ROLE naming the role the application connects as, which is then
 # granted only what it needs. DATABASE_ASSUME_ROLE makes a session log in as one role and run as
 # another (SET ROLE); the test suite uses it to run as the application role.
@@ -159,7 +160,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Automatic logoff (HIPAA 164.312(a)(2)(iii)): a session with no user activity for this many
-# minutes is ended. Background polls do not count as activity (see checklist.middleware).
+# minutes is ended. Background polls do not count as activity (see core.middleware).
 RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES = env.int("INACTIVITY_TIMEOUT_MINUTES", default=15)
 # The largest request body accepted (a 20 MB consent scan and its form fit): larger gets 413.
 RIGHTLEVEL_MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=21 * 1024 * 1024)
@@ -182,7 +183,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 # elsewhere can lock a nurse out with five requests, yet a username tried from one address is
 # locked after LOGIN_FAILURE_LIMIT failures. Shared OR tablets sit behind one address: an address
 # lock at that limit would lock out a whole theatre suite, so spraying many usernames from one
-# address is refused by a separate, much higher per-address limit (checklist.auth_forms).
+# address is refused by a separate, much higher per-address limit (checklist.access.sign_in).
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
@@ -191,7 +192,7 @@ RIGHTLEVEL_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", 
 # Behind the compose proxy (BEHIND_PROXY=True) the client's address is the X-Forwarded-For the
 # proxy sets; otherwise REMOTE_ADDR. Never set it where clients can reach gunicorn directly.
 RIGHTLEVEL_BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
-AXES_CLIENT_IP_CALLABLE = "checklist.auth_forms.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.request_context.client_address"
 # axes.W006 warns about username-only locks; ours is username and address, plus the address limit.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
@@ -243,16 +244,16 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with a WWW-Authenticate header.
-        # django-rest-knox tokens: hashed in the database, expiring (checklist/authentication.py).
-        "checklist.authentication.ExpiringTokenAuthentication",
+        # django-rest-knox tokens: hashed in the database, expiring (checklist/access/authentication.py).
+        "checklist.access.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # DRF's JSON parser with a body size limit and a 400 for JSON nested too deep (config/api_parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["config.api_parsers.JSONParser"],
+    # DRF's JSON parser with a body size limit and a 400 for JSON nested too deep (core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # API tokens (django-rest-knox; its settings are documented as REST_KNOX): only a

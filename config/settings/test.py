@@ -12,7 +12,7 @@ SECRET_KEY = "test-secret-key-not-used-anywhere-else-0123456789abcdefghijklmnop"
 AUDIT_KEY = "test-audit-key-not-used-anywhere-else-0123456789abcdefghijklmnopq"
 AUDIT_KEY_FALLBACKS = []
 # Time-stamping is off unless a test turns it on with the local TSA that scripts/test starts
-# (RIGHTLEVEL_TEST_TSA_URL, tests/checklist/test_audit_timestamps.py).
+# (RIGHTLEVEL_TEST_TSA_URL, tests/checklist/audit/test_audit_timestamps.py).
 TSA_URL = ""
 TSA_CERTIFICATE = ""
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

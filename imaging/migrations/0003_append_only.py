@@ -1,7 +1,7 @@
 """Level images and the reads made on them are part of the clinical record: append-only, with
 checklist migration 0013's triggers. On a level image only the assignment columns move, once
 (an unmatched image gets its case), and the version goes up; a read never changes.
-checklist/db_roles.py grants the application role SELECT, INSERT and UPDATE of those columns only."""
+checklist/audit/db_roles.py grants the application role SELECT, INSERT and UPDATE of those columns only."""
 
 import importlib
 

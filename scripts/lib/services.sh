@@ -86,7 +86,7 @@ services_start() {
     _PG_STARTED=1
     # Two roles, as in production: the owner runs the migrations (and, in tests, creates the test
     # database, so it may create databases); the application role owns nothing and is granted only
-    # what it needs after each migrate (checklist/db_roles.py). Neither is a superuser. The suite
+    # what it needs after each migrate (checklist/audit/db_roles.py). Neither is a superuser. The suite
     # logs in as the owner and runs as the application role (tests/conftest.py).
     "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
       -c "CREATE ROLE rightlevel_owner LOGIN CREATEDB NOSUPERUSER NOCREATEROLE" \

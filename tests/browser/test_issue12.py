@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
-from checklist import roles, services
+from checklist import services
+from checklist.access import roles
 from checklist.models import AdverseEvent, Case, CaseState, NearMiss, StepAttestation
 from checklist.selectors import checklist_status
 from tests.browser.conftest import axe_violations, screenshot

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from checklist import roles
+from checklist.access import roles
 from tests.browser.conftest import login
 from tests.support.factories import UserFactory
 from tests.support.workflow import Team, case_schedule, evidence_record

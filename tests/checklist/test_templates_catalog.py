@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from checklist import roles
 from checklist import templates_catalog as catalog
+from checklist.access import roles
 from checklist.templates_catalog import ChecklistTemplate, StepTemplate
 from levelverify.check import PROCEDURES as LEVEL_CHECK_PROCEDURES
 

@@ -77,12 +77,12 @@ def test_health_is_503_when_redis_is_down_and_says_nothing_of_where_it_is(client
 
 
 def test_health_is_503_when_the_database_is_down(client, monkeypatch) -> None:
-    from checklist import selectors
+    from checklist.selectors import health
 
     def broken_cursor(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(selectors.connection, "cursor", broken_cursor)
+    monkeypatch.setattr(health.connection, "cursor", broken_cursor)
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from checklist.services.deliveries import webhook_post
+from checklist.reminders.delivery import webhook_post
 from tests.support.celery_worker import REPO
 
 START = "import django; django.setup(); print('started')"

@@ -1,6 +1,6 @@
 """Who may reach what: login everywhere but the login page and the health check; CSRF on every form
-post; object-level access on the tablet pages (the API's is tests/checklist/test_api_permissions.py);
-the signing lock on the tablet (the API's is in tests/checklist/test_api_cases.py).
+post; object-level access on the tablet pages (the API's is tests/checklist/access/test_api_permissions.py);
+the signing lock on the tablet (the API's is in tests/checklist/api/test_api_cases.py).
 
 Routes are enumerated from the URL resolver (tests/security/routes.py), so a new page, endpoint,
 admin screen or quality page is covered the day it is added.

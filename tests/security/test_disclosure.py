@@ -12,7 +12,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.views.debug import SafeExceptionReporterFilter
 
-from checklist.middleware import PERMISSIONS_POLICY
+from core.middleware import PERMISSIONS_POLICY
 from tests.security.conftest import World
 from tests.support.celery_worker import REPO
 from tests.support.factories import TEST_PASSWORD

@@ -12,7 +12,7 @@ from django.test import Client
 
 from checklist.forms import SignForm
 from checklist.models import NearMiss
-from checklist.quality import forms as quality_forms
+from quality import forms as quality_forms
 from tests.security.conftest import World
 from tests.security.test_hostile_input import WRONG_FORM_VALUES
 from tests.support.factories import TEST_PASSWORD

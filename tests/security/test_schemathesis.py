@@ -99,7 +99,7 @@ def test_no_server_error_and_no_response_outside_the_schema(wsgi_app, world, who
     headers = _auth(getattr(team, who))
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app, headers=headers)
     # Revoking the token ends this client's session by design (every later call would be a 401, a
-    # false green): tests/checklist/test_tokens.py covers it.
+    # false green): tests/checklist/access/test_tokens.py covers it.
     operations = [result.ok() for result in schema.get_all_operations()]
     operations = [op for op in operations if op.path != "/api/v1/auth/token/revoke/"]
     assert len(operations) >= 20, [op.label for op in operations]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from checklist.auth_forms import address_throttled_message
+from checklist.access.sign_in import address_throttled_message
 from tests.support.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ F    OR 2   D0        patient in the room, sign-in not finished               -
 ==== ====== ========= ======================================================= ==================
 
 The figures were worked out by hand for this table, which has several cases of one room under way
-at once; the one-patient-per-room check (issue 12, tested in tests/checklist/test_issue12_safety.py)
+at once; the one-patient-per-room check (issue 12, tested in tests/checklist/tablet/test_issue12_safety.py)
 is switched off while it is built, and only then.
 """
 

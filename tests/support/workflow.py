@@ -8,7 +8,8 @@ from itertools import count
 
 from django.utils import timezone
 
-from checklist import roles, services
+from checklist import services
+from checklist.access import roles
 from checklist.models import Case, Room, User
 from checklist.selectors import checklist_status
 from tests.support.factories import TEST_PASSWORD, UserFactory

@@ -9,9 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from checklist.audit import audit_context
-from checklist.quality.fhir import fhir_bundle
-from checklist.quality.selectors import case_for_quality
-from checklist.services.access import access_export
+from checklist.services.record_access import access_export
+from quality.fhir import fhir_bundle
+from quality.selectors import case_for_quality
 
 UNKNOWN_CASE = "No case {case_id}."
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from checklist.db_roles import grants_apply
+from checklist.audit.db_roles import grants_apply
 
 
 class Command(BaseCommand):

@@ -19,10 +19,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from checklist import audit, roles, services
-from checklist.levels import anatomy_of, current_evidence
+from checklist import audit, services
+from checklist.access import roles
+from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import AuditEvent, Case, NearMiss, Room, User
-from checklist.schedules import periodic_tasks_sync
+from checklist.periodic_tasks import periodic_tasks_sync
 from checklist.selectors import checklist_status
 from checklist.services import roles_sync, user_ensure
 from levelverify.check import STRUCTURE_BY_PROCEDURE

@@ -4,11 +4,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from checklist.schedules import periodic_tasks_sync
+from checklist.periodic_tasks import periodic_tasks_sync
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the Celery beat schedule from checklist.schedules (also runs after migrate)."
+    help = "Create or refresh the Celery beat schedule from checklist.periodic_tasks (also runs after migrate)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         for name in periodic_tasks_sync():

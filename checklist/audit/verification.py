@@ -1,0 +1,541 @@
+"""Verifying the trail: every chain, every seal, every time-stamp, and the clinical rows against it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from django.db.models import Q
+from django.utils import timezone
+
+from checklist.audit import reconcile, timestamps
+from checklist.audit.canonical import GENESIS_HASH, HASHED_FIELDS, _payload, _timestamp, canonical_json, seal_hash
+from checklist.audit.chain import SEALED_ACTION, SEALS, SYSTEM_CHAIN, case_chain, chain_sort_key
+from checklist.audit.keys import audit_keys, seal_keys, seal_mac
+from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the trail. ``seq`` and ``event_id`` name the event where it shows
+    (None when the event is gone); ``action`` is that event's action when it is still there."""
+
+    chain: str
+    seq: int | None
+    event_id: int | None
+    message: str
+    action: str = ""
+
+    def describe(self) -> str:
+        if self.chain == SEALS:
+            where = f"seal #{self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
+        else:
+            where = f"chain {self.chain}" + (f", event #{self.seq}" if self.seq is not None else "")
+            details = [f"id {self.event_id}"] if self.event_id is not None else []
+            if self.action:
+                details.append(f"action {self.action}")
+            where += f" ({', '.join(details)})" if details else ""
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chain": self.chain,
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "action": self.action or None,
+            "message": self.message,
+            "description": self.describe(),
+        }
+
+
+@dataclass
+class TimestampSummary:
+    """What ``verify`` found about the seals' RFC 3161 time-stamps."""
+
+    enabled: bool = False  # TSA_URL is set
+    stamped: int = 0  # tokens checked (valid or not)
+    valid: int = 0  # tokens that verified against the TSA certificate for their seal's hash
+    pending: int = 0  # seals that still wait for a token
+    newest_seq: int | None = None  # the newest seal whose token verified
+    newest_gen_time: datetime | None = None
+    last_error: str = ""
+
+    def describe(self) -> str:
+        if not self.enabled and not self.stamped:
+            return "time-stamping is off (TSA_URL is empty): no seal is time-stamped"
+        parts = [f"{self.valid} of {self.stamped} time-stamp(s) verified"]
+        if self.newest_seq is not None and self.newest_gen_time is not None:
+            parts.append(f"newest time-stamped seal #{self.newest_seq} at {_timestamp(self.newest_gen_time)[:19]}Z")
+        else:
+            parts.append("no seal is time-stamped yet")
+        if self.enabled:
+            parts.append(f"{self.pending} seal(s) pending")
+        else:
+            parts.append("time-stamping is now off (TSA_URL is empty)")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "stamped": self.stamped,
+            "valid": self.valid,
+            "pending": self.pending,
+            "newest_seal": self.newest_seq,
+            "newest_gen_time": _timestamp(self.newest_gen_time) if self.newest_gen_time else None,
+            "last_error": self.last_error or None,
+        }
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    chains: int = 0
+    seals: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    timestamps: TimestampSummary = field(default_factory=TimestampSummary)
+    # "full", or "incremental from seal #n": events before the chain heads that time-stamped seal
+    # recorded were verified by an earlier run and are not read again.
+    scope: str = "full"
+    start_seal: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def summary(self) -> str:
+        scope = "" if self.start_seal is None else f" (incremental: events since seal #{self.start_seal})"
+        if self.ok:
+            return (
+                f"Audit trail intact{scope}: {self.events} events in {self.chains} chains, {self.seals} seals "
+                f"verified. Time-stamps: {self.timestamps.describe()}."
+            )
+        return (
+            f"Audit trail BROKEN{scope}: {len(self.problems)} problem(s) in {self.events} events, "
+            f"{self.chains} chains, {self.seals} seals. Time-stamps: {self.timestamps.describe()}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "chains": self.chains,
+            "seals": self.seals,
+            "problem_count": len(self.problems),
+            "first_problem": self.first_problem.to_dict() if self.first_problem else None,
+            "problems": [p.to_dict() for p in self.problems],
+            "timestamps": self.timestamps.to_dict(),
+            "scope": self.scope,
+            "start_seal": self.start_seal,
+        }
+
+
+PROGRESS_EVERY = 1000
+
+
+def verify(
+    *,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = 5000,
+    reconcile_records: bool = True,
+    since_seal: int | None = None,
+) -> VerifyReport:
+    """Recompute every chain and seal; report every problem, the first broken event first.
+
+    Safe while the application keeps appending, without a lock or a long transaction: the seals,
+    the chain heads and the list of cases are read before the events, so every event they
+    promise must be there; events appended later only make the trail longer. ``progress`` is
+    called with the number of events checked since its last call. ``reconcile_records`` also
+    compares every clinical row with what its latest audit event says (checklist/audit/reconcile.py).
+
+    ``since_seal`` (incremental, the nightly run): the number of a time-stamped seal an earlier
+    intact run covered. The seal chain and every time-stamp are still checked in full; each chain
+    is read from the head the seals up to that one recorded (that event's hash must still be the
+    sealed one, which the token pins), so the cost grows with the events since, not the trail.
+    Events before those heads are not read again, and the records are not reconciled: the full
+    run does both (docs/audit.md, "Incremental verification").
+    """
+    report = VerifyReport()
+    seal_hashes: dict[int, str] = {}
+    seal_rows: list[tuple[int, int, datetime, str]] = []
+    starts: dict[str, int] = {}  # incremental: chain -> the sequence number it is read from
+    sealed = _verify_seals(report, seal_hashes, seal_rows=seal_rows, starts=starts, since_seal=since_seal)
+    if since_seal is not None:
+        report.scope, report.start_seal, reconcile_records = f"incremental from seal #{since_seal}", since_seal, False
+        sealed = {(c, seq): h for (c, seq), h in sealed.items() if seq >= starts.get(c, 0)}
+    _verify_timestamps(report, seal_rows, since_seal=since_seal)
+    seals_announced: set[int] = set()
+    heads = list(AuditChainHead.objects.exclude(last_seq=0).values_list("chain", "last_seq", "last_hash"))
+    case_ids = set(Case.objects.values_list("id", flat=True))
+    record_limits = reconcile.id_limits() if reconcile_records else None
+    collector = reconcile.Collector()
+    collect = collector.add if reconcile_records else None
+
+    problems = report.problems
+    chain = ""
+    expected_seq = 1
+    prev = GENESIS_HASH
+    hashes: dict[tuple[str, int], str] = {}  # sealed and head positions -> the hash found there
+    wanted = set(sealed) | {(c, seq) for c, seq, _ in heads}
+    chain_ends: dict[str, int] = {}
+    pending = 0
+    sha256 = hashlib.sha256
+    hmac_digest, compare = hmac.digest, hmac.compare_digest
+    event_keys = {key.key_id: key.event for key in audit_keys()}
+    rows = AuditEvent.objects.order_by("chain", "seq").values_list(
+        "id", *HASHED_FIELDS, "event_hash", "mac", "mac_key_id"
+    )
+    if since_seal is not None:  # incremental: each chain from its sealed head (see _rows_from)
+        rows = cast(Any, _RowsFrom(rows, starts, heads))
+    for row in rows.iterator(chunk_size=chunk_size):
+        event_id, values, stored, mac, mac_key_id = row[0], row[1:-3], row[-3], row[-2], row[-1]
+        event_chain, seq, case_id, action, prev_hash = values[0], values[1], values[3], values[8], values[16]
+        if event_chain != chain:
+            chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
+            if chain in starts:  # incremental: from the sealed head, whose hash its seal pins
+                expected_seq, prev = starts[chain], prev_hash
+        report.events += 1
+        if progress is not None:
+            pending += 1
+            if pending == PROGRESS_EVERY:
+                progress(pending)
+                pending = 0
+        if event_chain != (SYSTEM_CHAIN if case_id is None else f"case-{case_id}"):
+            problems.append(Problem(chain, seq, event_id, f"filed in the wrong chain (case id {case_id})", action))
+        if seq != expected_seq:
+            what = (
+                f"event #{expected_seq} is missing"
+                if seq > expected_seq
+                else f"a duplicate or reordered event (expected #{expected_seq})"
+            )
+            problems.append(Problem(chain, seq, event_id, f"sequence broken: {what}", action))
+        if prev_hash != prev:
+            problems.append(
+                Problem(
+                    chain,
+                    seq,
+                    event_id,
+                    "link to the previous event broken (an event was removed, inserted or reordered)",
+                    action,
+                )
+            )
+        recomputed = sha256(canonical_json(_payload(values))).hexdigest()
+        if recomputed != stored:
+            problems.append(
+                Problem(
+                    chain,
+                    seq,
+                    event_id,
+                    f"content altered: stored hash {stored[:12]}… but the content hashes to {recomputed[:12]}…",
+                    action,
+                )
+            )
+        mac_key = event_keys.get(mac_key_id)
+        if not mac:
+            problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
+        elif mac_key is None:
+            problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
+        elif not compare(hmac_digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
+            problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
+        if collect is not None:
+            collect(values[9], values[10], values[12], chain, seq, event_id, action)
+        if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
+            _check_seal_event(problems, values, event_id, seal_hashes, seals_announced)
+        if (chain, seq) in wanted:
+            hashes[(chain, seq)] = stored
+            if sealed.get((chain, seq), stored) != stored:
+                problems.append(Problem(chain, seq, event_id, "hash differs from the one recorded in a seal", action))
+        expected_seq = seq + 1
+        prev = stored
+        chain_ends[chain] = seq
+    if progress is not None and pending:
+        progress(pending)
+    report.chains = len(chain_ends)
+
+    for (sealed_chain, seq), _ in sorted(sealed.items(), key=lambda item: (chain_sort_key(item[0][0]), item[0][1])):
+        if (sealed_chain, seq) not in hashes:
+            end = chain_ends.get(sealed_chain)
+            what = "deleted" if end is None else f"truncated (it now ends at event #{end})"
+            problems.append(
+                Problem(
+                    sealed_chain, seq, None, f"sealed event #{seq} is missing: the chain was {what} after it was sealed"
+                )
+            )
+    for head_chain, last_seq, last_hash in heads:
+        found = hashes.get((head_chain, last_seq))
+        if found is None:
+            problems.append(
+                Problem(head_chain, last_seq, None, f"the chain head says event #{last_seq} exists; it is missing")
+            )
+        elif found != last_hash:
+            problems.append(
+                Problem(head_chain, last_seq, None, f"event #{last_seq} differs from the chain head's hash")
+            )
+    for seal_seq in sorted(set(seal_hashes) - seals_announced):
+        if since_seal is not None and seal_seq < since_seal:
+            continue  # announced before the start point, verified by an earlier run
+        problems.append(
+            Problem(
+                SYSTEM_CHAIN,
+                None,
+                None,
+                f"the {SEALED_ACTION} event of seal #{seal_seq} is missing: the system chain was truncated",
+            )
+        )
+    for case_id in sorted(case_ids):
+        if case_chain(case_id) not in chain_ends:
+            problems.append(Problem(case_chain(case_id), None, None, f"case {case_id} has no audit trail at all"))
+
+    if record_limits is not None:
+        for difference in [*reconcile.differences(collector, limits=record_limits), *reconcile.untrailed_tokens()]:
+            problems.append(
+                Problem(difference.chain, difference.seq, difference.event_id, difference.message, difference.action)
+            )
+
+    problems.sort(key=lambda problem: chain_sort_key(problem.chain))  # stable: event order kept per chain
+    return report
+
+
+INCREMENTAL_BATCH = 500
+
+
+@dataclass
+class _RowsFrom:
+    """Incremental verification's events, with the queryset's ``iterator``: grouped by chain and
+    in order within each, every chain a seal up to the start recorded from its sealed head on,
+    and every chain no such seal recorded (those the chain heads list) in full. Batched so that no
+    query names too many chains."""
+
+    rows: Any
+    starts: dict[str, int]
+    heads: list[tuple[str, int, str]]
+
+    def iterator(self, chunk_size: int) -> Iterator[Any]:
+        sealed_chains = sorted(self.starts)
+        for start in range(0, len(sealed_chains), INCREMENTAL_BATCH):
+            condition = Q()
+            for chain in sealed_chains[start : start + INCREMENTAL_BATCH]:
+                condition |= Q(chain=chain, seq__gte=self.starts[chain])
+            yield from self.rows.filter(condition).iterator(chunk_size=chunk_size)
+        new_chains = sorted({chain for chain, _, _ in self.heads} - set(self.starts))
+        for start in range(0, len(new_chains), INCREMENTAL_BATCH):
+            batch = new_chains[start : start + INCREMENTAL_BATCH]
+            yield from self.rows.filter(chain__in=batch).iterator(chunk_size=chunk_size)
+
+
+def _verify_timestamps(
+    report: VerifyReport, seal_rows: list[tuple[int, int, datetime, str]], *, since_seal: int | None = None
+) -> None:
+    """Check every seal's RFC 3161 token against the TSA certificate and the seal's hash, and that
+    every seal that should be time-stamped by now is (checklist/audit/timestamps.py). Incremental runs
+    check the seals from ``since_seal`` on: its token pins the (fully checked) seal chain before it."""
+    from checklist.models import AuditSealTimestamp, AuditTimestampStatus
+
+    summary = report.timestamps
+    summary.enabled = timestamps.enabled()
+    status = AuditTimestampStatus.objects.filter(pk=1).first()
+    summary.last_error = status.last_error if status is not None and status.failures else ""
+    by_seal = {seq: (pk, at, seal_hash_hex) for seq, pk, at, seal_hash_hex in seal_rows}
+    rows = AuditSealTimestamp.objects.order_by("seal_seq")
+    if since_seal is not None:
+        rows = rows.filter(seal_seq__gte=since_seal)
+        seal_rows = [row for row in seal_rows if row[0] >= since_seal]
+    stamps = list(rows.values_list("id", "seal_id", "seal_seq", "seal_hash", "token", "gen_time"))
+    chain = None
+    if stamps:
+        try:
+            chain = timestamps.trust()
+        except (OSError, ValueError) as exc:
+            report.problems.append(Problem(SEALS, stamps[-1][2], None, f"TSA_CERTIFICATE unreadable ({exc})"))
+            return
+        if chain is None:
+            report.problems.append(Problem(SEALS, stamps[-1][2], None, timestamps.NOT_CONFIGURED))
+            return
+    within = timestamps.stamp_within()
+    stamped: set[int] = set()
+    for _, seal_id, seal_seq, stamped_hash, token, gen_time in stamps:
+        summary.stamped += 1
+        stamped.add(seal_seq)
+        seal = by_seal.get(seal_seq)
+        if seal is None or seal[0] != seal_id:
+            report.problems.append(
+                Problem(SEALS, seal_seq, seal_id, "is time-stamped but missing (a time-stamped seal was deleted)")
+            )
+            continue
+        assert chain is not None
+        problem = timestamps.token_problem(token, seal[2], chain)
+        if problem is None and stamped_hash != seal[2]:
+            problem = "the time-stamp row names another hash than the seal (rewritten)"
+        if problem is None and timestamps.token_gen_time(token) != gen_time:
+            problem = "the time-stamp row's time differs from the token's genTime (rewritten)"
+        if problem is not None:
+            report.problems.append(Problem(SEALS, seal_seq, seal_id, problem))
+            continue
+        summary.valid += 1
+        summary.newest_seq, summary.newest_gen_time = seal_seq, gen_time
+        if gen_time - seal[1] > within:
+            delay = str(gen_time - seal[1]).split(".")[0]
+            report.problems.append(
+                Problem(SEALS, seal_seq, seal_id, timestamps.STAMP_LATE.format(delay=delay, hours=within / HOUR))
+            )
+        elif gen_time < seal[1] - timestamps.CLOCK_SKEW:
+            report.problems.append(
+                Problem(
+                    SEALS,
+                    seal_seq,
+                    seal_id,
+                    timestamps.STAMP_EARLY.format(gen_time=_timestamp(gen_time), at=_timestamp(seal[1])),
+                )
+            )
+    if not summary.enabled:
+        return
+    since = timestamps.required_from()
+    overdue = timezone.now() - within
+    for seq, pk, at, _ in seal_rows:
+        if seq in stamped or (since is not None and at < since):
+            continue
+        summary.pending += 1
+        if at < overdue:
+            report.problems.append(
+                Problem(SEALS, seq, pk, timestamps.STAMP_MISSING.format(at=_timestamp(at)[:19], hours=within / HOUR))
+            )
+    if summary.newest_gen_time is not None and summary.newest_gen_time < overdue:
+        report.problems.append(
+            Problem(
+                SEALS,
+                summary.newest_seq,
+                None,
+                timestamps.NOTHING_STAMPED_SINCE.format(
+                    gen_time=_timestamp(summary.newest_gen_time)[:19], seq=summary.newest_seq
+                ),
+            )
+        )
+
+
+HOUR = timedelta(hours=1)
+
+
+def _check_seal_event(
+    problems: list[Problem],
+    values: tuple[Any, ...],
+    event_id: int,
+    seal_hashes: dict[int, str],
+    announced: set[int],
+) -> None:
+    """Each seal writes an event to the system chain naming it; the two must agree."""
+    after = values[HASHED_FIELDS.index("after")]
+    seq = values[1]
+    try:
+        seal_seq, recorded = int(after["seal"]), str(after["seal_hash"])
+    except (TypeError, KeyError, ValueError):
+        problems.append(Problem(SYSTEM_CHAIN, seq, event_id, "does not name the seal it records", SEALED_ACTION))
+        return
+    announced.add(seal_seq)
+    if seal_seq not in seal_hashes:
+        problems.append(
+            Problem(SYSTEM_CHAIN, seq, event_id, f"records seal #{seal_seq}, which is missing", SEALED_ACTION)
+        )
+    elif seal_hashes[seal_seq] != recorded:
+        problems.append(
+            Problem(SYSTEM_CHAIN, seq, event_id, f"records a different hash for seal #{seal_seq}", SEALED_ACTION)
+        )
+
+
+EVENT_UNKEYED = (
+    "carries no MAC: written without the server's audit key (a row inserted directly into the "
+    "database, or an event from before keyed events)"
+)
+
+
+EVENT_MAC_INVALID = "event MAC invalid: the event was written or rewritten without the server's audit key"
+
+
+EVENT_KEY_UNKNOWN = (
+    "keyed with key {key_id}, which this server does not hold (was AUDIT_KEY changed without "
+    "keeping the old one in AUDIT_KEY_FALLBACKS?)"
+)
+
+
+SEAL_MAC_INVALID = "seal MAC invalid: the seal was written or rewritten without the server's key"
+
+
+SEAL_KEY_UNKNOWN = (
+    "signed with key {key_id}, which this server does not hold (was AUDIT_KEY changed without "
+    "keeping the old one in AUDIT_KEY_FALLBACKS?)"
+)
+
+
+SEAL_UNKEYED = (
+    "carries no MAC and no keyed seal follows it (a seal taken before keyed seals, or a MAC "
+    "removed): take a new seal with manage.py seal_audit"
+)
+
+
+def _verify_seals(
+    report: VerifyReport,
+    seal_hashes: dict[int, str],
+    *,
+    seal_rows: list[tuple[int, int, datetime, str]] | None = None,
+    starts: dict[str, int] | None = None,
+    since_seal: int | None = None,
+) -> dict[tuple[str, int], str]:
+    """Check the seal chain; return every (chain, seq) -> hash the seals vouch for, and fill
+    ``seal_hashes`` (seal seq -> seal hash), ``seal_rows`` (seq, id, time, hash of each seal) and
+    ``starts`` (per chain, the newest head the seals up to ``since_seal`` recorded)."""
+    sealed: dict[tuple[str, int], str] = {}
+    prev = GENESIS_HASH
+    expected = 1
+    keys = seal_keys()
+    unkeyed: AuditSeal | None = None  # the newest seal without a MAC, until a keyed seal follows it
+    for seal in AuditSeal.objects.order_by("seq").iterator():
+        report.seals += 1
+        seal_hashes[seal.seq] = seal.seal_hash
+        if seal_rows is not None:
+            seal_rows.append((seal.seq, seal.pk, seal.at, seal.seal_hash))
+        if seal.seq != expected:
+            report.problems.append(Problem(SEALS, seal.seq, seal.pk, f"seal #{expected} is missing"))
+        if seal.prev_hash != prev:
+            report.problems.append(Problem(SEALS, seal.seq, seal.pk, "link to the previous seal broken"))
+        if seal_hash(seal) != seal.seal_hash:
+            report.problems.append(Problem(SEALS, seal.seq, seal.pk, "seal content altered"))
+        if not seal.mac:
+            unkeyed = seal
+        else:
+            unkeyed = None
+            mac_key = keys.get(seal.mac_key_id)
+            if mac_key is None:
+                report.problems.append(
+                    Problem(SEALS, seal.seq, seal.pk, SEAL_KEY_UNKNOWN.format(key_id=seal.mac_key_id))
+                )
+            elif not hmac.compare_digest(seal_mac(seal.seal_hash, mac_key), seal.mac):
+                report.problems.append(Problem(SEALS, seal.seq, seal.pk, SEAL_MAC_INVALID))
+        heads = seal.heads if isinstance(seal.heads, dict) else {}
+        for chain, point in heads.items():
+            try:
+                key, head_hash = (chain, int(point[0])), str(point[1])
+            except (TypeError, ValueError, IndexError):
+                report.problems.append(Problem(SEALS, seal.seq, seal.pk, f"unreadable head for chain {chain}"))
+                continue
+            if starts is not None and since_seal is not None and seal.seq <= since_seal:
+                starts[chain] = max(starts.get(chain, 0), key[1])
+            if sealed.setdefault(key, head_hash) != head_hash:
+                report.problems.append(
+                    Problem(
+                        SEALS,
+                        seal.seq,
+                        seal.pk,
+                        f"records a different hash for chain {chain} event #{key[1]} than an earlier seal",
+                    )
+                )
+        prev = seal.seal_hash
+        expected = seal.seq + 1
+    if unkeyed is not None:
+        report.problems.append(Problem(SEALS, unkeyed.seq, unkeyed.pk, SEAL_UNKEYED))
+    return sealed

@@ -1,0 +1,253 @@
+"""The bridge between a case's records and the pure level check.
+
+``level_request_build`` turns the current (not superseded) records into the contract's JSON;
+``level_evaluate`` runs ``levelverify.check.check_levels`` on it and adds the workflow's own
+findings, which only ever make a verdict stricter:
+
+- ``PLAN_NOT_SIGNED`` (incomplete): the latest plan version has no signature yet.
+- ``PLAN_SIGNATURE_INVALID`` (stop): the signed content no longer hashes to what was signed.
+- ``EVIDENCE_INVALID`` (stop): the stored records cannot be read together, e.g. the plan names L6
+  but the anatomy recorded later has five lumbar vertebrae.
+- ``TREATED_LEVELS_MISMATCH`` (stop): the levels recorded as treated differ from the plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from checklist.audit import canonical_json, signature_mac_valid
+from checklist.models import (
+    AnatomyRecord,
+    Case,
+    Consent,
+    Localization,
+    PlanVersion,
+    PreopImaging,
+    Signature,
+    SiteMarking,
+)
+from levelverify.check import CONTRACT_VERSION, STRUCTURE_BY_PROCEDURE, check_levels
+from levelverify.errors import LevelInputError
+from levelverify.spine import Anatomy, NotationError, format_unit, parse_levels
+
+PLAN_NOT_SIGNED = "PLAN_NOT_SIGNED"
+PLAN_SIGNATURE_INVALID = "PLAN_SIGNATURE_INVALID"
+EVIDENCE_INVALID = "EVIDENCE_INVALID"
+TREATED_LEVELS_MISMATCH = "TREATED_LEVELS_MISMATCH"
+
+MSG_PLAN_NOT_SIGNED = "Plan version {number} is not signed by the surgeon yet."
+MSG_PLAN_SIGNATURE_INVALID = (
+    "The signed plan's content has changed since it was signed: the signature is invalid. Do not proceed."
+)
+MSG_EVIDENCE_INVALID = "The recorded evidence cannot be read together: {problems}"
+MSG_TREATED_MISMATCH = "Levels recorded as treated ({treated}) differ from the plan ({planned})."
+
+# What resolves each workflow finding (contract v2, rule 8: every blocking finding names what to do).
+ACTION_BY_CODE = {
+    PLAN_NOT_SIGNED: "The surgeon reviews the plan and signs it with their password.",
+    PLAN_SIGNATURE_INVALID: (
+        "Do not proceed: the surgeon reviews the plan as it is now and signs it again; "
+        "tell the quality officer, the record was changed after signing."
+    ),
+    EVIDENCE_INVALID: (
+        "Record the evidence again so that it reads together with this patient's anatomy "
+        "(or the surgeon revises and re-signs the plan)."
+    ),
+    TREATED_LEVELS_MISMATCH: (
+        "Record what was actually treated. If it differs from the plan, this is a wrong-level event: "
+        "the surgeon records a signed statement, quality and the administrators are alerted, and the "
+        "case closes as completed with a wrong-level event."
+    ),
+}
+
+_SEVERITY_RANK = {"stop": 0, "incomplete": 1, "warning": 2}
+
+
+@dataclass(frozen=True)
+class CurrentEvidence:
+    plan: PlanVersion | None
+    consent: Consent | None
+    marking: SiteMarking | None
+    imaging: PreopImaging | None
+    anatomy: AnatomyRecord | None
+    localizations: list[Localization]
+
+
+def current_evidence(case: Case) -> CurrentEvidence:
+    """The records in force: the latest plan version and the latest non-superseded evidence."""
+
+    def latest(model: Any) -> Any:
+        return model.objects.filter(case=case, superseded_at__isnull=True).order_by("-recorded_at", "-id").first()
+
+    return CurrentEvidence(
+        plan=PlanVersion.objects.filter(case=case).select_related("signature").order_by("-number").first(),
+        consent=latest(Consent),
+        marking=latest(SiteMarking),
+        imaging=latest(PreopImaging),
+        anatomy=latest(AnatomyRecord),
+        localizations=list(
+            Localization.objects.filter(case=case, superseded_at__isnull=True).order_by("recorded_at", "id")
+        ),
+    )
+
+
+def anatomy_of(record: AnatomyRecord | None) -> Anatomy:
+    if record is None:
+        return Anatomy()
+    return Anatomy(
+        thoracic=record.thoracic,
+        lumbar=record.lumbar,
+        lowest_rib=record.lowest_rib,
+        lowest_mobile=record.lowest_mobile,
+        source=record.source,  # type: ignore[arg-type]
+    )
+
+
+def level_request_build(case: Case, evidence: CurrentEvidence | None = None) -> dict[str, Any]:
+    evidence = evidence or current_evidence(case)
+    request: dict[str, Any] = {"stage": "localization" if case.time_out_completed_at else "time_out"}
+    if evidence.anatomy is not None:
+        a = evidence.anatomy
+        request["anatomy"] = {
+            "thoracic": a.thoracic,
+            "lumbar": a.lumbar,
+            "lowest_rib": a.lowest_rib,
+            "lowest_mobile": a.lowest_mobile,
+            "source": a.source,
+        }
+    if evidence.plan is not None:
+        p = evidence.plan
+        request["plan"] = {"procedure": p.procedure, "levels": p.levels, "side": p.side}
+    if evidence.consent is not None:
+        c = evidence.consent
+        request["consent"] = {"procedure": c.procedure, "levels": c.levels, "side": c.side}
+    if evidence.marking is not None:
+        request["marking"] = {"region": evidence.marking.region, "side": evidence.marking.side}
+    if evidence.imaging is not None:
+        request["preop_imaging"] = {"levels": evidence.imaging.levels}
+    if evidence.localizations:
+        request["localizations"] = [
+            {
+                "reference": x.reference,
+                "count": x.count,
+                "level": x.label,
+                "marker_in_place": x.marker_in_place,
+                **({"side": x.side} if x.side else {}),
+            }
+            for x in evidence.localizations
+        ]
+    return request
+
+
+def plan_content(plan: PlanVersion) -> dict[str, Any]:
+    """Exactly what a plan signature covers (21 CFR 11.70: bound to the content signed)."""
+    return {
+        "case_id": plan.case_id,
+        "plan_version": plan.number,
+        "procedure": plan.procedure,
+        "structure": plan.structure,
+        "levels": plan.levels,
+        "side": plan.side,
+        "approach": plan.approach,
+        "notes": plan.notes,
+        "patient_id": plan.case.patient_id,
+    }
+
+
+def localization_content(case: Case, localizations: list[Localization], plan: PlanVersion) -> dict[str, Any]:
+    """What a surgeon signs when confirming the localization: the images read, against the plan."""
+    return {
+        "case_id": case.pk,
+        "plan_version": plan.number,
+        "plan_levels": plan.levels,
+        "plan_side": plan.side,
+        "localizations": [
+            {
+                "id": x.pk,
+                "reference": x.reference,
+                "count": x.count,
+                "label": x.label,
+                "marker_in_place": x.marker_in_place,
+            }
+            for x in localizations
+        ],
+    }
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def signature_valid(signature: Signature, current_content: dict[str, Any]) -> bool:
+    """The content signed still reads the same, and the signature's binding of signer, meaning,
+    time and content hash carries the server's MAC (a signature re-hashed in the database does not)."""
+    return signature.content_hash == content_hash(current_content) == content_hash(
+        signature.content
+    ) and signature_mac_valid(signature)
+
+
+def treated_units(case: Case, levels: str, evidence: CurrentEvidence) -> tuple[list[str], list[str]]:
+    """(treated, planned) canonical unit names, read in the plan's structure."""
+    if evidence.plan is None:
+        return [], []
+    anatomy = anatomy_of(evidence.anatomy)
+    structure = STRUCTURE_BY_PROCEDURE[evidence.plan.procedure]
+    treated = [format_unit(u) for u in parse_levels(levels, structure, anatomy)]
+    planned = [format_unit(u) for u in parse_levels(evidence.plan.levels, structure, anatomy)]
+    return treated, planned
+
+
+def _finding(code: str, severity: str, sources: list[str], message: str) -> dict[str, Any]:
+    return {"code": code, "severity": severity, "sources": sources, "message": message, "action": ACTION_BY_CODE[code]}
+
+
+def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(request, result) for the case now. Never raises for bad stored data: that is a stop."""
+    evidence = current_evidence(case)
+    request = level_request_build(case, evidence)
+    try:
+        result = check_levels(request)
+    except LevelInputError as exc:
+        problems = "; ".join(m for messages in exc.errors.values() for m in messages)
+        result = {
+            "contract": CONTRACT_VERSION,
+            "verdict": "stop",
+            "stage": request["stage"],
+            "target": None,
+            "findings": [
+                _finding(EVIDENCE_INVALID, "stop", sorted(exc.errors), MSG_EVIDENCE_INVALID.format(problems=problems))
+            ],
+            "expected_counts": {},
+        }
+    extra: list[dict[str, Any]] = []
+    plan = evidence.plan
+    if plan is not None:
+        if plan.signature is None:
+            extra.append(
+                _finding(PLAN_NOT_SIGNED, "incomplete", ["plan"], MSG_PLAN_NOT_SIGNED.format(number=plan.number))
+            )
+        elif not signature_valid(plan.signature, plan_content(plan)):
+            extra.append(_finding(PLAN_SIGNATURE_INVALID, "stop", ["plan"], MSG_PLAN_SIGNATURE_INVALID))
+    if case.treated_levels:
+        try:
+            treated, planned = treated_units(case, case.treated_levels, evidence)
+        except (NotationError, KeyError) as exc:
+            extra.append(_finding(EVIDENCE_INVALID, "stop", ["treated_levels"], str(exc)))
+        else:
+            if treated != planned:
+                extra.append(
+                    _finding(
+                        TREATED_LEVELS_MISMATCH,
+                        "stop",
+                        ["treated_levels", "plan"],
+                        MSG_TREATED_MISMATCH.format(treated=", ".join(treated), planned=", ".join(planned)),
+                    )
+                )
+    if extra:
+        findings = sorted([*result["findings"], *extra], key=lambda f: _SEVERITY_RANK[f["severity"]])
+        severities = {f["severity"] for f in findings}
+        verdict = "stop" if "stop" in severities else "incomplete" if "incomplete" in severities else "pass"
+        result = {**result, "findings": findings, "verdict": verdict}
+    return request, result

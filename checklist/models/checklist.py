@@ -1,0 +1,48 @@
+"""The checklist run of a case and its step attestations."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from checklist.models.cases import Case
+from checklist.models.evidence import PlanVersion
+from checklist.models.people import User
+
+
+class ChecklistRun(models.Model):
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="checklist_run")
+    template_code = models.CharField(max_length=60)
+    template_version = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.template_code} v{self.template_version} for case {self.case_id}"
+
+
+class StepAttestation(models.Model):
+    """One role's attestation of one checklist step. Voided (never deleted) when the plan changes."""
+
+    run = models.ForeignKey(ChecklistRun, on_delete=models.PROTECT, related_name="attestations")
+    step_code = models.CharField(max_length=80)
+    phase = models.CharField(max_length=20)
+    role = models.CharField(max_length=20)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    attested_at = models.DateTimeField()
+    evidence_version = models.PositiveIntegerField()
+    plan_version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["run", "attested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "step_code", "role"],
+                condition=models.Q(voided_at__isnull=True),
+                name="one_live_attestation_per_step_and_role",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_code} by {self.role} (run {self.run_id})"

@@ -1,9 +1,0 @@
-from __future__ import annotations
-
-from django.urls import path
-
-from checklist.quality import apis
-
-urlpatterns = [
-    path("cases/<int:case_id>/fhir/", apis.CaseFhirApi.as_view(), name="api-case-fhir"),
-]
