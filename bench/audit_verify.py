@@ -23,7 +23,6 @@ import sys
 import time
 
 from bench.common import django_setup, print_table
-from checklist.audit import canonical
 
 CASES = 100
 # The synthetic events name attestations far above any real row's id: the reconciliation compares
@@ -107,6 +106,7 @@ def best_rate(fn, n: int, repeat: int = 5) -> float:  # type: ignore[no-untyped-
 def measure(repeat: int = 5) -> tuple[int, int, dict[str, float]]:
     """(events, chains, events per second of each way) on the trail in the database now."""
     from checklist import audit
+    from checklist.audit import canonical
     from checklist.models import AuditEvent
 
     rows = list(AuditEvent.objects.order_by("chain", "seq").values_list(*audit.HASHED_FIELDS))

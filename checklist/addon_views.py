@@ -21,7 +21,7 @@ from django.views import View
 
 from checklist import services
 from checklist.access import roles
-from checklist.access.policies import can, user_roles
+from checklist.access.policies import can, user_roles, users_with_roles
 from checklist.models import Procedure, Room, User
 from checklist.serializers import CaseScheduleInputSerializer
 from core.errors import ApplicationError
@@ -34,7 +34,7 @@ def _rooms_for(user: User) -> Any:
 
 
 def _people(role: str) -> list[tuple[str, str]]:
-    users = User.objects.filter(groups__name=role, is_active=True).order_by("full_name")
+    users = users_with_roles(role).order_by("full_name")
     return [(u.username, u.full_name or u.username) for u in users]
 
 

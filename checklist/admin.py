@@ -11,22 +11,12 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from knox.models import AuthToken
 
-from checklist import audit
-from checklist.audit.catalogue import AuditAction
 from checklist.models import ReminderRule, Room, User, WorkerHeartbeat
 from checklist.services.accounts import user_password_admin_set
-from checklist.services.case_writes import reminders_resync_open_cases
+from checklist.services.configuration import reminder_rule_change, room_admin_save, user_admin_save
 from checklist.services.signatures import signing_unlock
 
-AUDITED_USER_FIELDS = ("username", "full_name", "email", "is_active", "is_staff", "is_superuser")
 UNLOCK_REASON = "Unlocked in the administration pages after checking with the user."
-
-
-def _user_snapshot(user: User) -> dict[str, Any]:
-    data: dict[str, Any] = {name: getattr(user, name) for name in AUDITED_USER_FIELDS}
-    data["groups"] = sorted(user.groups.values_list("name", flat=True)) if user.pk else []
-    data["rooms"] = sorted(user.rooms.values_list("name", flat=True)) if user.pk else []
-    return data
 
 
 _password_setter: contextvars.ContextVar[User | None] = contextvars.ContextVar("admin_password_setter", default=None)
@@ -68,25 +58,19 @@ class RightLevelUserAdmin(UserAdmin):
             _password_setter.reset(token)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        before = _user_snapshot(User.objects.get(pk=obj.pk)) if change else None
-        request._rightlevel_user_before = before  # type: ignore[attr-defined]
+        """Saved in save_related, through the audited service, together with the groups and rooms."""
         request._rightlevel_password_changed = not change or "password" in form.changed_data  # type: ignore[attr-defined]
-        super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        before = getattr(request, "_rightlevel_user_before", None)
-        after = _user_snapshot(form.instance)
-        if before != after or getattr(request, "_rightlevel_password_changed", False):
-            audit.append(
-                action=AuditAction.USER_UPDATED if change else AuditAction.USER_CREATED,
-                actor=cast(User, request.user),
-                obj=form.instance,
-                object_type="User",
-                before=before,
-                after=after,
-                reason="changed in the administration pages",
-            )
+        def memberships_save() -> None:
+            super(RightLevelUserAdmin, self).save_related(request, form, formsets, change)
+
+        user_admin_save(
+            actor=cast(User, request.user),
+            user=form.instance,
+            password_changed=getattr(request, "_rightlevel_password_changed", False),
+            memberships_save=memberships_save,
+        )
 
     @admin.action(description="Unlock signing for the selected users")
     def unlock_signing(self, request: HttpRequest, queryset: Any) -> None:
@@ -106,17 +90,7 @@ class ReminderRuleAdmin(admin.ModelAdmin):
     readonly_fields = ("code", "anchor", "condition")
 
     def save_model(self, request: HttpRequest, obj: ReminderRule, form: Any, change: bool) -> None:
-        before = {name: form.initial.get(name) for name in form.changed_data} if change else None
-        super().save_model(request, obj, form, change)
-        audit.append(
-            action=AuditAction.REMINDER_RULE_CHANGED,
-            actor=cast(User, request.user),
-            obj=obj,
-            before=before,
-            after={name: form.cleaned_data.get(name) for name in form.changed_data},
-        )
-        # Open cases follow the new rule now, not at their next change.
-        reminders_resync_open_cases()
+        reminder_rule_change(actor=cast(User, request.user), rule=obj, changed=form.changed_data)
 
 
 @admin.register(Room)
@@ -126,17 +100,11 @@ class RoomAdmin(admin.ModelAdmin):
     list_display = ("name",)
     filter_horizontal = ("staff",)
 
+    def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
+        """Saved in save_related, through the audited service, with its staff."""
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        before = sorted(form.instance.staff.values_list("username", flat=True)) if change else []
-        super().save_related(request, form, formsets, change)
-        after = sorted(form.instance.staff.values_list("username", flat=True))
-        audit.append(
-            action=AuditAction.ROOM_UPDATED if change else AuditAction.ROOM_CREATED,
-            actor=cast(User, request.user),
-            obj=form.instance,
-            before={"name": form.initial.get("name"), "staff": before} if change else None,
-            after={"name": form.instance.name, "staff": after},
-        )
+        room_admin_save(actor=cast(User, request.user), room=form.instance, staff=form.cleaned_data["staff"])
 
 
 # API tokens have no admin page (issue 13, item 5): the database holds only their digests, and a

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from checklist.access.policies import users_with_roles
 from checklist.models import (
     AnatomySource,
     LocalizationPhase,
@@ -36,7 +37,7 @@ class VersionedForm(forms.Form):
 
 
 def _people(role: str) -> Any:
-    return User.objects.filter(groups__name=role, is_active=True).order_by("full_name")
+    return users_with_roles(role).order_by("full_name")
 
 
 class LevelsField(forms.CharField):

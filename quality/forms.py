@@ -11,7 +11,8 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from checklist.access import roles
-from checklist.models import Procedure, Room, User
+from checklist.access.policies import users_with_roles
+from checklist.models import Procedure, Room
 
 DEFAULT_WEEKS = 12
 MAX_RANGE_DAYS = 3660
@@ -34,7 +35,7 @@ class SurgeonChoiceField(forms.ModelChoiceField):
 
 
 def surgeons() -> Any:
-    return User.objects.filter(groups__name=roles.SURGEON).order_by("full_name", "id").distinct()
+    return users_with_roles(roles.SURGEON, active_only=False).order_by("full_name", "id").distinct()
 
 
 class CaseFilterForm(forms.Form):

@@ -108,3 +108,15 @@ def visible_cases(user: User) -> QuerySet[Case]:
     if held & ROOM_SCOPED:
         condition |= Q(room__staff=user)
     return Case.objects.filter(condition).distinct()
+
+
+def has_role(user: User, role: str) -> bool:
+    """Whether ``user`` holds ``role`` (a role of ``roles.ROLES`` or a designation such as
+    ``roles.CHARGE_NURSE``). The one place that reads group membership for a decision."""
+    return role in user_roles(user)
+
+
+def users_with_roles(*held: str, active_only: bool = True) -> QuerySet[User]:
+    """The users holding any of ``held`` (roles or designations), active ones only by default."""
+    users = User.objects.filter(groups__name__in=held)
+    return users.filter(is_active=True) if active_only else users

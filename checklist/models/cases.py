@@ -25,7 +25,6 @@ class Patient(models.Model):
     family_name = models.CharField(max_length=120)
     given_name = models.CharField(max_length=120)
     date_of_birth = models.DateField()
-    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["family_name", "given_name"]

@@ -23,7 +23,6 @@ class User(AbstractUser):
 
     class Meta:
         db_table = "checklist_user"
-        permissions = list(roles.PERMISSIONS)
         constraints = [
             models.CheckConstraint(condition=~models.Q(full_name=""), name="user_full_name_not_empty"),
         ]

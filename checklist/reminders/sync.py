@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from checklist import audit
+from checklist.access import roles
+from checklist.access.policies import users_with_roles
 from checklist.audit.catalogue import AuditAction
 from checklist.models import (
     Case,
@@ -125,17 +126,17 @@ def recipients_for(case: Case | None, groups: Iterable[str]) -> list[User]:
         if group == reminder_rules.SURGEON and case is not None:
             users[case.surgeon_id] = case.surgeon
             continue
-        query = None
+        found = None
         if group == reminder_rules.CHARGE_NURSE:
-            query = Q(groups__name="charge_nurse")
+            found = users_with_roles(roles.CHARGE_NURSE)
         elif group == reminder_rules.QUALITY_OFFICER:
-            query = Q(groups__name="quality_officer")
+            found = users_with_roles(roles.QUALITY_OFFICER)
         elif group == reminder_rules.ROOM_NURSE and case is not None:
-            query = Q(groups__name="nurse", rooms=case.room_id)
+            found = users_with_roles(roles.NURSE).filter(rooms=case.room_id)
         elif group == reminder_rules.ROOM_RADIOGRAPHER and case is not None:
-            query = Q(groups__name="radiographer", rooms=case.room_id)
-        if query is not None:
-            for user in User.objects.filter(query, is_active=True).distinct():
+            found = users_with_roles(roles.RADIOGRAPHER).filter(rooms=case.room_id)
+        if found is not None:
+            for user in found.distinct():
                 users[user.pk] = user
     return list(users.values())
 

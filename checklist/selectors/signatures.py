@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from checklist.access import roles
+from checklist.access.policies import users_with_roles
 from checklist.level_check import localization_content, plan_content, signature_valid
 from checklist.models import (
     Case,
@@ -54,7 +55,7 @@ def case_signatures(case: Case) -> list[Signature]:
 
 def signing_unlockers() -> list[str]:
     """The people who can lift a signing lock (active administrators), by name."""
-    admins = User.objects.filter(groups__name=roles.ADMIN, is_active=True).order_by("full_name")
+    admins = users_with_roles(roles.ADMIN).order_by("full_name")
     return [u.full_name or u.username for u in admins.distinct()]
 
 

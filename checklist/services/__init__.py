@@ -25,6 +25,7 @@ from checklist.services.bulk import phase_attest_mine
 from checklist.services.case_writes import reminders_resync_open_cases
 from checklist.services.cases import case_patient_in_room, case_schedule, room_ensure, verdict_record
 from checklist.services.checklist import sign_out_complete, step_attest, time_out_complete
+from checklist.services.configuration import reminder_rule_change, room_admin_save, user_admin_save
 from checklist.services.evidence import (
     anatomy_record,
     consent_record,
@@ -78,10 +79,12 @@ __all__ = [
     "phase_attest_mine",
     "plan_revise",
     "plan_sign",
+    "reminder_rule_change",
     "reminder_rules_sync",
     "reminders_resync_open_cases",
     "reminders_sweep",
     "roles_sync",
+    "room_admin_save",
     "room_ensure",
     "sign_out_complete",
     "signing_unlock",
@@ -93,6 +96,7 @@ __all__ = [
     "tokens_expired_purge",
     "tokens_revoke_all",
     "treated_levels_record",
+    "user_admin_save",
     "user_create",
     "user_ensure",
     "user_password_admin_set",

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from checklist import audit
 from checklist.access import roles
+from checklist.access.policies import has_role
 from checklist.audit.catalogue import AuditAction
 from checklist.models import User
 from checklist.services.case_writes import now
@@ -33,7 +34,7 @@ def user_password_admin_set(*, actor: User, user: User) -> User:
     """An administrator set or reset ``user``'s password (``user.password`` already holds the new
     hash): saved, audited on the system chain, and the user is told by e-mail and must choose
     their own password before signing."""
-    if not (actor.is_superuser or actor.groups.filter(name=roles.ADMIN).exists()):
+    if not (actor.is_superuser or has_role(actor, roles.ADMIN)):
         raise ForbiddenError(ADMIN_ONLY)
     locked = User.objects.select_for_update().get(pk=user.pk)
     locked.password = user.password

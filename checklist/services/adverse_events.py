@@ -14,7 +14,7 @@ from django.db import transaction
 
 from checklist import audit
 from checklist.access import roles
-from checklist.access.policies import require
+from checklist.access.policies import require, users_with_roles
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import current_evidence
 from checklist.models import AdverseEvent, Case, DeliveryChannel, Notification, SignatureMeaning, User
@@ -33,11 +33,7 @@ STATEMENT_TOO_SHORT = "Write the statement: what was treated, and how it happene
 
 
 def _alert_recipients() -> list[User]:
-    return list(
-        User.objects.filter(groups__name__in=(roles.QUALITY_OFFICER, roles.ADMIN), is_active=True)
-        .distinct()
-        .order_by("username")
-    )
+    return list(users_with_roles(roles.QUALITY_OFFICER, roles.ADMIN).distinct().order_by("username"))
 
 
 def adverse_event_record(

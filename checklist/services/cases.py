@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from checklist import audit
 from checklist.access import roles
-from checklist.access.policies import require, visible_cases
+from checklist.access.policies import has_role, require, visible_cases
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import level_evaluate
 from checklist.models import (
@@ -62,7 +62,7 @@ def room_ensure(*, actor: User | None, name: str, staff: Iterable[User] = ()) ->
     """Create the room if absent and make sure ``staff`` are assigned to it (never removes anyone).
     Audited on the system chain; a call that changes nothing writes nothing. Administrators only
     (``actor`` None is the system, e.g. a migration)."""
-    if actor is not None and not actor.groups.filter(name=roles.ADMIN).exists():
+    if actor is not None and not has_role(actor, roles.ADMIN):
         raise ForbiddenError("Only an administrator configures rooms.")
     staff = list(staff)
     name = name.strip()
@@ -106,11 +106,11 @@ def case_schedule(
     require(actor, "case.schedule")
     if procedure not in Procedure.values:
         raise field_error("procedure", f"Unknown procedure {procedure!r}.")
-    if not surgeon.groups.filter(name="surgeon").exists():
+    if not has_role(surgeon, roles.SURGEON):
         raise field_error("surgeon", f"{surgeon.full_name} is not a surgeon.")
-    if anesthesia is not None and not anesthesia.groups.filter(name="anesthesia").exists():
+    if anesthesia is not None and not has_role(anesthesia, roles.ANESTHESIA):
         raise field_error("anesthesia", f"{anesthesia.full_name} is not in the anesthesia role.")
-    acting_as_nurse = actor.groups.filter(name="nurse").exists() and not actor.groups.filter(name="admin").exists()
+    acting_as_nurse = has_role(actor, roles.NURSE) and not has_role(actor, roles.ADMIN)
     if acting_as_nurse and not room.staff.filter(pk=actor.pk).exists():
         raise field_error("room", f"You are not assigned to room {room.name}.")
 

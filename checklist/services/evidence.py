@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from checklist import audit, uploads
-from checklist.access.policies import require
+from checklist.access import roles
+from checklist.access.policies import has_role, require
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import (
@@ -66,13 +67,13 @@ MAX_SCAN_BYTES = 20 * 1024 * 1024
 SCAN_TOO_LARGE = "The scan is larger than 20 MB."
 
 
-IMAGE_READERS = ("surgeon", "radiographer")
+IMAGE_READERS = (roles.SURGEON, roles.RADIOGRAPHER)
 LOCALIZATION_SIDES = ("", "left", "right")
 
 
 def _require_reader(person: User, field: str, what: str) -> None:
     """Images are read by a surgeon or a radiographer (domain: the level image is read by them)."""
-    if not person.is_active or not person.groups.filter(name__in=IMAGE_READERS).exists():
+    if not person.is_active or not any(has_role(person, role) for role in IMAGE_READERS):
         raise field_error(field, f"{person.full_name} may not {what}: choose a surgeon or a radiographer.")
 
 
@@ -338,7 +339,7 @@ def marking_record(
     allowed = (
         marked_by.pk == case.surgeon_id
         or case.co_surgeons.filter(pk=marked_by.pk).exists()
-        or marked_by.groups.filter(name="surgeon").exists()
+        or has_role(marked_by, roles.SURGEON)
     )
     if not allowed:
         raise field_error(

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from checklist import audit
 from checklist.access import roles
-from checklist.access.policies import require
+from checklist.access.policies import has_role, require, users_with_roles
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import content_hash, current_evidence, localization_content, plan_content
 from checklist.models import (
@@ -80,9 +80,7 @@ def _signing_failure_record(*, signer: User, case: Case, meaning: str) -> int:
 def _notify_admins_of_lock(user: User, failures: int) -> None:
     """Queue the administrators' e-mail in the outbox (same transaction as the lock); a worker
     sends it, never the request."""
-    recipients = list(
-        User.objects.filter(groups__name=roles.ADMIN, is_active=True).exclude(email="").values_list("email", flat=True)
-    )
+    recipients = list(users_with_roles(roles.ADMIN).exclude(email="").values_list("email", flat=True))
     if not recipients:
         logger.warning("Signing locked for user id %s; no administrator has an e-mail address", user.pk)
         return
@@ -272,7 +270,7 @@ def _localization_confirm_locked(*, actor: User, case: Case, expected_version: i
 @transaction.atomic
 def signing_unlock(*, actor: User, user: User, reason: str) -> User:
     """An administrator lifts a signing lock after checking with the user."""
-    if not actor.groups.filter(name=roles.ADMIN).exists():
+    if not has_role(actor, roles.ADMIN):
         raise ForbiddenError("Only an administrator can unlock signing.")
     if not reason.strip():
         raise rule_error("Say why signing is being unlocked.", field="reason")

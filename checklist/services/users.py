@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,23 +15,13 @@ from checklist.models import User, WorkerHeartbeat
 
 
 @transaction.atomic
-def roles_sync() -> dict[str, list[str]]:
-    """Make each role group hold exactly the permissions ``checklist.access.roles`` gives it."""
-    permissions = {
-        p.codename: p
-        for p in Permission.objects.filter(
-            content_type__app_label="checklist",
-            codename__in=[codename for codename, _ in roles.PERMISSIONS],
-        )
-    }
-    result: dict[str, list[str]] = {}
-    for role, codenames in roles.ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set([permissions[c] for c in codenames if c in permissions])
-        result[role] = sorted(codenames)
-    for designation in roles.DESIGNATIONS:
-        Group.objects.get_or_create(name=designation)
-    return result
+def roles_sync() -> list[str]:
+    """Make sure every role and designation group exists (after every ``migrate``). Groups carry
+    no Django permissions: ``checklist.access.policies`` decides what each role may do."""
+    names = [*roles.ROLES, *roles.DESIGNATIONS]
+    for name in names:
+        Group.objects.get_or_create(name=name)
+    return names
 
 
 @transaction.atomic

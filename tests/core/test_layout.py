@@ -167,3 +167,23 @@ def test_the_queueing_guard_catches_a_task_queued_inside_the_transaction() -> No
     committed = _on_commit_arguments(tree)
     references = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "kick"]
     assert [n.lineno for n in references if id(n) not in committed] == [8]
+
+
+def _readme_layout() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```", 2)[1]
+
+
+def test_the_readme_layout_is_the_tree_as_it_is() -> None:
+    """Every folder the layout names exists, and every package of the project (and every room of
+    the checklist app) is named in it."""
+    layout = _readme_layout()
+    named = {line.split()[0].rstrip("/") for line in layout.splitlines() if line.strip() and not line.startswith(" ")}
+    named |= {part for token in named for part in token.split() if "/" not in part}
+    missing = sorted(name for name in named if "." not in name and not (ROOT / name).exists())
+    assert missing == [], f"the README names folders that do not exist: {missing}"
+    packages = sorted(p.parent.name for p in ROOT.glob("*/__init__.py") if p.parent.name not in {"tests", "bench"})
+    assert [name for name in packages if f"{name}/" not in layout] == []
+    rooms = sorted(p.parent.name for p in (ROOT / "checklist").glob("*/__init__.py") if p.parent.name != "migrations")
+    assert [room for room in rooms if f"  {room}/" not in layout and room != "management"] == []

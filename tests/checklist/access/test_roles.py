@@ -5,31 +5,45 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
-from checklist.access import roles
+from checklist.access import policies, roles
 from checklist.management.commands.seed_demo import DEMO_PASSWORD
 from checklist.models import User
 
 pytestmark = pytest.mark.django_db
 
 
-def test_every_role_group_exists_with_its_permissions_after_migrate() -> None:
-    for role, codenames in roles.ROLE_PERMISSIONS.items():
-        group = Group.objects.get(name=role)
-        assert set(group.permissions.values_list("codename", flat=True)) == set(codenames)
+def test_every_role_group_exists_after_migrate_and_carries_no_django_permission() -> None:
+    # One authorization model (issue 15): the policy matrix decides; the groups only say who holds a role.
+    for name in (*roles.ROLES, *roles.DESIGNATIONS):
+        group = Group.objects.get(name=name)
+        assert list(group.permissions.all()) == []
+    assert not Permission.objects.filter(content_type__app_label="checklist", codename="sign_plan").exists()
 
 
 def test_admins_and_quality_officers_cannot_attest_or_sign() -> None:
     for role in (roles.ADMIN, roles.QUALITY_OFFICER):
-        codenames = set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
-        assert not codenames & {"attest_step", "sign_plan", "record_evidence", "record_localization"}
+        for action in ("step.attest", "plan.sign", "localization.record", "localization.confirm", "consent.record"):
+            assert role not in policies.MATRIX[action], (role, action)
 
 
-def test_only_surgeons_sign_plans() -> None:
-    signers = Group.objects.filter(permissions__codename="sign_plan").values_list("name", flat=True)
-    assert list(signers) == [roles.SURGEON]
+def test_only_surgeons_sign_plans_and_confirm_localizations() -> None:
+    assert policies.MATRIX["plan.sign"] == {roles.SURGEON}
+    assert policies.MATRIX["localization.confirm"] == {roles.SURGEON}
+
+
+def test_has_role_and_users_with_roles_read_the_groups(team) -> None:
+    assert policies.has_role(team.surgeon, roles.SURGEON)
+    assert not policies.has_role(team.surgeon, roles.ADMIN)
+    surgeons = set(policies.users_with_roles(roles.SURGEON))
+    assert team.surgeon in surgeons
+    assert team.nurse not in surgeons
+    team.surgeon.is_active = False
+    team.surgeon.save(update_fields=["is_active"])
+    assert team.surgeon not in set(policies.users_with_roles(roles.SURGEON))
+    assert team.surgeon in set(policies.users_with_roles(roles.SURGEON, active_only=False))
 
 
 def test_seed_demo_creates_one_user_per_role_and_is_idempotent() -> None:

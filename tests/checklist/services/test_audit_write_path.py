@@ -40,7 +40,7 @@ from knox.models import AuthToken
 from checklist import audit, services
 from checklist.access import roles
 from checklist.audit import chain as audit_chain
-from checklist.models import AuditEvent, Case, LevelVerdict, NearMiss, User
+from checklist.models import AuditEvent, Case, LevelVerdict, NearMiss, ReminderRule, Room, User
 from checklist.selectors import checklist_status
 from core.errors import ApplicationError
 from tests.support.factories import TEST_PASSWORD, UserFactory
@@ -506,6 +506,19 @@ def _sc_tokens_expired_purge(team: Team) -> Callable[[], Any]:
     return lambda: services.tokens_expired_purge()
 
 
+def _sc_user_admin_save(team: Team) -> Callable[[], Any]:
+    nurse = User.objects.get(pk=team.nurse.pk)
+    nurse.full_name = "Nora N. Nurse"
+    return lambda: services.user_admin_save(actor=team.admin, user=nurse, password_changed=False)
+
+
+def _sc_reminder_rule_change(team: Team) -> Callable[[], Any]:
+    rule = ReminderRule.objects.order_by("pk").first()
+    assert rule is not None
+    rule.offset_minutes += 5
+    return lambda: services.reminder_rule_change(actor=team.admin, rule=rule, changed=["offset_minutes"])
+
+
 TODAY = timezone.localdate
 
 SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
@@ -557,6 +570,11 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
         )
     ),
     "near_miss_annotate": _sc_near_miss_annotate,
+    "user_admin_save": _sc_user_admin_save,
+    "room_admin_save": lambda team: (
+        lambda: services.room_admin_save(actor=team.admin, room=Room(name="OR 5"), staff=[team.nurse])
+    ),
+    "reminder_rule_change": _sc_reminder_rule_change,
     "phase_attest_mine": _sc_phase_attest_mine,
     "notification_preference_set": lambda team: (
         lambda: services.notification_preference_set(actor=team.nurse, email=True, webhook=False)
