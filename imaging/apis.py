@@ -12,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checklist.access import policies
-from checklist.models import Case, LocalizationPhase, Reference, User
+from checklist.models import Case, LocalizationPhase, User
 from core.errors import ApplicationError, field_error
 from imaging import selectors, services
 from imaging.models import LevelImage
+from levelverify.check import REFERENCES
 from levelverify.serializers import ErrorResponseSerializer
 
 NO_SUCH_IMAGE = "No such image."
@@ -74,6 +75,9 @@ class ImageAssignApi(APIView):
         case_id = serializers.IntegerField(min_value=1)
         version = serializers.IntegerField(min_value=1, help_text="The image's version as last seen.")
 
+        class Meta:
+            ref_name = "LevelImageAssign"
+
     @extend_schema(
         operation_id="imaging_image_assign",
         request=InputSerializer,
@@ -107,7 +111,7 @@ class ImageReadApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         taps = serializers.JSONField(help_text="[[x, y], ...] in image pixels: the reference, then each vertebra.")
-        reference = serializers.ChoiceField(choices=Reference.choices)
+        reference = serializers.ChoiceField(choices=list(REFERENCES))  # the same enum as the level check's
         label = serializers.CharField(max_length=20, help_text="The level the team named.")  # type: ignore[assignment]
         phase = serializers.ChoiceField(choices=LocalizationPhase.choices, default=LocalizationPhase.PRE_INCISION)
         marker_in_place = serializers.BooleanField(help_text="The reader confirms the marker is visible on this image.")
@@ -115,11 +119,17 @@ class ImageReadApi(APIView):
         read_by = serializers.IntegerField(required=False, min_value=1, help_text="Who read the image (default: you).")
         expected_version = serializers.IntegerField(required=False, min_value=1)
 
+        class Meta:
+            ref_name = "LevelImageReadInput"
+
     class OutputSerializer(serializers.Serializer):
         read_id = serializers.IntegerField()
         localization_id = serializers.IntegerField()
         count = serializers.IntegerField()
         verdict = serializers.CharField()
+
+        class Meta:
+            ref_name = "LevelImageReadResult"
 
     @extend_schema(
         operation_id="imaging_image_read",
