@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("levelverify.urls")),
     path("", include("checklist.api_urls")),
     path("", include("quality.api_urls")),
+    path("", include("imaging.api_urls")),
 ]

@@ -89,6 +89,7 @@ def _flush_around_audit_triggers() -> None:
         modules = [
             importlib.import_module("checklist.migrations.0004_audit_append_only_triggers"),
             importlib.import_module("checklist.migrations.0013_issue13_append_only_records"),
+            importlib.import_module("imaging.migrations.0003_append_only"),
         ]
         original = DatabaseOperations.execute_sql_flush
 

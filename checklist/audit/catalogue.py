@@ -39,6 +39,10 @@ class AuditAction(StrEnum):
     LOCALIZATION_DURABLE_MARK_PLACED = "localization.durable_mark_placed"
     TREATED_LEVELS_RECORDED = "treated_levels.recorded"
     LEVEL_CHECK_VERDICT = "level_check.verdict"
+    # Level images from the C-arm (imaging app)
+    LEVEL_IMAGE_RECEIVED = "level_image.received"
+    LEVEL_IMAGE_ASSIGNED = "level_image.assigned"
+    LEVEL_IMAGE_READ = "level_image.read"
     # The checklist
     STEP_ATTESTED = "step.attested"
     STEP_VOIDED = "step.voided"

@@ -39,6 +39,8 @@ RECORD_MIGRATIONS = (
     "0015_issue13_seal_timestamps",
     "0016_adverse_events_append_only",
 )
+# Other apps' migrations with ``RECORDS`` (named as modules: the checklist imports no app's code).
+APP_RECORD_MIGRATIONS = ("imaging.migrations.0003_append_only",)
 
 
 def record_rules() -> dict[str, dict[str, str]]:
@@ -47,6 +49,8 @@ def record_rules() -> dict[str, dict[str, str]]:
     rules: dict[str, dict[str, str]] = {}
     for name in RECORD_MIGRATIONS:
         rules.update(importlib.import_module(f"checklist.migrations.{name}").RECORDS)
+    for module in APP_RECORD_MIGRATIONS:
+        rules.update(importlib.import_module(module).RECORDS)
     return rules
 
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "levelverify",
     "quality",
     "interfaces",
+    "imaging",
 ]
 
 MIDDLEWARE = [
@@ -342,6 +343,24 @@ HL7_MAX_MESSAGE_BYTES = env.int("HL7_MAX_MESSAGE_BYTES", default=1024 * 1024)
 HL7_RAW_RETENTION_DAYS = env.int("HL7_RAW_RETENTION_DAYS", default=90)
 # host:port of the EHR's MLLP listener for the signed-out records (MDM^T02); empty: not sent.
 HL7_OUTBOUND_DESTINATION = env.str("HL7_OUTBOUND_DESTINATION", default="")
+# --- Imaging (DICOM; docs/imaging.md) ---------------------------------------------------------------
+# Where level images are kept: the embedded receiver's folder, or a PACS through DICOMweb
+# (QIDO-RS/WADO-RS/STOW-RS base URL, e.g. Orthanc's /dicom-web) when IMAGING_DICOMWEB_URL is set.
+IMAGING_DICOMWEB_URL = env.str("IMAGING_DICOMWEB_URL", default="")
+IMAGING_DICOMWEB_TIMEOUT = env.float("IMAGING_DICOMWEB_TIMEOUT", default=10.0)
+IMAGING_STORAGE_DIR = Path(env.str("IMAGING_STORAGE_DIR", default=str(VAR_DIR / "images")))
+IMAGING_AE_TITLE = env.str("IMAGING_AE_TITLE", default="RIGHTLEVEL")
+IMAGING_BIND_ADDRESS = env.str("IMAGING_BIND_ADDRESS", default="127.0.0.1")
+IMAGING_PORT = env.int("IMAGING_PORT", default=11112)
+# The C-arms allowed to send, each with the room it stands in: "CARM1=OR 1,CARM2=OR 2".
+# A calling AE title not listed is rejected at association.
+IMAGING_CALLING_AE_TITLES: dict[str, str] = env.dict("IMAGING_CALLING_AE_TITLES", default={})
+# The largest encoded data set accepted (bytes): a 2k x 2k 16-bit frame is 8 MiB.
+IMAGING_MAX_BYTES = env.int("IMAGING_MAX_BYTES", default=64 * 1024 * 1024)
+# An image without a usable accession number matches a case of that patient in that room when it
+# was acquired from this long before the scheduled start to this long after it.
+IMAGING_MATCH_BEFORE_MINUTES = env.int("IMAGING_MATCH_BEFORE_MINUTES", default=120)
+IMAGING_MATCH_AFTER_MINUTES = env.int("IMAGING_MATCH_AFTER_MINUTES", default=12 * 60)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOGGING = {

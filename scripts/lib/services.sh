@@ -26,6 +26,9 @@ debian_packages_ensure() {
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the local time-stamping authority
+  # The PACS of the imaging tests (a throwaway Orthanc with its DICOMweb plugin, docs/imaging.md).
+  { command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ]; } || missing+=(orthanc)
+  [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing+=(orthanc-dicomweb)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== apt-get install ${missing[*]}"
     _as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -17,7 +17,7 @@ from checklist.audit.catalogue import ACCESS_ACTIONS, AuditAction
 from checklist.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[3]
-CODE = ("checklist", "quality", "core")
+CODE = ("checklist", "quality", "core", "imaging")
 
 
 def test_every_action_is_a_noun_and_a_past_tense_and_unique() -> None:

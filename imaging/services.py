@@ -1,0 +1,255 @@
+"""Writes of the imaging app, one function each, audited in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from checklist import audit
+from checklist import services as checklist_services
+from checklist.access import policies
+from checklist.models import Case, User
+from core.errors import ApplicationError, ConflictError, field_error
+from imaging import actions
+from imaging.dicom import STATUS_STORE_FAILED, STATUS_UID_CONFLICT, UID_CONFLICT, CheckedImage, ImageRefused
+from imaging.models import ImageRead, LevelImage, MatchedBy
+from imaging.selectors import case_match
+from imaging.store import ImageStore, ImageStoreError
+
+logger = logging.getLogger(__name__)
+
+ALREADY_MATCHED = "This image already belongs to a case."
+STALE_IMAGE = "The image changed since you saw it; here is its current state."
+OTHER_PATIENT = "The image's patient ID is not this case's patient: it cannot be assigned to this case."
+STORE_FAILED = "The image could not be stored; nothing was kept."
+NOT_THIS_CASE = "This image does not belong to this case."
+UNMATCHED = "This image is not assigned to a case yet: assign it first."
+BEFORE_TIME_OUT = "This image was taken before the time-out was completed: take a new level image."
+NO_ACQUISITION_TIME = "This image has no acquisition time, so it cannot be shown to be taken after the time-out."
+ALREADY_READ = "This image was already used for a count: take a new level image to count again."
+TAPS_SHAPE = "Tap the reference first, then each vertebra up to the marker: a list of [x, y] points, 2 to {most}."
+TAP_OUTSIDE = "Tap {n} is outside the image ({columns} x {rows} pixels)."
+MOST_TAPS = 40
+
+
+@dataclass(frozen=True)
+class Received:
+    image: LevelImage
+    duplicate: bool  # the same instance (same pixels) had been received before
+
+
+def _summary(image: LevelImage) -> dict[str, object]:
+    # UIDs and hashes only: never the patient's identifiers in the trail.
+    return {
+        "sop_instance_uid": image.sop_instance_uid,
+        "series_instance_uid": image.series_instance_uid,
+        "study_instance_uid": image.study_instance_uid,
+        "frame": image.frame,
+        "pixel_sha256": image.pixel_sha256,
+        "acquired_at": image.acquired_at,
+        "calling_ae_title": image.calling_ae_title,
+        "matched_by": image.matched_by,
+        "unmatched_reason": image.unmatched_reason,
+    }
+
+
+def _same_instance(checked: CheckedImage) -> LevelImage | None:
+    existing = LevelImage.objects.filter(sop_instance_uid=checked.sop_instance_uid).first()
+    if existing is None:
+        return None
+    if existing.pixel_sha256 != checked.pixel_sha256:
+        raise ImageRefused(STATUS_UID_CONFLICT, UID_CONFLICT.format(uid=checked.sop_instance_uid))
+    return existing
+
+
+def level_image_receive(
+    *,
+    actor: User | None,
+    checked: CheckedImage,
+    data: bytes,
+    calling_ae_title: str,
+    room_name: str,
+    store: ImageStore,
+) -> Received:
+    """Keep a checked image (``data``: its Part 10 file) and its record, matched to a case when
+    one fits. The file is stored first and removed again if the record cannot be written, so a
+    failure leaves neither. Receiving the same instance twice is not an error."""
+    existing = _same_instance(checked)
+    if existing is not None:
+        return Received(existing, duplicate=True)
+    match = case_match(
+        accession_number=checked.accession_number,
+        patient_id=checked.patient_id,
+        acquired_at=checked.acquired_at,
+        room_name=room_name,
+    )
+    try:
+        ref = store.store(data)
+    except (ImageStoreError, OSError) as exc:
+        logger.error("imaging: store failed for %s: %s", checked.sop_instance_uid, exc)
+        raise ImageRefused(STATUS_STORE_FAILED, STORE_FAILED) from exc
+    try:
+        with transaction.atomic():
+            image = LevelImage(
+                sop_instance_uid=checked.sop_instance_uid,
+                series_instance_uid=checked.series_instance_uid,
+                study_instance_uid=checked.study_instance_uid,
+                sop_class_uid=checked.sop_class_uid,
+                modality=checked.modality,
+                frame=1,
+                number_of_frames=checked.number_of_frames,
+                rows=checked.rows,
+                columns=checked.columns,
+                pixel_sha256=checked.pixel_sha256,
+                acquired_at=checked.acquired_at,
+                accession_number=checked.accession_number,
+                patient_id=checked.patient_id,
+                calling_ae_title=calling_ae_title[:16],
+                station_name=checked.station_name,
+                storage_key=ref.key,
+                received_at=timezone.now(),
+                case=match.case,
+                matched_by=match.matched_by,
+                unmatched_reason=match.reason[:200],
+            )
+            image.full_clean(validate_unique=False)  # the unique index decides a race (below)
+            image.save()
+            audit.append(action=actions.IMAGE_RECEIVED, actor=actor, case=match.case, obj=image, after=_summary(image))
+    except IntegrityError:
+        # Another association stored the same instance a moment ago: same pixels is a duplicate
+        # (and the file on disk is that one's, so it stays).
+        existing = _same_instance(checked)
+        if existing is not None:
+            return Received(existing, duplicate=True)
+        store.remove(ref)
+        raise
+    except BaseException:
+        store.remove(ref)
+        raise
+    return Received(image, duplicate=False)
+
+
+def level_image_assign(*, actor: User, image: LevelImage, case: Case, version: int) -> LevelImage:
+    """A radiographer (or the nurse or surgeon) assigns an unmatched image to a case."""
+    policies.require(actor, "localization.record", case)
+    with transaction.atomic():
+        current = LevelImage.objects.select_for_update().get(pk=image.pk)
+        if current.version != version:
+            raise ConflictError(STALE_IMAGE, extra={"image": {"id": current.pk, "version": current.version}})
+        if current.case_id is not None:
+            raise ConflictError(ALREADY_MATCHED, extra={"image": {"id": current.pk, "version": current.version}})
+        if current.patient_id and current.patient_id != case.patient.mrn:
+            raise field_error("case_id", OTHER_PATIENT)
+        before = _summary(current)
+        current.case = case
+        current.matched_by = MatchedBy.ASSIGNED  # unmatched_reason stays: why it needed a hand
+        current.assigned_by = actor
+        current.version += 1
+        current.full_clean(validate_unique=False)
+        # Only these columns may move (migration 0003; the application role may update no other).
+        current.save(update_fields=["case", "matched_by", "assigned_by", "version"])
+        audit.append(
+            action=actions.IMAGE_ASSIGNED, actor=actor, case=case, obj=current, before=before, after=_summary(current)
+        )
+    return current
+
+
+def _taps_check(taps: object, image: LevelImage) -> list[list[float]]:
+    if not isinstance(taps, list) or not 2 <= len(taps) <= MOST_TAPS:
+        raise field_error("taps", TAPS_SHAPE.format(most=MOST_TAPS))
+    points = []
+    for n, tap in enumerate(taps, start=1):
+        if (
+            not isinstance(tap, list | tuple)
+            or len(tap) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in tap)
+        ):
+            raise field_error("taps", TAPS_SHAPE.format(most=MOST_TAPS))
+        x, y = float(tap[0]), float(tap[1])
+        if not (0 <= x < image.columns and 0 <= y < image.rows):
+            raise field_error("taps", TAP_OUTSIDE.format(n=n, columns=image.columns, rows=image.rows))
+        points.append([round(x, 1), round(y, 1)])
+    return points
+
+
+def image_read_record(
+    *,
+    actor: User,
+    image: LevelImage,
+    case: Case,
+    phase: str,
+    reference: str,
+    taps: object,
+    label: str,
+    marker_in_place: bool,
+    read_by: User,
+    side: str = "",
+    expected_version: int | None = None,
+) -> ImageRead:
+    """A count made by tapping on the image: the reference, then each vertebra up to the marker.
+    The count (taps after the reference) is recorded as the case's localization through the
+    checklist's own service, so the level check runs on it; the read binds image and localization.
+    Refused: an image of another case or none, taken before the time-out, or already counted."""
+    policies.require(actor, "localization.record", case)
+    with transaction.atomic():
+        current = LevelImage.objects.select_for_update().get(pk=image.pk)
+        if current.case_id is None:
+            raise ApplicationError(UNMATCHED, errors={"image": [UNMATCHED]})
+        if current.case_id != case.pk:
+            raise ApplicationError(NOT_THIS_CASE, errors={"image": [NOT_THIS_CASE]})
+        points = _taps_check(taps, current)
+        time_out = Case.objects.get(pk=case.pk).time_out_completed_at
+        if time_out is not None:
+            if current.acquired_at is None:
+                raise ApplicationError(NO_ACQUISITION_TIME, errors={"image": [NO_ACQUISITION_TIME]})
+            if current.acquired_at < time_out:
+                raise ApplicationError(BEFORE_TIME_OUT, errors={"image": [BEFORE_TIME_OUT]})
+        if ImageRead.objects.filter(image=current).exists():
+            raise ApplicationError(ALREADY_READ, errors={"image": [ALREADY_READ]})
+        localization = checklist_services.localization_record(
+            actor=actor,
+            case=case,
+            phase=phase,
+            reference=reference,
+            count=len(points) - 1,
+            label=label,
+            marker_in_place=marker_in_place,
+            read_by=read_by,
+            side=side,
+            expected_version=expected_version,
+        )
+        read = ImageRead(
+            image=current,
+            localization=localization,
+            case=case,
+            reference=reference,
+            taps=points,
+            count=len(points) - 1,
+            read_by=read_by,
+            recorded_by=actor,
+            recorded_at=timezone.now(),
+        )
+        read.full_clean()
+        read.save()
+        audit.append(
+            action=actions.IMAGE_READ,
+            actor=actor,
+            case=case,
+            obj=read,
+            after={
+                "localization_id": localization.pk,
+                "sop_instance_uid": current.sop_instance_uid,
+                "series_instance_uid": current.series_instance_uid,
+                "study_instance_uid": current.study_instance_uid,
+                "frame": current.frame,
+                "pixel_sha256": current.pixel_sha256,
+                "reference": reference,
+                "taps": points,
+                "count": read.count,
+                "read_by": read_by.pk,
+            },
+        )
+    return read

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from imaging import views
+
+urlpatterns = [
+    path("imaging/images/<int:image_id>.png", views.image_png, name="imaging-image-png"),
+    path("imaging/images/<int:image_id>/read/", views.ImageReadView.as_view(), name="imaging-image-read"),
+]
