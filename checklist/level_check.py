@@ -9,11 +9,16 @@ findings, which only ever make a verdict stricter:
 - ``EVIDENCE_INVALID`` (stop): the stored records cannot be read together, e.g. the plan names L6
   but the anatomy recorded later has five lumbar vertebrae.
 - ``TREATED_LEVELS_MISMATCH`` (stop): the levels recorded as treated differ from the plan.
+
+Other apps add findings of their own through ``findings_provider_register`` (the imaging app: the
+independent second read of a level image, ``SECOND_READ_REQUIRED`` and ``SECOND_READ_MISMATCH``),
+so that the checklist never imports them; like the workflow's, they only make a verdict stricter.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +48,9 @@ PLAN_NOT_SIGNED = "PLAN_NOT_SIGNED"
 PLAN_SIGNATURE_INVALID = "PLAN_SIGNATURE_INVALID"
 EVIDENCE_INVALID = "EVIDENCE_INVALID"
 TREATED_LEVELS_MISMATCH = "TREATED_LEVELS_MISMATCH"
+# Added by the imaging app's provider (below): a blind second read is due, or it disagrees.
+SECOND_READ_REQUIRED = "SECOND_READ_REQUIRED"
+SECOND_READ_MISMATCH = "SECOND_READ_MISMATCH"
 
 MSG_PLAN_NOT_SIGNED = "Plan version {number} is not signed by the surgeon yet."
 MSG_PLAN_SIGNATURE_INVALID = (
@@ -223,6 +231,17 @@ def _finding(code: str, severity: str, sources: list[str], message: str) -> dict
     return {"code": code, "severity": severity, "sources": sources, "message": message, "action": ACTION_BY_CODE[code]}
 
 
+FindingsProvider = Callable[[Case, "CurrentEvidence"], list[dict[str, Any]]]
+_FINDINGS_PROVIDERS: list[FindingsProvider] = []
+
+
+def findings_provider_register(provider: FindingsProvider) -> None:
+    """Let another app add findings (full finding dicts, severity ``incomplete`` or ``stop``) to
+    every evaluation; called once from its ``AppConfig.ready``."""
+    if provider not in _FINDINGS_PROVIDERS:
+        _FINDINGS_PROVIDERS.append(provider)
+
+
 def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
     """(request, result) for the case now. Never raises for bad stored data: that is a stop."""
     evidence = current_evidence(case)
@@ -265,6 +284,8 @@ def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
                         MSG_TREATED_MISMATCH.format(treated=", ".join(treated), planned=", ".join(planned)),
                     )
                 )
+    for provider in _FINDINGS_PROVIDERS:
+        extra.extend(provider(case, evidence))
     if extra:
         findings = sorted([*result["findings"], *extra], key=lambda f: SEVERITIES.index(f["severity"]))
         verdict = verdict_of_severities(f["severity"] for f in findings)

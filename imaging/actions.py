@@ -9,5 +9,6 @@ from checklist.audit.catalogue import AuditAction
 IMAGE_RECEIVED: Final = AuditAction.LEVEL_IMAGE_RECEIVED
 IMAGE_ASSIGNED: Final = AuditAction.LEVEL_IMAGE_ASSIGNED
 IMAGE_READ: Final = AuditAction.LEVEL_IMAGE_READ
+IMAGE_SECOND_READ: Final = AuditAction.LEVEL_IMAGE_SECOND_READ
 
-ACTIONS: Final[tuple[AuditAction, ...]] = (IMAGE_RECEIVED, IMAGE_ASSIGNED, IMAGE_READ)
+ACTIONS: Final[tuple[AuditAction, ...]] = (IMAGE_RECEIVED, IMAGE_ASSIGNED, IMAGE_READ, IMAGE_SECOND_READ)

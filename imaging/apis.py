@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -21,6 +21,7 @@ from levelverify.serializers import ErrorResponseSerializer
 
 NO_SUCH_IMAGE = "No such image."
 NO_SUCH_CASE = "No such case among the cases you may act on."
+NO_SUCH_READ = "No such read of a level image among the cases you may act on."
 
 
 class LevelImageSerializer(serializers.ModelSerializer):
@@ -180,3 +181,114 @@ class ImageReadApi(APIView):
         verdict = Case.objects.values_list("verdict", flat=True).get(pk=case.pk)
         out = {"read_id": read.pk, "localization_id": read.localization_id, "count": read.count, "verdict": verdict}
         return Response(self.OutputSerializer(out).data, status=201)
+
+
+class SecondReadApiReads(serializers.Serializer):
+    """One read as shown after the second read is saved."""
+
+    reference = serializers.CharField()
+    count = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    taps = serializers.JSONField()
+
+    class Meta:
+        ref_name = "LevelImageReadSummary"
+
+
+class SecondReadApi(APIView):
+    """The independent second read of a counted image. GET shows the image to read, never the
+    first read's taps, count or level while the second read is due; POST saves the second read
+    (by someone other than the first reader), and only then are both reads and what differs shown."""
+
+    class InputSerializer(serializers.Serializer):
+        taps = serializers.JSONField(help_text="[[x, y], ...] in image pixels: the reference, then each vertebra.")
+        reference = serializers.ChoiceField(choices=list(REFERENCES))
+        label = serializers.CharField(max_length=20, help_text="The level the second reader names.")  # type: ignore[assignment]
+        expected_version = serializers.IntegerField(required=False, min_value=1)
+
+        class Meta:
+            ref_name = "LevelImageSecondReadInput"
+
+    class OutputSerializer(serializers.Serializer):
+        read_id = serializers.IntegerField()
+        image = LevelImageSerializer()
+        status = serializers.ChoiceField(choices=["due", "done"])
+        first = SecondReadApiReads(allow_null=True, help_text="Only once the second read is saved.")
+        second = SecondReadApiReads(allow_null=True)
+        agrees = serializers.BooleanField(allow_null=True)
+        differences = serializers.ListField(child=serializers.CharField())
+        verdict = serializers.CharField()
+
+        class Meta:
+            ref_name = "LevelImageSecondRead"
+
+    def _read(self, request: Request, read_id: int) -> Any:
+        actor = cast(User, request.user)
+        read = selectors.read_for_second(read_id)
+        if read is None or not policies.visible_cases(actor).filter(pk=read.case_id).exists():
+            raise ApplicationError(NO_SUCH_READ, status_code=404)
+        policies.require(actor, "localization.record", read.case)
+        return read
+
+    def _out(self, read: Any) -> dict[str, Any]:
+        second = selectors.second_read_of(read)
+        verdict = Case.objects.values_list("verdict", flat=True).get(pk=read.case_id)
+        out: dict[str, Any] = {
+            "read_id": read.pk,
+            "image": read.image,
+            "status": "done" if second else "due",
+            "first": None,
+            "second": None,
+            "agrees": None,
+            "differences": [],
+            "verdict": verdict,
+        }
+        if second is not None:
+            first_summary = {
+                "reference": read.reference,
+                "count": read.count,
+                "label": read.localization.label,
+                "taps": read.taps,
+            }
+            second_summary = {
+                "reference": second.reference,
+                "count": second.count,
+                "label": second.label,
+                "taps": second.taps,
+            }
+            out.update(first=first_summary, second=second_summary, agrees=second.agrees, differences=second.differences)
+        return out
+
+    @extend_schema(operation_id="imaging_second_read_get", responses={200: OutputSerializer}, tags=["imaging"])
+    def get(self, request: Request, read_id: int) -> Response:
+        read = self._read(request, read_id)
+        return Response(self.OutputSerializer(self._out(read)).data)
+
+    @extend_schema(
+        operation_id="imaging_second_read_record",
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            400: OpenApiResponse(
+                ErrorResponseSerializer, description="Bad taps or label, the first reader, or already read twice."
+            ),
+            403: OpenApiResponse(ErrorResponseSerializer, description="Not your role or not your case."),
+            404: OpenApiResponse(ErrorResponseSerializer, description="No such read."),
+            409: OpenApiResponse(ErrorResponseSerializer, description="The case changed (expected_version)."),
+        },
+        tags=["imaging"],
+    )
+    def post(self, request: Request, read_id: int) -> Response:
+        read = self._read(request, read_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        services.image_second_read_record(
+            actor=cast(User, request.user),
+            read=read,
+            reference=values["reference"],
+            taps=values["taps"],
+            label=values["label"],
+            expected_version=values.get("expected_version"),
+        )
+        return Response(self.OutputSerializer(self._out(read)).data, status=201)

@@ -7,3 +7,10 @@ class ImagingConfig(AppConfig):
     name = "imaging"
     verbose_name = "Level images (DICOM)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The level check asks the imaging app about second reads without importing it.
+        from checklist.level_check import findings_provider_register
+        from imaging.selectors import second_read_findings
+
+        findings_provider_register(second_read_findings)

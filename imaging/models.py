@@ -77,3 +77,35 @@ class ImageRead(models.Model):
 
     def __str__(self) -> str:
         return f"read of {self.image_id}: {self.count} from {self.reference}"
+
+
+class SecondRead(models.Model):
+    """An independent second read of a counted level image, by someone other than the first
+    reader, made without seeing the first read's taps, count or label. ``differences`` says
+    what disagrees (empty when the reads agree); a disagreement stops the level check."""
+
+    first_read = models.OneToOneField(ImageRead, on_delete=models.PROTECT, related_name="second_read")
+    image = models.ForeignKey(LevelImage, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="image_second_reads")
+    reference = models.CharField(max_length=10, choices=Reference.choices)
+    taps = models.JSONField(help_text="[[column, row], ...] in image pixels; the first is the reference.")
+    count = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=20, help_text="The level the second reader named.")
+    agrees = models.BooleanField()
+    differences = models.JSONField(
+        default=list, blank=True, help_text="What differs from the first read, one sentence each."
+    )
+    read_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(count__gte=1), name="imaging_second_read_count_positive"),
+            models.CheckConstraint(
+                condition=models.Q(agrees=True, differences=[]) | models.Q(agrees=False) & ~models.Q(differences=[]),
+                name="imaging_second_read_agrees_iff_no_difference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"second read of {self.image_id}: {self.count} from {self.reference}"

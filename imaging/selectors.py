@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from checklist.models import Case
-from imaging.models import LevelImage, MatchedBy
+from checklist.level_check import SECOND_READ_MISMATCH, SECOND_READ_REQUIRED
+from checklist.models import Case, Reference
+from imaging.models import ImageRead, LevelImage, MatchedBy, SecondRead
+from levelverify.spine import Anatomy, count_to_unit, format_unit
 
 _ACCESSION = re.compile(r"^RL(\d{1,12})$")
 
@@ -94,3 +97,144 @@ def count_ladder(case: Case) -> list[tuple[str, int, int]]:
     thoracic = anatomy.thoracic if anatomy else 12
     # C2 is the reference (0): C3..C7 count 1..5, then the thoracic vertebrae, then L1 onward.
     return [(f"L{k}", lumbar - k + 1, 5 + thoracic + k) for k in range(1, lumbar + 1)]
+
+
+# --- the independent second read -------------------------------------------------------------
+
+# A checklist template step with this code asks for a blind second read whatever the anatomy.
+SECOND_READ_STEP = "level_image_second_read"
+
+MSG_SECOND_READ_REQUIRED = (
+    "The level image counted {count} from the {reference} needs an independent second read "
+    "({why}) before the level is confirmed."
+)
+WHY_HIGH_RISK = "high-risk anatomy"
+WHY_TEMPLATE = "the checklist asks for it"
+ACTION_SECOND_READ_REQUIRED = (
+    "A second team member, not the first reader, opens 'Second read (blind)' on the level image "
+    "and counts it without seeing the first count."
+)
+MSG_SECOND_READ_MISMATCH = "The independent second read of the level image disagrees with the first: {differences}"
+ACTION_SECOND_READ_MISMATCH = (
+    "Do not proceed: take a new level image with the marker in place and have two readers count it "
+    "again, each without seeing the other's count."
+)
+DIFF_LANDS = (
+    "the first count ({first_count} from the {first_ref}) lands on {first_unit}, "
+    "the second ({count} from the {ref}) on {unit}"
+)
+DIFF_LABEL = "the first reader named {first_label}, the second {label}"
+DIFF_OWN_LABEL = "the second count ({count} from the {ref}) lands on {unit}, but the second reader named {label}"
+OFF_THE_SPINE = "no level of this spine"
+
+
+def _reference_words(reference: str) -> str:
+    return dict(Reference.choices).get(reference, reference).lower().replace("c2", "C2")
+
+
+def second_read_needed(case: Case, anatomy_record: Any) -> str:
+    """Why this case needs a blind second read of its level images ('' when it does not):
+    high-risk anatomy as the level check defines it, or a template step that asks."""
+    from checklist.level_check import anatomy_of
+    from checklist.models import ChecklistRun
+    from checklist.templates_catalog import get_template
+
+    if anatomy_record is not None and anatomy_of(anatomy_record).is_high_risk:
+        return WHY_HIGH_RISK
+    run = ChecklistRun.objects.filter(case=case).first()
+    if run is not None:
+        template = get_template(run.template_code, run.template_version)
+        if any(step.code == SECOND_READ_STEP for step in template.steps):
+            return WHY_TEMPLATE
+    return ""
+
+
+def reads_compare(
+    *, first: ImageRead, reference: str, count: int, label: str, structure: str, anatomy: Anatomy
+) -> list[str]:
+    """What differs between the first read and a second (reference, count, canonical label):
+    where each count lands in this patient's anatomy, the levels named, and whether the second
+    count lands on its own label. Empty when the two reads agree."""
+
+    def landed(ref: str, n: int) -> str:
+        unit = count_to_unit(ref, n, structure, anatomy)
+        return format_unit(unit) if unit is not None else OFF_THE_SPINE
+
+    first_unit, unit = landed(first.reference, first.count), landed(reference, count)
+    first_label = first.localization.label
+    differences = []
+    if first_unit != unit:
+        differences.append(
+            DIFF_LANDS.format(
+                first_count=first.count,
+                first_ref=_reference_words(first.reference),
+                first_unit=first_unit,
+                count=count,
+                ref=_reference_words(reference),
+                unit=unit,
+            )
+        )
+    if first_label != label:
+        differences.append(DIFF_LABEL.format(first_label=first_label, label=label))
+    if unit != label:
+        differences.append(DIFF_OWN_LABEL.format(count=count, ref=_reference_words(reference), unit=unit, label=label))
+    return differences
+
+
+def second_read_findings(case: Case, evidence: Any) -> list[dict[str, Any]]:
+    """The level check's findings about second reads (registered in ImagingConfig.ready): a stop
+    for every current counted image whose second read disagrees, and, where a second read is
+    needed, an incomplete finding for every one not read a second time yet."""
+    current = [x for x in evidence.localizations if x.marker_in_place]
+    if not current:
+        return []
+    reads = list(ImageRead.objects.filter(localization__in=current).select_related("second_read").order_by("pk"))
+    if not reads:
+        return []
+    why = second_read_needed(case, evidence.anatomy)
+    findings: list[dict[str, Any]] = []
+    for read in reads:
+        second = getattr(read, "second_read", None) if hasattr(read, "second_read") else None
+        if second is not None and not second.agrees:
+            findings.append(
+                {
+                    "code": SECOND_READ_MISMATCH,
+                    "severity": "stop",
+                    "sources": ["localizations"],
+                    "message": MSG_SECOND_READ_MISMATCH.format(differences="; ".join(second.differences) + "."),
+                    "action": ACTION_SECOND_READ_MISMATCH,
+                }
+            )
+        elif second is None and why:
+            findings.append(
+                {
+                    "code": SECOND_READ_REQUIRED,
+                    "severity": "incomplete",
+                    "sources": ["localizations"],
+                    "message": MSG_SECOND_READ_REQUIRED.format(
+                        count=read.count, reference=_reference_words(read.reference), why=why
+                    ),
+                    "action": ACTION_SECOND_READ_REQUIRED,
+                }
+            )
+    return findings
+
+
+def second_read_pending(read: ImageRead | None) -> bool:
+    """A counted image whose second read is still to come: its first count is not shown."""
+    if read is None:
+        return False
+    if SecondRead.objects.filter(first_read=read).exists():
+        return False
+    from checklist.models import AnatomyRecord
+
+    anatomy = AnatomyRecord.objects.filter(case=read.case_id, superseded_at__isnull=True)
+    return bool(second_read_needed(read.case, anatomy.order_by("-recorded_at", "-pk").first()))
+
+
+def read_for_second(pk: int) -> ImageRead | None:
+    return ImageRead.objects.select_related("image", "case", "localization").filter(pk=pk).first()
+
+
+def second_read_of(read: ImageRead) -> SecondRead | None:
+    return SecondRead.objects.filter(first_read=read).first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,13 +12,18 @@ from django.utils import timezone
 from checklist import audit
 from checklist import services as checklist_services
 from checklist.access import policies
-from checklist.models import Case, User
+from checklist.level_check import anatomy_of, current_evidence
+from checklist.models import Case, Reference, User
+from checklist.services.case_writes import case_lock
+from checklist.services.cases import case_state_commit
 from core.errors import ApplicationError, ConflictError, field_error
 from imaging import actions
 from imaging.dicom import STATUS_STORE_FAILED, STATUS_UID_CONFLICT, UID_CONFLICT, CheckedImage, ImageRefused
-from imaging.models import ImageRead, LevelImage, MatchedBy
-from imaging.selectors import case_match
+from imaging.models import ImageRead, LevelImage, MatchedBy, SecondRead
+from imaging.selectors import case_match, reads_compare, second_read_needed
 from imaging.store import ImageStore, ImageStoreError
+from levelverify.check import STRUCTURE_BY_PROCEDURE
+from levelverify.spine import NotationError, format_unit, parse_unit
 
 logger = logging.getLogger(__name__)
 
@@ -252,4 +258,104 @@ def image_read_record(
                 "read_by": read_by.pk,
             },
         )
+        if second_read_needed(case, current_evidence(case).anatomy):
+            # The localization's own verdict was computed before this read existed: run it again
+            # so that it asks for the blind second read.
+            _verdict_again(case.pk, actor=actor, trigger=actions.IMAGE_READ)
     return read
+
+
+def _verdict_again(case_id: int, *, actor: User, trigger: str) -> None:
+    locked = case_lock(case_id)
+    before_state = locked.state
+    checklist_services.verdict_record(case=locked, actor=actor, trigger=trigger)
+    case_state_commit(locked, actor=actor, before_state=before_state, evidence=True)
+
+
+SAME_READER = "The second read must be made by someone other than the first reader (and the one who recorded it)."
+ALREADY_SECOND_READ = "This image already has its second read."
+FIRST_READ_REPLACED = "This count was replaced by a newer read: read the newer image a second time."
+MARKER_NOT_IN_PLACE = "The first read was made without the marker in place: re-image instead of reading it again."
+
+
+def _second_label(label: str, case: Case) -> tuple[str, str, Any]:
+    """(canonical label, structure, anatomy) read as the checklist reads a localization's label."""
+    evidence = current_evidence(case)
+    if evidence.plan is None:
+        raise field_error("label", "There is no plan to localize against.")
+    structure = STRUCTURE_BY_PROCEDURE.get(evidence.plan.procedure, "vertebra")
+    anatomy = anatomy_of(evidence.anatomy)
+    try:
+        unit = parse_unit(label, structure, anatomy)
+    except NotationError as exc:
+        raise field_error("label", "; ".join(exc.messages) if getattr(exc, "messages", None) else str(exc)) from exc
+    return format_unit(unit), structure, anatomy
+
+
+def image_second_read_record(
+    *,
+    actor: User,
+    read: ImageRead,
+    reference: str,
+    taps: object,
+    label: str,
+    expected_version: int | None = None,
+) -> SecondRead:
+    """An independent second read of a counted image, by the actor, who is neither the first
+    reader nor the one who recorded the first read and has not been shown the first count. The
+    two reads are compared where they land in this patient's anatomy and by the level named; a
+    difference is a stop (SECOND_READ_MISMATCH), so the level check is run again here."""
+    policies.require(actor, "localization.record", read.case)
+    with transaction.atomic():
+        case = case_lock(read.case_id, expected_version=expected_version)
+        first = ImageRead.objects.select_for_update().select_related("image", "localization").get(pk=read.pk)
+        if actor.pk in (first.read_by_id, first.recorded_by_id):
+            raise ApplicationError(SAME_READER, errors={"read_by": [SAME_READER]})
+        if SecondRead.objects.filter(first_read=first).exists():
+            raise ApplicationError(ALREADY_SECOND_READ, errors={"image": [ALREADY_SECOND_READ]})
+        if first.localization.superseded_at is not None:
+            raise ApplicationError(FIRST_READ_REPLACED, errors={"image": [FIRST_READ_REPLACED]})
+        if not first.localization.marker_in_place:
+            raise ApplicationError(MARKER_NOT_IN_PLACE, errors={"image": [MARKER_NOT_IN_PLACE]})
+        if reference not in Reference.values:
+            raise field_error("reference", "Choose the reference: sacrum, C2 or last rib.")
+        points = _taps_check(taps, first.image)
+        canonical, structure, anatomy = _second_label(label, case)
+        count = len(points) - 1
+        differences = reads_compare(
+            first=first, reference=reference, count=count, label=canonical, structure=structure, anatomy=anatomy
+        )
+        second = SecondRead(
+            first_read=first,
+            image=first.image,
+            case=case,
+            reference=reference,
+            taps=points,
+            count=count,
+            label=canonical,
+            agrees=not differences,
+            differences=differences,
+            read_by=actor,
+            recorded_at=timezone.now(),
+        )
+        second.full_clean()
+        second.save()
+        audit.append(
+            action=actions.IMAGE_SECOND_READ,
+            actor=actor,
+            case=case,
+            obj=second,
+            after={
+                "first_read_id": first.pk,
+                "sop_instance_uid": first.image.sop_instance_uid,
+                "pixel_sha256": first.image.pixel_sha256,
+                "reference": reference,
+                "taps": points,
+                "count": count,
+                "label": canonical,
+                "agrees": second.agrees,
+                "differences": differences,
+            },
+        )
+        _verdict_again(case.pk, actor=actor, trigger=actions.IMAGE_SECOND_READ)
+    return second

@@ -129,3 +129,69 @@ class ImageReadView(LoginRequiredMixin, View):
             else:
                 return HttpResponseRedirect(reverse("case-detail", args=[image.case.pk]) + "#localization")
         return render(request, "imaging/read.html", self._context(image, form, errors), status=400)
+
+
+class SecondReadView(LoginRequiredMixin, View):
+    """The blind second read: the image and the ladder, never the first read's taps, count or
+    level until the second read is saved; then both reads and what differs."""
+
+    def _read(self, request: HttpRequest, read_id: int) -> Any:
+        read = selectors.read_for_second(read_id)
+        if read is None:
+            raise Http404("No such read of a level image.")
+        policies.require(cast(User, request.user), "localization.record", read.case)
+        return read
+
+    def _page(self, request: HttpRequest, read: Any, form: dict[str, Any], errors: dict[str, list[str]]) -> Any:
+        second = selectors.second_read_of(read)
+        context: dict[str, Any] = {"read": read, "image": read.image, "case": read.case, "second": second}
+        if second is None:
+            context.update(
+                ladder=selectors.count_ladder(read.case),
+                references=Reference.choices,
+                reference_hint=REFERENCE_HINT,
+                form=form,
+                taps_json=json.dumps(form.get("taps", [])),
+                errors=errors,
+            )
+        else:
+            context.update(first_label=read.localization.label)
+        return render(request, "imaging/second_read.html", context, status=400 if errors else 200)
+
+    def get(self, request: HttpRequest, read_id: int) -> HttpResponse:
+        try:
+            read = self._read(request, read_id)
+        except ForbiddenError as exc:
+            return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+        return self._page(request, read, {"reference": Reference.SACRUM, "label": "", "taps": []}, {})
+
+    def post(self, request: HttpRequest, read_id: int) -> HttpResponse:
+        try:
+            read = self._read(request, read_id)
+        except ForbiddenError as exc:
+            return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+        form: dict[str, Any] = {
+            "reference": request.POST.get("reference", ""),
+            "label": request.POST.get("label", "")[:20],
+            "taps": [],
+        }
+        errors: dict[str, list[str]] = {}
+        try:
+            taps = json.loads(request.POST.get("taps", "") or "[]")
+        except ValueError:
+            taps, errors = None, {"taps": [TAPS_NOT_JSON]}
+        if not errors:
+            form["taps"] = taps if isinstance(taps, list) else []
+            try:
+                services.image_second_read_record(
+                    actor=cast(User, request.user),
+                    read=read,
+                    reference=form["reference"],
+                    taps=taps,
+                    label=form["label"],
+                )
+            except ApplicationError as exc:
+                errors = exc.errors or {"non_field_errors": [exc.message]}
+            else:
+                return HttpResponseRedirect(reverse("imaging-second-read-page", args=[read.pk]))
+        return self._page(request, read, form, errors)

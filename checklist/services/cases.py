@@ -38,6 +38,7 @@ NEAR_MISS_KIND_BY_CODE = {
     "PREOP_IMAGING_MISMATCH": "imaging",
     "COUNT_LABEL_MISMATCH": "count",
     "LOCALIZATION_OUTSIDE_PLAN": "count",
+    "SECOND_READ_MISMATCH": "count",
     "TREATED_LEVELS_MISMATCH": "treated_levels",
     "PLAN_SIGNATURE_INVALID": "signature",
     "EVIDENCE_INVALID": "evidence",

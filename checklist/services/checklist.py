@@ -48,6 +48,8 @@ BLOCKING_FINDINGS = {
         "SECOND_REFERENCE_REQUIRED",
         "COUNT_LABEL_MISMATCH",
         "LOCALIZATION_OUTSIDE_PLAN",
+        "SECOND_READ_REQUIRED",
+        "SECOND_READ_MISMATCH",
     },
     "durable_mark": set(),
     "treated_levels": {"TREATED_LEVELS_MISMATCH"},

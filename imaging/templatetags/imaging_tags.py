@@ -14,4 +14,10 @@ register = template.Library()
 
 @register.inclusion_tag("imaging/_case_images.html")
 def case_level_images(case: Any, can_read: bool = False) -> dict[str, Any]:
-    return {"images": list(selectors.case_images(case).select_related("read")[:12]), "can_read": can_read}
+    rows = []
+    for image in selectors.case_images(case).select_related("read", "read__second_read")[:12]:
+        read = getattr(image, "read", None) if hasattr(image, "read") else None
+        second = getattr(read, "second_read", None) if read is not None and hasattr(read, "second_read") else None
+        # While a blind second read is due, the first count is not shown here either.
+        rows.append({"image": image, "read": read, "second": second, "blind": selectors.second_read_pending(read)})
+    return {"rows": rows, "can_read": can_read}
