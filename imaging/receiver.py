@@ -21,13 +21,14 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     ComputedRadiographyImageStorage,
     DigitalXRayImageStorageForPresentation,
     DigitalXRayImageStorageForProcessing,
+    ModalityWorklistInformationFind,
     SecondaryCaptureImageStorage,
     Verification,
     XRayAngiographicImageStorage,
     XRayRadiofluoroscopicImageStorage,
 )
 
-from imaging import dicom
+from imaging import dicom, worklist
 from imaging.services import level_image_receive
 from imaging.store import ImageStore, image_store
 
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 STORAGE_SOP_CLASSES = (
     DigitalXRayImageStorageForPresentation,
     DigitalXRayImageStorageForProcessing,
+    ModalityWorklistInformationFind,
     ComputedRadiographyImageStorage,
     XRayAngiographicImageStorage,
     XRayRadiofluoroscopicImageStorage,
@@ -43,6 +45,10 @@ STORAGE_SOP_CLASSES = (
 )
 NO_ALLOW_LIST = "No calling AE titles are allowed: set IMAGING_CALLING_AE_TITLES (AE=room, comma-separated)."
 INTERNAL_ERROR = "The server failed to store the image; nothing was kept."
+WORKLIST_FAILED = "The worklist could not be read; try again."
+STATUS_FIND_PENDING = 0xFF00
+STATUS_FIND_UNABLE = 0xC000
+STATUS_FIND_CANCELLED = 0xFE00
 
 
 def _status(status: int, reason: str) -> Dataset:
@@ -76,11 +82,40 @@ class StorageReceiver:
         for sop_class in STORAGE_SOP_CLASSES:
             self.ae.add_supported_context(sop_class, transfer_syntaxes)
         self.ae.add_supported_context(Verification)
+        # The same AE answers the C-arms' Modality Worklist queries (imaging.worklist).
+        self.ae.add_supported_context(ModalityWorklistInformationFind)
         self.server: Any = None
 
     @property
     def handlers(self) -> list[Any]:
-        return [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_REJECTED, self._log_rejection)]
+        return [
+            (evt.EVT_C_STORE, self.handle_store),
+            (evt.EVT_C_FIND, self.handle_find),
+            (evt.EVT_REJECTED, self._log_rejection),
+        ]
+
+    def handle_find(self, event: Any) -> Any:
+        """Modality Worklist C-FIND: one pending answer per case of the day, then success."""
+        calling = str(event.assoc.requestor.ae_title).strip()
+        close_old_connections()
+        try:
+            answers = list(worklist.worklist_answers(event.identifier, self.allowed))
+        except worklist.WorklistQueryError as exc:
+            logger.warning("imaging: worklist query from %s refused: %s", calling, exc)
+            yield _status(STATUS_FIND_UNABLE, str(exc)), None
+            return
+        except Exception:
+            logger.exception("imaging: worklist query from %s failed", calling)
+            yield _status(STATUS_FIND_UNABLE, WORKLIST_FAILED), None
+            return
+        finally:
+            connection.close()
+        logger.info("imaging: worklist query from %s: %d case(s)", calling, len(answers))
+        for answer in answers:
+            if event.is_cancelled:
+                yield STATUS_FIND_CANCELLED, None
+                return
+            yield STATUS_FIND_PENDING, answer
 
     def _log_rejection(self, event: Any) -> None:
         logger.warning(
