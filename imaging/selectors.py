@@ -238,3 +238,24 @@ def read_for_second(pk: int) -> ImageRead | None:
 
 def second_read_of(read: ImageRead) -> SecondRead | None:
     return SecondRead.objects.filter(first_read=read).first()
+
+
+def image_records_for_export(case: Case) -> list[Any]:
+    """The image each of the case's localizations was counted on, for the quality exports."""
+    from quality.image_records import ImageRecord
+
+    reads = ImageRead.objects.filter(case=case).select_related("image").order_by("pk")
+    return [
+        ImageRecord(
+            localization_id=read.localization_id,
+            study_instance_uid=read.image.study_instance_uid,
+            series_instance_uid=read.image.series_instance_uid,
+            sop_instance_uid=read.image.sop_instance_uid,
+            sop_class_uid=read.image.sop_class_uid,
+            modality=read.image.modality,
+            frame=read.image.frame,
+            acquired_at=read.image.acquired_at,
+            pixel_sha256=read.image.pixel_sha256,
+        )
+        for read in reads
+    ]

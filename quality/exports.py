@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from checklist import audit
 from checklist.models import AuditEvent, AuditSeal, Case, NearMiss, PlanVersion, StepAttestation
+from quality.image_records import image_records
 from quality.selectors import HIDDEN_NAME, CaseFilter, near_misses, variant_anatomy_exists
 
 CHUNK = 2000
@@ -348,12 +349,20 @@ def case_record_pdf(case: Case) -> bytes:
         if anatomy
         else "Anatomy: not recorded",
     ]
+    images = image_records(case)
     for loc in evidence.localizations:
+        image = images.get(loc.pk)
         lines.append(
             f"Level image ({loc.get_phase_display().lower()}): count {loc.count} from the "
             f"{loc.get_reference_display().lower()} = {loc.label}; marker "
             f"{'in place' if loc.marker_in_place else 'REMOVED'}; "
             f"durable mark {'yes' if loc.durable_mark_placed else 'no'}; at {when(loc.recorded_at)}"
+            + (
+                f"; image SOP Instance UID {image.sop_instance_uid}, acquired "
+                f"{when(image.acquired_at) if image.acquired_at else 'unknown'}"
+                if image
+                else ""
+            )
         )
     if case.treated_levels:
         lines.append(f"Levels treated: {case.treated_levels}")

@@ -29,6 +29,7 @@ from checklist.models import AuditEvent, Case, CaseState, Signature, User
 from checklist.selectors import case_signatures, checklist_status, checklist_template
 from checklist.selectors.tablet import target_of
 from checklist.templates_catalog import PHASE_LABELS, PHASES
+from quality.image_records import ImageRecord, image_records
 
 SNOMED = "http://snomed.info/sct"
 LATERALITY = {
@@ -46,6 +47,10 @@ SIGNATURE_TYPES = {
 DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 AUDIT_SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
 TARGET_BODY_STRUCTURE = "http://hl7.org/fhir/StructureDefinition/procedure-targetBodyStructure"
+# The level image a localization was counted on (imaging app): an ImagingStudy of the bundle.
+LOCALIZATION_IMAGE = "urn:rightlevel:fhir:StructureDefinition/localization-image"
+DICOM_UID = "urn:dicom:uid"
+SOP_CLASS_SYSTEM = "urn:ietf:rfc:3986"
 # Local systems for RightLevel's own identifiers (a site replaces them with its own URIs).
 MRN_SYSTEM = "urn:rightlevel:mrn"
 USERNAME_SYSTEM = "urn:rightlevel:username"
@@ -165,6 +170,51 @@ def _procedure_status(case: Case) -> str:
     return "preparation"
 
 
+def _imaging_studies(
+    records: list[ImageRecord], patient_ref: dict[str, Any], procedure_ref: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """One ImagingStudy per DICOM study the localizations were counted on, with its series and
+    instances by UID, pointing at the case's Procedure."""
+    studies: dict[str, dict[str, Any]] = {}
+    for record in records:
+        study = studies.setdefault(
+            record.study_instance_uid,
+            {
+                "resourceType": "ImagingStudy",
+                "id": f"study-{len(studies) + 1}",
+                "identifier": [{"system": DICOM_UID, "value": f"urn:oid:{record.study_instance_uid}"}],
+                "status": "available",
+                "subject": patient_ref,
+                "procedureReference": procedure_ref,
+                "series": [],
+            },
+        )
+        if record.acquired_at is not None and (
+            "started" not in study or _instant(record.acquired_at) < study["started"]
+        ):
+            study["started"] = _instant(record.acquired_at)
+        series = next((s for s in study["series"] if s["uid"] == record.series_instance_uid), None)
+        if series is None:
+            series = {
+                "uid": record.series_instance_uid,
+                "modality": {"system": DICOM, "code": record.modality or "OT"},
+                "instance": [],
+            }
+            study["series"].append(series)
+        if all(i["uid"] != record.sop_instance_uid for i in series["instance"]):
+            series["instance"].append(
+                {
+                    "uid": record.sop_instance_uid,
+                    "sopClass": {"system": SOP_CLASS_SYSTEM, "code": f"urn:oid:{record.sop_class_uid}"},
+                    "number": record.frame,
+                }
+            )
+    for study in studies.values():
+        study["numberOfSeries"] = len(study["series"])
+        study["numberOfInstances"] = sum(len(s["instance"]) for s in study["series"])
+    return studies
+
+
 def fhir_bundle(case: Case) -> dict[str, Any]:
     """The case as a FHIR R4 Bundle (plain JSON-ready dict)."""
     patient = case.patient
@@ -213,11 +263,14 @@ def fhir_bundle(case: Case) -> dict[str, Any]:
     if side:
         body_structure["locationQualifier"] = [laterality(side)]
     notes = []
+    images = image_records(case)
     for loc in evidence.localizations:
+        image = images.get(loc.pk)
         notes.append(
             f"Level image ({loc.get_phase_display().lower()}): count {loc.count} from the "
             f"{loc.get_reference_display().lower()} = {loc.label}; marker "
-            f"{'in place' if loc.marker_in_place else 'removed'}."
+            f"{'in place' if loc.marker_in_place else 'removed'}"
+            + (f"; image SOP Instance UID {image.sop_instance_uid}." if image else ".")
         )
     if case.treated_levels:
         notes.append(f"Levels treated: {case.treated_levels}.")
@@ -256,7 +309,14 @@ def fhir_bundle(case: Case) -> dict[str, Any]:
             procedure["performedPeriod"]["end"] = _instant(end)
     if notes:
         procedure["note"] = [{"text": " ".join(notes)}]
+    counted_on = [images[loc.pk] for loc in evidence.localizations if loc.pk in images]
+    studies = _imaging_studies(counted_on, patient_ref, procedure_ref)
+    for study_uid in studies:
+        procedure["extension"].append(
+            {"url": LOCALIZATION_IMAGE, "valueReference": _ref("ImagingStudy", study_uid, "Level image")}
+        )
     entries.append(_entry("Procedure", case.pk, procedure))
+    entries.extend(_entry("ImagingStudy", uid, study) for uid, study in studies.items())
 
     # --- Consent -----------------------------------------------------------------------------------
     consent = evidence.consent
