@@ -11,6 +11,7 @@ class ImagingConfig(AppConfig):
     def ready(self) -> None:
         # The level check asks the imaging app about second reads without importing it.
         from checklist.level_check import findings_provider_register
+        from imaging import tasks  # noqa: F401 - registers the tasks, which services queue by name (core.queue)
         from imaging.selectors import image_records_for_export, second_read_findings
         from quality.image_records import image_records_provider_register
 

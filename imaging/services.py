@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from pydicom import dcmread
 
 from checklist import audit
 from checklist import services as checklist_services
@@ -17,11 +19,12 @@ from checklist.models import Case, Reference, User
 from checklist.services.case_writes import case_lock
 from checklist.services.cases import case_state_commit
 from core.errors import ApplicationError, ConflictError, field_error
-from imaging import actions
+from core.queue import task_named
+from imaging import actions, sr
 from imaging.dicom import STATUS_STORE_FAILED, STATUS_UID_CONFLICT, UID_CONFLICT, CheckedImage, ImageRefused
 from imaging.models import ImageRead, LevelImage, MatchedBy, SecondRead
 from imaging.selectors import case_match, reads_compare, second_read_needed
-from imaging.store import ImageStore, ImageStoreError
+from imaging.store import ImageStore, ImageStoreError, InstanceRef, image_store
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.spine import NotationError, format_unit, parse_unit
 
@@ -258,11 +261,64 @@ def image_read_record(
                 "read_by": read_by.pk,
             },
         )
+        _report_queue(read.pk)
         if second_read_needed(case, current_evidence(case).anatomy):
             # The localization's own verdict was computed before this read existed: run it again
             # so that it asks for the blind second read.
             _verdict_again(case.pk, actor=actor, trigger=actions.IMAGE_READ)
     return read
+
+
+REPORT_TASK = "imaging.tasks.read_report_store"
+
+
+def _report_queue(read_id: int) -> None:
+    # After commit, a worker stores the read to the PACS as an SR (the read's rows exist by then).
+    transaction.on_commit(lambda: task_named(REPORT_TASK).delay(read_id))
+
+
+def read_report_store(*, read_id: int, store: ImageStore | None = None) -> str:
+    """Store a read (with its second read, once there is one) as a DICOM Comprehensive SR in the
+    image store (STOW-RS to the PACS, or the local store), audited on the case's trail; returns
+    the SR's SOP Instance UID. ``ImageStoreError`` when the store does not answer (the task retries)."""
+    read = ImageRead.objects.select_related("image", "localization", "read_by").get(pk=read_id)
+    second = SecondRead.objects.select_related("read_by").filter(first_read=read).first()
+    store = store or image_store()
+    source = dcmread(BytesIO(store.fetch(InstanceRef.from_key(read.image.storage_key))), stop_before_pixels=True)
+
+    def as_read(reference: str, count: int, label: str, reader: User, taps: Any, marker: bool) -> sr.Read:
+        return sr.Read(reference, count, label, reader.full_name or reader.get_username(), taps, marker)
+
+    first = as_read(
+        read.reference, read.count, read.localization.label, read.read_by, read.taps, read.localization.marker_in_place
+    )
+    report = sr.read_report(
+        source,
+        first,
+        frame=read.image.frame,
+        second=as_read(second.reference, second.count, second.label, second.read_by, second.taps, True)
+        if second
+        else None,
+        agrees=second.agrees if second else None,
+    )
+    out = BytesIO()
+    report.save_as(out, enforce_file_format=True)
+    ref = store.store(out.getvalue())
+    with transaction.atomic():
+        audit.append(
+            action=actions.REPORT_STORED,
+            actor=None,
+            case=read.case,
+            obj=read,
+            after={
+                "sr_sop_instance_uid": ref.sop_uid,
+                "sr_series_instance_uid": ref.series_uid,
+                "study_instance_uid": ref.study_uid,
+                "referenced_sop_instance_uid": read.image.sop_instance_uid,
+                "with_second_read": second is not None,
+            },
+        )
+    return ref.sop_uid
 
 
 def _verdict_again(case_id: int, *, actor: User, trigger: str) -> None:
@@ -358,4 +414,5 @@ def image_second_read_record(
             },
         )
         _verdict_again(case.pk, actor=actor, trigger=actions.IMAGE_SECOND_READ)
+        _report_queue(first.pk)
     return second

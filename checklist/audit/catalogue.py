@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     LEVEL_IMAGE_ASSIGNED = "level_image.assigned"
     LEVEL_IMAGE_READ = "level_image.read"
     LEVEL_IMAGE_SECOND_READ = "level_image.second_read"
+    LEVEL_IMAGE_REPORT_STORED = "level_image.report_stored"
     # The checklist
     STEP_ATTESTED = "step.attested"
     STEP_VOIDED = "step.voided"

@@ -41,7 +41,7 @@ def _answers(port: int) -> bool:
 def _run_and_interrupt(tmp_path: Path, port: int) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED)}
     env.update(RIGHTLEVEL_VAR_DIR=str(tmp_path / "var"), DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-               PORT=str(port), PYTHON=sys.executable)  # fmt: skip
+               PORT=str(port), PYTHON=sys.executable, IMAGING_PORT=str(_free_port()))  # fmt: skip
     process = subprocess.Popen(["bash", "scripts/run"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
     try:
@@ -79,9 +79,13 @@ def test_ctrl_c_is_a_clean_stop_that_leaves_others_alone_and_logs_are_appended(t
     assert "local RFC 3161 TSA (openssl ts) on 127.0.0.1:" in first
     assert "Seals are time-stamped every 5 minutes by the TSA at http://127.0.0.1:" in second
     assert (tmp_path / "var" / "tsa" / "tsa-chain.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
-    for name in ("web.log", "worker.log", "beat.log"):
+    for name in ("web.log", "worker.log", "beat.log", "dicom.log"):
         text = (tmp_path / "var" / "log" / name).read_text()
         assert text.count("=== RightLevel started") == 2, name  # appended, not truncated
+    # The embedded DICOM receiver (and worklist) ran, and the demo cases got their level images.
+    assert "DICOM receiver RIGHTLEVEL on 127.0.0.1:" in (tmp_path / "var" / "log" / "dicom.log").read_text()
+    assert "Demo level images:" in first and "Demo level images: 0 new." in second
+    assert list((tmp_path / "var" / "images").rglob("*.dcm"))
 
 
 def test_a_log_past_the_limit_is_rotated_not_truncated(tmp_path: Path) -> None:
