@@ -25,10 +25,10 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=60)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     ds, _ = lateral_lumbar(rows=1024, columns=1024, lumbar=5, marker="L3")
     assert (ds.Rows, ds.Columns, ds.BitsAllocated) == (1024, 1024, 16)
