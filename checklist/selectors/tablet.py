@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from checklist.access.policies import can, user_roles, visible_cases
+from checklist.access.policies import CaseTie, can, tie_condition, user_roles, visible_cases
 from checklist.level_check import ACTION_BY_CODE as WORKFLOW_ACTIONS
 from checklist.level_check import CurrentEvidence, current_evidence, findings_of, plan_signature_valid
 from checklist.models import AdverseEvent, Case, NearMiss, Room, User
@@ -45,7 +45,7 @@ def cases_today(
     start, end = local_day_bounds(day)
     cases = visible_cases(user).filter(scheduled_start__gte=start, scheduled_start__lt=end)
     if mine_only:
-        cases = cases.filter(surgeon=user) | cases.filter(co_surgeons=user)
+        cases = cases.filter(tie_condition(CaseTie.SURGEON_OR_CO_SURGEON, user)).distinct()
     if room_id is not None:
         cases = cases.filter(room_id=room_id)
     return cases.select_related("patient", "room", "surgeon", "latest_verdict").order_by("scheduled_start", "id")
