@@ -23,6 +23,7 @@ from checklist.selectors import (
     checklist_status,
     checklist_template,
     phase_gate,
+    phase_steps_missing,
     wrong_level_stop_only,
 )
 from checklist.templates_catalog import PHASE_LABELS, PHASES
@@ -86,7 +87,7 @@ class Phase:
 
     @property
     def complete(self) -> bool:
-        return all(step.complete for step in self.steps)
+        return not phase_steps_missing(self.steps, self.code)
 
     @property
     def done_count(self) -> int:
