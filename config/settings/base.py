@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "checklist.context_processors.session_timeout",
                 "checklist.context_processors.notifications",
+                "interfaces.context_processors.needs_review",
             ],
         },
     },
