@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('interfaces', '0002_outboundmessage'),
+        ("interfaces", "0002_outboundmessage"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inboundmessage',
-            name='reprocessed_as',
-            field=models.ForeignKey(blank=True, help_text="The corrected message an administrator sent in this refused message's place.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reprocessed_from', to='interfaces.inboundmessage'),
+            model_name="inboundmessage",
+            name="reprocessed_as",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The corrected message an administrator sent in this refused message's place.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reprocessed_from",
+                to="interfaces.inboundmessage",
+            ),
         ),
     ]
