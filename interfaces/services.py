@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from checklist import audit
 from checklist.access import roles
-from checklist.access.policies import has_role
+from checklist.access.policies import has_role, users_with_roles
 from checklist.models import Case, CaseState, Patient, Room, User
 from checklist.services import case_cancel, case_reschedule, case_schedule, patient_merge, patient_update, user_ensure
 from core.errors import ApplicationError, ConflictError, ForbiddenError, field_error
@@ -273,14 +273,14 @@ def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
     if not surgeons:
         reasons.append(NO_SURGEON)
     else:
-        surgeon = User.objects.filter(username=surgeons[0].person_id, groups__name=roles.SURGEON).first()
+        surgeon = users_with_roles(roles.SURGEON).filter(username=surgeons[0].person_id).first()
         if surgeon is None:
             reasons.append(UNKNOWN_SURGEON.format(person=surgeons[0].person_id))
         found["surgeon"] = surgeon
     found["anesthesia"] = None
     for person in message.people:
         if person.role.startswith("ANES"):
-            anesthesia = User.objects.filter(username=person.person_id, groups__name=roles.ANESTHESIA).first()
+            anesthesia = users_with_roles(roles.ANESTHESIA).filter(username=person.person_id).first()
             if anesthesia is None:
                 reasons.append(UNKNOWN_ANESTHESIA.format(person=person.person_id))
             found["anesthesia"] = anesthesia
@@ -361,25 +361,32 @@ def _first_error(error: ApplicationError) -> str:
     return str(error)
 
 
-REPROCESS_ONLY_REVIEW = "Only an appointment that needs review (and has no case) is reprocessed."
+REPROCESS_ONLY_REVIEW = "Only an appointment that needs review (and has no case) is reprocessed or resolved."
 REPROCESS_RAW_GONE = "The raw message is past its retention period: ask the EHR to send the appointment again."
 
 
-@transaction.atomic
-def appointment_reprocess(*, actor: User, appointment: Appointment) -> Appointment:
-    """Try again to make a case of an appointment that needs review (after the mapping, a room or a
-    user was put right), from the newest message the EHR sent for it. Administrators; audited."""
-    if not actor.groups.filter(name=roles.ADMIN).exists():
-        raise ApplicationError("Only an administrator reprocesses an appointment.")
+def _appointment_in_review(appointment: Appointment) -> tuple[Appointment, Hl7Message]:
+    """The appointment, locked, with the newest message the EHR sent for it, when it still needs
+    review (409 otherwise: someone else resolved or reprocessed it meanwhile)."""
     appointment = Appointment.objects.select_for_update().select_related("last_message").get(pk=appointment.pk)
     if appointment.case_id is not None or appointment.status != AppointmentStatus.NEEDS_REVIEW:
-        raise ApplicationError(REPROCESS_ONLY_REVIEW)
+        raise ConflictError(REPROCESS_ONLY_REVIEW)
     if not appointment.last_message.raw:
         raise ApplicationError(REPROCESS_RAW_GONE)
     try:
         message = message_read(appointment.last_message.raw)
     except Hl7Error as error:
         raise ApplicationError(f"The stored message cannot be read: {error}") from None
+    return appointment, message
+
+
+@transaction.atomic
+def appointment_reprocess(*, actor: User, appointment: Appointment) -> Appointment:
+    """Try again to make a case of an appointment that needs review (after the mapping, a room or a
+    user was put right), from the newest message the EHR sent for it. Administrators; audited."""
+    if not has_role(actor, roles.ADMIN):
+        raise ForbiddenError("Only an administrator reprocesses an appointment.")
+    appointment, message = _appointment_in_review(appointment)
     before = {"status": appointment.status, "reasons": appointment.review_reasons}
     case, reasons = _case_try(message)
     appointment.review_reasons = reasons
@@ -424,15 +431,7 @@ def appointment_resolve(
     from the EHR's newest message; what was sent and what was chosen are both audited."""
     if not (has_role(actor, roles.CHARGE_NURSE) or has_role(actor, roles.ADMIN)):
         raise ForbiddenError(RESOLVE_NOT_ALLOWED)
-    appointment = Appointment.objects.select_for_update().select_related("last_message").get(pk=appointment.pk)
-    if appointment.case_id is not None or appointment.status != AppointmentStatus.NEEDS_REVIEW:
-        raise ConflictError(REPROCESS_ONLY_REVIEW)
-    if not appointment.last_message.raw:
-        raise ApplicationError(REPROCESS_RAW_GONE)
-    try:
-        message = message_read(appointment.last_message.raw)
-    except Hl7Error as error:
-        raise ApplicationError(f"The stored message cannot be read: {error}") from None
+    appointment, message = _appointment_in_review(appointment)
     start = message.start or appointment.scheduled_start
     if start is None:
         raise field_error("scheduled_start", "The EHR sent no start time (SCH-11): it must send one first.")
@@ -702,8 +701,8 @@ def service_code_mapping_save(
     *, actor: User, code: str, procedure: str, description: str = "", mapping: ServiceCodeMapping | None = None
 ) -> ServiceCodeMapping:
     """Create or change one mapping (administrators), audited on the system chain with old and new."""
-    if not actor.groups.filter(name=roles.ADMIN).exists():
-        raise ApplicationError("Only an administrator edits the service-code mapping.")
+    if not has_role(actor, roles.ADMIN):
+        raise ForbiddenError("Only an administrator edits the service-code mapping.")
     before = None
     if mapping is not None and mapping.pk:
         stored = ServiceCodeMapping.objects.select_for_update().get(pk=mapping.pk)
@@ -728,8 +727,8 @@ def service_code_mapping_save(
 
 @transaction.atomic
 def service_code_mapping_delete(*, actor: User, mapping: ServiceCodeMapping) -> None:
-    if not actor.groups.filter(name=roles.ADMIN).exists():
-        raise ApplicationError("Only an administrator edits the service-code mapping.")
+    if not has_role(actor, roles.ADMIN):
+        raise ForbiddenError("Only an administrator edits the service-code mapping.")
     before = {"code": mapping.code, "procedure": mapping.procedure, "description": mapping.description}
     audit.append(action=actions.MAPPING_DELETED, actor=actor, obj=mapping, before=before)
     mapping.delete()
