@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
     path("", include("imaging.urls")),
+    path("", include("interfaces.urls")),
     path("", include("checklist.urls")),
 ]

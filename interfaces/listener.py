@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
@@ -33,7 +35,7 @@ def _connection_done() -> None:
     connection.close()
 
 
-def listener_create(host: str = "127.0.0.1", port: int = 2575) -> MllpServer:
+def listener_create(host: str = "127.0.0.1", port: int = 2575, *, tls: ssl.SSLContext | None = None) -> MllpServer:
     limit = services.max_message_bytes()
 
     def too_large(peer: str) -> str:
@@ -41,4 +43,6 @@ def listener_create(host: str = "127.0.0.1", port: int = 2575) -> MllpServer:
         services.logger.warning("hl7 AR message from %s: %s", peer, error)
         return ack_build(header=None, code="AR", error=error, control_id="A0", at=timezone.now())
 
-    return MllpServer((host, port), _receive, limit=limit, too_large=too_large, on_connection_done=_connection_done)
+    return MllpServer(
+        (host, port), _receive, limit=limit, too_large=too_large, on_connection_done=_connection_done, tls=tls
+    )

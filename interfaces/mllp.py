@@ -4,6 +4,10 @@ The server is a threading TCP server; messages from all connections are applied 
 (a lock), so they are applied in the order they arrive. Framing faults never stop it: bytes
 outside a frame are skipped (logged), a frame larger than the limit is answered with AR and
 skipped up to its end, and the next frame on the same connection is read as usual.
+
+TLS is optional: given an ``ssl.SSLContext`` (``server_tls_context``: a certificate and key, and
+a CA to require client certificates from), every connection is TLS; the handshake runs in the
+connection's own thread, and a client that fails it is logged and dropped, the listener goes on.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 
@@ -21,6 +26,28 @@ logger = logging.getLogger("rightlevel.interfaces")
 Handler = Callable[[bytes, str], str]
 # What the handler is given for a frame over the size limit (never parsed as a message).
 TOO_LARGE = object()
+
+
+def server_tls_context(cert_file: str, key_file: str, client_ca_file: str = "") -> ssl.SSLContext:
+    """TLS 1.2 or newer with the listener's certificate; with ``client_ca_file``, only clients
+    with a certificate from that CA are served (mutual TLS). Raises OSError/SSLError on bad files."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile=cert_file, keyfile=key_file)
+    if client_ca_file:
+        context.load_verify_locations(cafile=client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def client_tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
+    """TLS that verifies the listener's certificate (against ``ca_file``, else the system's CAs),
+    optionally presenting a client certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file:
+        context.load_cert_chain(certfile=cert_file, keyfile=key_file or None)
+    return context
 
 
 def frame(message: str | bytes) -> bytes:
@@ -80,6 +107,12 @@ class _Handler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         sock.settimeout(self.server.idle_timeout)
         try:
+            if isinstance(sock, ssl.SSLSocket):
+                try:
+                    sock.do_handshake()
+                except (ssl.SSLError, TimeoutError) as error:
+                    logger.warning("mllp %s: TLS handshake failed (%s)", peer, getattr(error, "reason", None) or error)
+                    return
             while True:
                 try:
                     data = sock.recv(65536)
@@ -115,14 +148,23 @@ class MllpServer(socketserver.ThreadingTCPServer):
         too_large: Callable[[str], str],
         idle_timeout: float = 300.0,
         on_connection_done: Callable[[], None] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.handler = handler
+        self.tls = tls
         self.limit = limit
         self.too_large = too_large
         self.idle_timeout = idle_timeout
         self.lock = threading.Lock()
         self.on_connection_done = on_connection_done
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        sock, address = super().get_request()
+        if self.tls is None:
+            return sock, address
+        # The handshake waits for the client: it runs in the connection's thread (_Handler).
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     def process(self, body: bytes | object, peer: str) -> str:
         with self.lock:
@@ -139,8 +181,15 @@ class MllpServer(socketserver.ThreadingTCPServer):
 class MllpClient:
     """A blocking MLLP client: send one message, wait for its ACK."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 30.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, *, timeout: float = 30.0, tls: ssl.SSLContext | None = None) -> None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            try:
+                sock = tls.wrap_socket(sock, server_hostname=host)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
         self.reader = FrameReader(16 * 1024 * 1024)
         self.pending: list[bytes] = []
 

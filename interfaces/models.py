@@ -51,6 +51,14 @@ class InboundMessage(models.Model):
     raw_size = models.PositiveIntegerField(default=0)
     peer = models.CharField(max_length=100, blank=True)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="hl7_messages")
+    reprocessed_as = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reprocessed_from",
+        help_text="The corrected message an administrator sent in this refused message's place.",
+    )
 
     class Meta:
         ordering = ["received_at", "id"]

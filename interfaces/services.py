@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from checklist import audit
 from checklist.access import roles
+from checklist.access.policies import has_role, users_with_roles
 from checklist.models import Case, CaseState, Patient, Room, User
 from checklist.services import case_cancel, case_reschedule, case_schedule, patient_merge, patient_update, user_ensure
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ConflictError, ForbiddenError, field_error
 from interfaces import actions
 from interfaces.hl7 import DUPLICATE_KEY, INTERNAL_ERROR, Hl7Error, Hl7Message, ack_build, header_read, message_read
 from interfaces.models import (
@@ -81,8 +82,22 @@ def max_message_bytes() -> int:
 # --- receiving -----------------------------------------------------------------------------------
 
 
+@dataclass
+class Received:
+    """What receiving one message gave: the ACK to send and the message's record (the first one's
+    for a repeat; none when the fault left nothing recorded)."""
+
+    ack: str
+    record: InboundMessage | None
+    repeat: bool = False
+
+
 def message_receive(*, raw: bytes, peer: str = "") -> str:
     """Record and apply one message; return the ACK to send (ER7 text). Never raises for bad input."""
+    return _receive(raw=raw, peer=peer).ack
+
+
+def _receive(*, raw: bytes, peer: str) -> Received:
     now = timezone.now()
     try:
         text = raw.decode("utf-8")
@@ -99,7 +114,7 @@ def message_receive(*, raw: bytes, peer: str = "") -> str:
         sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
     ).first()
     if existing is not None:
-        return _repeat_ack(existing, message, now)
+        return Received(_repeat_ack(existing, message, now), existing, repeat=True)
     try:
         with transaction.atomic():
             record = InboundMessage.objects.create(
@@ -123,7 +138,7 @@ def message_receive(*, raw: bytes, peer: str = "") -> str:
         existing = InboundMessage.objects.get(
             sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
         )
-        return _repeat_ack(existing, message, now)
+        return Received(_repeat_ack(existing, message, now), existing, repeat=True)
     except Hl7Error as error:
         error.header = header
         return _refuse(error=error, text=text, size=len(raw), peer=peer, now=now, message=message)
@@ -131,13 +146,13 @@ def message_receive(*, raw: bytes, peer: str = "") -> str:
         logger.error("hl7 %s control_id=%s: internal error %s", message.kind, header.control_id, type(error).__name__)
         fault = Hl7Error("AE", INTERNAL_ERROR, "Internal error: the message was not applied; send it again.")
         fault.header = header
-        return ack_build(header=header, code="AE", error=fault, control_id="A0", at=now)
+        return Received(ack_build(header=header, code="AE", error=fault, control_id="A0", at=now), None)
     logger.info(
         "hl7 %s from %s control_id=%s: %s", message.kind, header.sending_facility, header.control_id, outcome.status
     )
     if outcome.status in (MessageStatus.APPLIED, MessageStatus.NEEDS_REVIEW) and message.header.trigger == "S12":
         held_retry(key=record.appointment_key)
-    return ack_build(header=header, code="AA", text=outcome.text, control_id=f"A{record.pk}", at=now)
+    return Received(ack_build(header=header, code="AA", text=outcome.text, control_id=f"A{record.pk}", at=now), record)
 
 
 def _repeat_ack(existing: InboundMessage, message: Hl7Message, now: dt.datetime) -> str:
@@ -154,7 +169,7 @@ def _repeat_ack(existing: InboundMessage, message: Hl7Message, now: dt.datetime)
 
 def _refuse(
     *, error: Hl7Error, text: str, size: int, peer: str, now: dt.datetime, message: Hl7Message | None = None
-) -> str:
+) -> Received:
     header = error.header
     if header is None:
         try:
@@ -188,9 +203,10 @@ def _refuse(
         control_id[:40] or "?",
         error,
     )
-    return ack_build(
+    ack = ack_build(
         header=header, code=error.ack_code, error=error, control_id=f"A{record.pk if record else 0}", at=now
     )
+    return Received(ack, record)
 
 
 def _record_outcome(record: InboundMessage, outcome: Outcome) -> None:
@@ -257,14 +273,14 @@ def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
     if not surgeons:
         reasons.append(NO_SURGEON)
     else:
-        surgeon = User.objects.filter(username=surgeons[0].person_id, groups__name=roles.SURGEON).first()
+        surgeon = users_with_roles(roles.SURGEON).filter(username=surgeons[0].person_id).first()
         if surgeon is None:
             reasons.append(UNKNOWN_SURGEON.format(person=surgeons[0].person_id))
         found["surgeon"] = surgeon
     found["anesthesia"] = None
     for person in message.people:
         if person.role.startswith("ANES"):
-            anesthesia = User.objects.filter(username=person.person_id, groups__name=roles.ANESTHESIA).first()
+            anesthesia = users_with_roles(roles.ANESTHESIA).filter(username=person.person_id).first()
             if anesthesia is None:
                 reasons.append(UNKNOWN_ANESTHESIA.format(person=person.person_id))
             found["anesthesia"] = anesthesia
@@ -345,25 +361,32 @@ def _first_error(error: ApplicationError) -> str:
     return str(error)
 
 
-REPROCESS_ONLY_REVIEW = "Only an appointment that needs review (and has no case) is reprocessed."
+REPROCESS_ONLY_REVIEW = "Only an appointment that needs review (and has no case) is reprocessed or resolved."
 REPROCESS_RAW_GONE = "The raw message is past its retention period: ask the EHR to send the appointment again."
 
 
-@transaction.atomic
-def appointment_reprocess(*, actor: User, appointment: Appointment) -> Appointment:
-    """Try again to make a case of an appointment that needs review (after the mapping, a room or a
-    user was put right), from the newest message the EHR sent for it. Administrators; audited."""
-    if not actor.groups.filter(name=roles.ADMIN).exists():
-        raise ApplicationError("Only an administrator reprocesses an appointment.")
+def _appointment_in_review(appointment: Appointment) -> tuple[Appointment, Hl7Message]:
+    """The appointment, locked, with the newest message the EHR sent for it, when it still needs
+    review (409 otherwise: someone else resolved or reprocessed it meanwhile)."""
     appointment = Appointment.objects.select_for_update().select_related("last_message").get(pk=appointment.pk)
     if appointment.case_id is not None or appointment.status != AppointmentStatus.NEEDS_REVIEW:
-        raise ApplicationError(REPROCESS_ONLY_REVIEW)
+        raise ConflictError(REPROCESS_ONLY_REVIEW)
     if not appointment.last_message.raw:
         raise ApplicationError(REPROCESS_RAW_GONE)
     try:
         message = message_read(appointment.last_message.raw)
     except Hl7Error as error:
         raise ApplicationError(f"The stored message cannot be read: {error}") from None
+    return appointment, message
+
+
+@transaction.atomic
+def appointment_reprocess(*, actor: User, appointment: Appointment) -> Appointment:
+    """Try again to make a case of an appointment that needs review (after the mapping, a room or a
+    user was put right), from the newest message the EHR sent for it. Administrators; audited."""
+    if not has_role(actor, roles.ADMIN):
+        raise ForbiddenError("Only an administrator reprocesses an appointment.")
+    appointment, message = _appointment_in_review(appointment)
     before = {"status": appointment.status, "reasons": appointment.review_reasons}
     case, reasons = _case_try(message)
     appointment.review_reasons = reasons
@@ -388,6 +411,128 @@ def appointment_reprocess(*, actor: User, appointment: Appointment) -> Appointme
         },
     )
     return appointment
+
+
+RESOLVE_NOT_ALLOWED = "Only the nurse in charge or an administrator resolves an appointment that needs review."
+
+
+@transaction.atomic
+def appointment_resolve(
+    *,
+    actor: User,
+    appointment: Appointment,
+    procedure: str,
+    room: Room,
+    surgeon: User,
+    anesthesia: User | None = None,
+) -> Appointment:
+    """Make a case of an appointment that needs review, with the procedure, room and surgeon the
+    nurse in charge (or an administrator) chose for what the EHR sent. The patient and start come
+    from the EHR's newest message; what was sent and what was chosen are both audited."""
+    if not (has_role(actor, roles.CHARGE_NURSE) or has_role(actor, roles.ADMIN)):
+        raise ForbiddenError(RESOLVE_NOT_ALLOWED)
+    appointment, message = _appointment_in_review(appointment)
+    start = message.start or appointment.scheduled_start
+    if start is None:
+        raise field_error("scheduled_start", "The EHR sent no start time (SCH-11): it must send one first.")
+    before = {
+        "status": appointment.status,
+        "reasons": appointment.review_reasons,
+        "service_code": appointment.service_code,
+        "room": appointment.room_name,
+        "surgeon": appointment.surgeon_id,
+    }
+    case = case_schedule(
+        actor=actor,
+        mrn=message.mrn,
+        family_name=message.family_name,
+        given_name=message.given_name,
+        date_of_birth=message.date_of_birth,  # type: ignore[arg-type]
+        room=room,
+        scheduled_start=start,
+        surgeon=surgeon,
+        procedure=procedure,
+        anesthesia=anesthesia,
+    )
+    appointment.case = case
+    appointment.status = AppointmentStatus.SCHEDULED
+    appointment.review_reasons = []
+    appointment.updated_at = timezone.now()
+    appointment.save(update_fields=["case", "status", "review_reasons", "updated_at"])
+    audit.append(
+        action=actions.APPOINTMENT_RESOLVED,
+        actor=actor,
+        case=case,
+        obj=appointment,
+        before=before,
+        after={
+            "status": appointment.status,
+            "case": case.pk,
+            "procedure": procedure,
+            "room": room.name,
+            "surgeon": surgeon.username,
+            "anesthesia": anesthesia.username if anesthesia else None,
+            "sending_facility": appointment.sending_facility,
+            "appointment_id": appointment.appointment_id,
+            "from_control_id": appointment.last_message.control_id,
+        },
+    )
+    return appointment
+
+
+REPROCESS_NOT_ALLOWED = "Only an administrator reprocesses a message."
+REPROCESS_ONLY_REFUSED = "Only a refused message (AE or AR) is reprocessed: an accepted one was applied already."
+REPROCESS_DONE_ALREADY = "This message was reprocessed already (as message {pk})."
+REPROCESS_EMPTY = "Paste the corrected message (it starts with MSH)."
+REPROCESS_TOO_LARGE = "The corrected message is over the size limit ({limit} bytes)."
+
+
+def _segments_normalised(text: str) -> str:
+    """A message pasted in a form: CRLF or LF between segments become the CR HL7 uses."""
+    return "\r".join(line for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip())
+
+
+@transaction.atomic
+def message_reprocess(*, actor: User, message: InboundMessage, corrected: str) -> InboundMessage:
+    """Send a corrected message in place of a refused one, as if the EHR had sent it: it gets the
+    usual key (a repeat of an accepted control ID is not applied again), and the refused message
+    links to it, so each refused message is reprocessed once. Administrators; audited."""
+    if not has_role(actor, roles.ADMIN):
+        raise ForbiddenError(REPROCESS_NOT_ALLOWED)
+    original = InboundMessage.objects.select_for_update().get(pk=message.pk)
+    if original.status not in (MessageStatus.ERROR, MessageStatus.REJECTED):
+        raise ConflictError(REPROCESS_ONLY_REFUSED)
+    if original.reprocessed_as_id is not None:
+        raise ConflictError(REPROCESS_DONE_ALREADY.format(pk=original.reprocessed_as_id))
+    text = _segments_normalised(corrected)
+    if not text:
+        raise field_error("corrected", REPROCESS_EMPTY)
+    raw = text.encode("utf-8")
+    if len(raw) > max_message_bytes():
+        raise field_error("corrected", REPROCESS_TOO_LARGE.format(limit=max_message_bytes()))
+    received = _receive(raw=raw, peer=f"reprocessed by {actor.username}")
+    if received.record is None:
+        raise ApplicationError("Internal error: the corrected message was not applied; try again.")
+    new = received.record
+    original.reprocessed_as = new
+    original.save(update_fields=["reprocessed_as"])
+    audit.append(
+        action=actions.MESSAGE_REPROCESSED,
+        actor=actor,
+        case=new.case if new.case_id else None,
+        obj=original,
+        before={"message": original.pk, "control_id": original.control_id, "error": original.error},
+        after={
+            "message": new.pk,
+            "control_id": new.control_id,
+            "sending_facility": new.sending_facility,
+            "message_type": new.message_type,
+            "status": new.status,
+            "ack_code": new.ack_code,
+            "repeat": received.repeat,
+        },
+    )
+    return new
 
 
 # --- SIU^S13 / S14: reschedule, modification -----------------------------------------------------
@@ -556,8 +701,8 @@ def service_code_mapping_save(
     *, actor: User, code: str, procedure: str, description: str = "", mapping: ServiceCodeMapping | None = None
 ) -> ServiceCodeMapping:
     """Create or change one mapping (administrators), audited on the system chain with old and new."""
-    if not actor.groups.filter(name=roles.ADMIN).exists():
-        raise ApplicationError("Only an administrator edits the service-code mapping.")
+    if not has_role(actor, roles.ADMIN):
+        raise ForbiddenError("Only an administrator edits the service-code mapping.")
     before = None
     if mapping is not None and mapping.pk:
         stored = ServiceCodeMapping.objects.select_for_update().get(pk=mapping.pk)
@@ -582,8 +727,8 @@ def service_code_mapping_save(
 
 @transaction.atomic
 def service_code_mapping_delete(*, actor: User, mapping: ServiceCodeMapping) -> None:
-    if not actor.groups.filter(name=roles.ADMIN).exists():
-        raise ApplicationError("Only an administrator edits the service-code mapping.")
+    if not has_role(actor, roles.ADMIN):
+        raise ForbiddenError("Only an administrator edits the service-code mapping.")
     before = {"code": mapping.code, "procedure": mapping.procedure, "description": mapping.description}
     audit.append(action=actions.MAPPING_DELETED, actor=actor, obj=mapping, before=before)
     mapping.delete()
@@ -618,10 +763,12 @@ def messages_raw_purge(*, older_than_days: int) -> int:
 
 __all__ = [
     "appointment_reprocess",
+    "appointment_resolve",
     "held_retry",
     "interface_user",
     "max_message_bytes",
     "message_receive",
+    "message_reprocess",
     "messages_raw_purge",
     "service_code_mapping_delete",
     "service_code_mapping_save",

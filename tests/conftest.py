@@ -91,6 +91,7 @@ def _flush_around_audit_triggers() -> None:
             importlib.import_module("checklist.migrations.0013_issue13_append_only_records"),
             importlib.import_module("imaging.migrations.0003_append_only"),
             importlib.import_module("imaging.migrations.0004_second_read"),
+            importlib.import_module("interfaces.migrations.0004_inbound_message_append_only"),
         ]
         original = DatabaseOperations.execute_sql_flush
 

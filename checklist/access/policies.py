@@ -1,13 +1,15 @@
 """Who may do what: the role x action matrix and the case scope rules.
 
-Roles come from checklist.access.roles. Scope: nurses, anesthesia and radiographers act on the cases of
-their rooms (anesthesia also on cases they are assigned to); surgeons on cases where they are the
-surgeon or a designated co-surgeon; quality officers and admins read every case. Quality officers
-change nothing clinical; admins configure and schedule but never attest or sign.
+Roles come from checklist.access.roles. Scope (``CASE_SCOPE``, one table): nurses, anesthesia and
+radiographers act on the cases of their rooms (anesthesia also on cases they are assigned to);
+surgeons on cases where they are the surgeon or a designated co-surgeon; quality officers and
+admins read every case. Quality officers change nothing clinical; admins configure and schedule
+but never attest or sign.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 from django.db.models import Q, QuerySet
@@ -47,8 +49,34 @@ MATRIX: Final[dict[str, frozenset[str]]] = {
     "near_miss.view": frozenset({Q_, AD}),
 }
 ACTIONS: Final[tuple[str, ...]] = tuple(MATRIX)
-READ_EVERYTHING: Final[frozenset[str]] = frozenset({Q_, AD})
-ROOM_SCOPED: Final[frozenset[str]] = frozenset({N, A, R})
+
+
+class CaseTie(StrEnum):
+    """How a person is tied to a case, which is what lets a role see it."""
+
+    EVERY_CASE = "every case"
+    SURGEON_OR_CO_SURGEON = "the case's surgeon or a co-surgeon"
+    ASSIGNED_ANESTHESIA = "the case's assigned anesthesia"
+    ROOM_STAFF = "staff of the case's room"
+
+
+# role -> the ties through which it sees a case: the one statement of the scope rule. The
+# per-case check (``in_scope``), the queryset (``visible_cases``) and the status poll's SQL
+# (``selectors.cases.case_status_visible``) are each built from this table, tie by tie.
+CASE_SCOPE: Final[dict[str, frozenset[CaseTie]]] = {
+    N: frozenset({CaseTie.ROOM_STAFF}),
+    S: frozenset({CaseTie.SURGEON_OR_CO_SURGEON}),
+    A: frozenset({CaseTie.ASSIGNED_ANESTHESIA, CaseTie.ROOM_STAFF}),
+    R: frozenset({CaseTie.ROOM_STAFF}),
+    Q_: frozenset({CaseTie.EVERY_CASE}),
+    AD: frozenset({CaseTie.EVERY_CASE}),
+}
+
+
+def roles_tied_by(tie: CaseTie) -> tuple[str, ...]:
+    """The roles that see a case through ``tie``, in a stable order."""
+    return tuple(sorted(role for role, ties in CASE_SCOPE.items() if tie in ties))
+
 
 NOT_ALLOWED = "Your role ({role}) may not {action}."
 NOT_YOUR_CASE = "This case is not in your rooms or on your list."
@@ -60,16 +88,29 @@ def user_roles(user: User) -> frozenset[str]:
     return user.group_names
 
 
-def in_scope(user: User, case: Case, role: str) -> bool:
-    if role in READ_EVERYTHING:
+def _tie_holds(tie: CaseTie, user: User, case: Case) -> bool:
+    if tie is CaseTie.EVERY_CASE:
         return True
-    if role == S:
+    if tie is CaseTie.SURGEON_OR_CO_SURGEON:
         return case.surgeon_id == user.pk or case.co_surgeons.filter(pk=user.pk).exists()
-    if role == A and case.anesthesia_id == user.pk:
-        return True
-    if role in ROOM_SCOPED:
-        return case.room_id in user.room_ids
-    return False
+    if tie is CaseTie.ASSIGNED_ANESTHESIA:
+        return case.anesthesia_id == user.pk
+    return case.room_id in user.room_ids  # CaseTie.ROOM_STAFF
+
+
+def tie_condition(tie: CaseTie, user: User) -> Q:
+    """The cases tied to ``user`` through ``tie``, as a condition on ``Case``."""
+    if tie is CaseTie.EVERY_CASE:
+        return Q()
+    if tie is CaseTie.SURGEON_OR_CO_SURGEON:
+        return Q(surgeon=user) | Q(co_surgeons=user)
+    if tie is CaseTie.ASSIGNED_ANESTHESIA:
+        return Q(anesthesia=user)
+    return Q(room__staff=user)  # CaseTie.ROOM_STAFF
+
+
+def in_scope(user: User, case: Case, role: str) -> bool:
+    return any(_tie_holds(tie, user, case) for tie in sorted(CASE_SCOPE.get(role, ())))
 
 
 def can(user: User, action: str, case: Case | None = None) -> bool:
@@ -97,16 +138,12 @@ def require(user: User, action: str, case: Case | None = None) -> str:
 
 def visible_cases(user: User) -> QuerySet[Case]:
     """Every case ``user`` may see."""
-    held = user_roles(user)
-    if held & READ_EVERYTHING:
+    ties = {tie for role in user_roles(user) for tie in CASE_SCOPE.get(role, ())}
+    if CaseTie.EVERY_CASE in ties:
         return Case.objects.all()
     condition = Q(pk__in=[])
-    if S in held:
-        condition |= Q(surgeon=user) | Q(co_surgeons=user)
-    if A in held:
-        condition |= Q(anesthesia=user)
-    if held & ROOM_SCOPED:
-        condition |= Q(room__staff=user)
+    for tie in sorted(ties):
+        condition |= tie_condition(tie, user)
     return Case.objects.filter(condition).distinct()
 
 

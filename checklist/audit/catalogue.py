@@ -80,6 +80,8 @@ class AuditAction(StrEnum):
     HL7_MESSAGE_APPLIED = "hl7.message_applied"
     HL7_APPOINTMENT_NEEDS_REVIEW = "hl7.appointment_needs_review"
     HL7_APPOINTMENT_REPROCESSED = "hl7.appointment_reprocessed"
+    HL7_APPOINTMENT_RESOLVED = "hl7.appointment_resolved"
+    HL7_MESSAGE_REPROCESSED = "hl7.message_reprocessed"
     HL7_MAPPING_SAVED = "hl7.service_code_mapping_saved"
     HL7_MAPPING_DELETED = "hl7.service_code_mapping_deleted"
     HL7_RAW_PURGED = "hl7.raw_messages_purged"

@@ -40,7 +40,11 @@ RECORD_MIGRATIONS = (
     "0016_adverse_events_append_only",
 )
 # Other apps' migrations with ``RECORDS`` (named as modules: the checklist imports no app's code).
-APP_RECORD_MIGRATIONS = ("imaging.migrations.0003_append_only", "imaging.migrations.0004_second_read")
+APP_RECORD_MIGRATIONS = (
+    "imaging.migrations.0003_append_only",
+    "imaging.migrations.0004_second_read",
+    "interfaces.migrations.0004_inbound_message_append_only",
+)
 
 
 def record_rules() -> dict[str, dict[str, str]]:

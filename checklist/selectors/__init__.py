@@ -34,6 +34,8 @@ from checklist.selectors.checklist import (
     checklist_template,
     phase_complete,
     phase_gate,
+    phase_opened_at,
+    phase_steps_missing,
 )
 from checklist.selectors.health import (
     ComponentStatus,
@@ -85,6 +87,8 @@ __all__ = [
     "near_misses_all",
     "phase_complete",
     "phase_gate",
+    "phase_opened_at",
+    "phase_steps_missing",
     "reminder_backlog",
     "signature_states",
     "signing_failures_in_a_row",

@@ -15,7 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from checklist import audit
-from checklist.access import policies, roles
+from checklist.access import policies
 from checklist.access.policies import can, visible_cases
 from checklist.level_check import current_evidence, findings_of
 from checklist.models import (
@@ -77,17 +77,18 @@ def case_status_visible(*, user: User, case_id: int) -> dict[str, Any] | None:
 
     ONE query, written out: every device showing a case polls this every two seconds, and the
     ORM spends longer compiling the scope rules than the database spends answering them. The
-    rules are those of ``policies.visible_cases`` (its role sets, READ_EVERYTHING and ROOM_SCOPED,
-    are read from there), with the user's roles read from their groups;
-    tests/checklist/access/test_case_scope.py holds the two to the same answers for every
-    combination of one or two roles and every tie to a case."""
+    rule is ``policies.CASE_SCOPE``, tie by tie (``_tie_sql`` says each tie in SQL), with the
+    user's roles read from their groups; tests/checklist/access/test_case_scope.py holds this,
+    ``policies.visible_cases`` and ``policies.can`` to the same answers for every combination of
+    one or two roles and every tie to a case."""
     low, high = connection.ops.integer_field_range(Case._meta.pk.get_internal_type())  # type: ignore[union-attr]
     if not low <= case_id <= high:
         return None  # as the ORM answers a lookup out of the column's range: no such case
-    read_all, room_scoped = sorted(policies.READ_EVERYTHING), sorted(policies.ROOM_SCOPED)
-    params: list[int | str] = [case_id, user.pk, *read_all, roles.SURGEON, user.pk, user.pk, roles.ANESTHESIA, user.pk,
-              *room_scoped, user.pk]  # fmt: skip
-    sql = _status_sql(len(read_all), len(room_scoped))
+    scope = _scope()
+    params: list[int | str] = [case_id, user.pk]
+    for tie, tied_roles in scope:
+        params += [*tied_roles, *[user.pk] * _tie_sql()[tie].count("%s")]
+    sql = _status_sql(scope)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Prepared once per database session (planning costs more than answering), as session
@@ -110,33 +111,54 @@ _STATUS_STATEMENT = "rightlevel_case_status"
 _STATUS_PREPARED: weakref.WeakSet[Any] = weakref.WeakSet()  # the database sessions that hold it
 
 
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: Any, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
 @cache
-def _status_sql(read_all: int, room_scoped: int) -> str:
+def _scope() -> tuple[tuple[policies.CaseTie, tuple[str, ...]], ...]:
+    # The ties some role sees a case through, each with those roles.
+    ties = ((tie, policies.roles_tied_by(tie)) for tie in policies.CaseTie)
+    return tuple((tie, tied_roles) for tie, tied_roles in ties if tied_roles)
+
+
+@cache
+def _tie_sql() -> dict[policies.CaseTie, str]:
+    # Each tie of policies.CaseTie as a condition on the case row ``c``; each %s is the user's id.
     # Identifiers come from the models' metadata; every value is a parameter.
-    def table(model: Any) -> str:
-        return connection.ops.quote_name(model._meta.db_table)
+    co_surgeons, staff = Case.co_surgeons.through, Room.staff.through
+    case_id = f"c.{_column(Case, 'id')}"
+    return {
+        policies.CaseTie.EVERY_CASE: "TRUE",
+        policies.CaseTie.SURGEON_OR_CO_SURGEON: (
+            f"(c.{_column(Case, 'surgeon')} = %s OR EXISTS (SELECT 1 FROM {_table(co_surgeons)} cs"  # noqa: S608
+            f" WHERE cs.{_column(co_surgeons, 'case')} = {case_id} AND cs.{_column(co_surgeons, 'user')} = %s))"
+        ),
+        policies.CaseTie.ASSIGNED_ANESTHESIA: f"c.{_column(Case, 'anesthesia')} = %s",
+        policies.CaseTie.ROOM_STAFF: (
+            f"EXISTS (SELECT 1 FROM {_table(staff)} rs WHERE rs.{_column(staff, 'room')} = c.{_column(Case, 'room')}"  # noqa: S608
+            f" AND rs.{_column(staff, 'user')} = %s)"
+        ),
+    }
 
-    def column(model: Any, name: str) -> str:
-        return connection.ops.quote_name(model._meta.get_field(name).column)
 
-    memberships, co_surgeons, staff = User.groups.through, Case.co_surgeons.through, Room.staff.through
-    group = Group  # the model behind User.groups
-    fields = ", ".join(f"c.{column(Case, name)}" for name in STATUS_FIELDS)
-    marks = ", ".join
-
+@cache
+def _status_sql(scope: tuple[tuple[policies.CaseTie, tuple[str, ...]], ...]) -> str:
+    memberships, group = User.groups.through, Group  # Group: the model behind User.groups
+    fields = ", ".join(f"c.{_column(Case, name)}" for name in STATUS_FIELDS)
+    name = f"g.{_column(group, 'name')}"
+    ties = " OR ".join(
+        f"({name} IN ({', '.join(['%s'] * len(tied_roles))}) AND {_tie_sql()[tie]})" for tie, tied_roles in scope
+    )
     return (
-        f"SELECT {fields} FROM {table(Case)} c WHERE c.{column(Case, 'id')} = %s AND EXISTS ("  # noqa: S608
-        f" SELECT 1 FROM {table(memberships)} m INNER JOIN {table(group)} g"
-        f" ON g.{column(group, 'id')} = m.{column(memberships, 'group')}"
-        f" WHERE m.{column(memberships, 'user')} = %s AND ("
-        f"  g.{column(group, 'name')} IN ({marks(['%s'] * read_all)})"
-        f"  OR (g.{column(group, 'name')} = %s AND (c.{column(Case, 'surgeon')} = %s OR EXISTS ("
-        f"   SELECT 1 FROM {table(co_surgeons)} cs WHERE cs.{column(co_surgeons, 'case')} = c.{column(Case, 'id')}"
-        f"   AND cs.{column(co_surgeons, 'user')} = %s)))"
-        f"  OR (g.{column(group, 'name')} = %s AND c.{column(Case, 'anesthesia')} = %s)"
-        f"  OR (g.{column(group, 'name')} IN ({marks(['%s'] * room_scoped)}) AND EXISTS ("
-        f"   SELECT 1 FROM {table(staff)} rs WHERE rs.{column(staff, 'room')} = c.{column(Case, 'room')}"
-        f"   AND rs.{column(staff, 'user')} = %s))))"
+        f"SELECT {fields} FROM {_table(Case)} c WHERE c.{_column(Case, 'id')} = %s AND EXISTS ("  # noqa: S608
+        f" SELECT 1 FROM {_table(memberships)} m INNER JOIN {_table(group)} g"
+        f" ON g.{_column(group, 'id')} = m.{_column(memberships, 'group')}"
+        f" WHERE m.{_column(memberships, 'user')} = %s AND ({ties}))"
     )
 
 

@@ -3,14 +3,18 @@ what a phase waits for before it opens."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from django.db.models import Max
 
 from checklist.models import (
     Case,
     StepAttestation,
 )
-from checklist.templates_catalog import ChecklistTemplate, get_template
+from checklist.templates_catalog import PHASES, ChecklistTemplate, get_template
 from levelverify.errors import LevelInputError
 
 
@@ -70,30 +74,65 @@ def checklist_status(case: Case) -> list[StepStatus]:
     return out
 
 
+def phase_steps_missing(steps: Iterable[StepStatus], phase: str) -> list[StepStatus]:
+    """The steps of ``phase`` that some role they name has not attested yet: the one statement
+    of "phase complete" (complete: none missing)."""
+    return [step for step in steps if step.phase == phase and not step.complete]
+
+
 def phase_complete(case: Case, phase: str, status: list[StepStatus] | None = None) -> bool:
     """Is every step of ``phase`` attested by every role it names? ``status``: the case's
     checklist status when the caller holds a current one (saves reading it again)."""
     steps = checklist_status(case) if status is None else status
-    return all(step.complete for step in steps if step.phase == phase)
+    return not phase_steps_missing(steps, phase)
 
 
-# What a phase waits for before its steps can be attested, in the order they are checked: the
-# patient in the room (every phase), then the phase before it. Callers word each for their reader.
+# What a phase waits for before its steps can be attested: the patient in the room (every phase),
+# then the phase before it. Callers word each for their reader.
 GATE_PATIENT_IN_ROOM = "patient_in_room"
 GATE_SIGN_IN = "sign_in"
 GATE_TIME_OUT = "time_out"
 GATE_LOCALIZATION = "localization"
 
+# Each phase with what opens it: the patient in the room opens the first, each phase's completion
+# the next (a gate's code is the code of the phase it waits for). Built from the template's one
+# phase order; the gate (may its steps be attested?) and the opening time (since when?) read it.
+PHASE_OPENED_BY: dict[str, str] = dict(zip(PHASES, (GATE_PATIENT_IN_ROOM, *PHASES[:-1]), strict=True))
+
+
+def _gate_passed(case: Case, gate: str, status: list[StepStatus] | None) -> bool:
+    if gate == GATE_PATIENT_IN_ROOM:
+        return case.patient_in_room_at is not None
+    if gate == GATE_SIGN_IN:
+        return phase_complete(case, "sign_in", status)
+    if gate == GATE_TIME_OUT:
+        return case.time_out_completed_at is not None
+    return case.localization_passed_at is not None  # GATE_LOCALIZATION
+
 
 def phase_gate(case: Case, phase: str, status: list[StepStatus] | None = None) -> str | None:
     """What ``phase`` still waits for (one of the GATE_ codes), None when it is open. ``status``:
     as for phase_complete (read only for the time-out, which waits for a complete sign-in)."""
-    if case.patient_in_room_at is None:
+    if not _gate_passed(case, GATE_PATIENT_IN_ROOM, status):
         return GATE_PATIENT_IN_ROOM
-    if phase == "time_out" and not phase_complete(case, "sign_in", status):
-        return GATE_SIGN_IN
-    if phase == "localization" and case.time_out_completed_at is None:
-        return GATE_TIME_OUT
-    if phase == "sign_out" and case.localization_passed_at is None:
-        return GATE_LOCALIZATION
+    gate = PHASE_OPENED_BY.get(phase)
+    if gate is not None and not _gate_passed(case, gate, status):
+        return gate
     return None
+
+
+def phase_opened_at(case: Case, phase: str, status: list[StepStatus] | None = None) -> datetime | None:
+    """When ``phase`` became open for attestation (None: not open, or no such phase)."""
+    gate = PHASE_OPENED_BY.get(phase)
+    if gate is None or phase_gate(case, phase, status) is not None:
+        return None
+    if gate == GATE_PATIENT_IN_ROOM:
+        return case.patient_in_room_at
+    if gate == GATE_SIGN_IN:
+        # The last sign-in attestation completed the sign-in.
+        live = StepAttestation.objects.filter(run__case=case, phase="sign_in", voided_at__isnull=True)
+        at: datetime | None = live.aggregate(at=Max("attested_at"))["at"]
+        return at
+    if gate == GATE_TIME_OUT:
+        return case.time_out_completed_at
+    return case.localization_passed_at  # GATE_LOCALIZATION

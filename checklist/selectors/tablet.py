@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from checklist.access.policies import can, user_roles, visible_cases
+from checklist.access.policies import CaseTie, can, tie_condition, user_roles, visible_cases
 from checklist.level_check import ACTION_BY_CODE as WORKFLOW_ACTIONS
 from checklist.level_check import CurrentEvidence, current_evidence, findings_of, plan_signature_valid
 from checklist.models import AdverseEvent, Case, NearMiss, Room, User
@@ -23,6 +23,7 @@ from checklist.selectors import (
     checklist_status,
     checklist_template,
     phase_gate,
+    phase_steps_missing,
     wrong_level_stop_only,
 )
 from checklist.templates_catalog import PHASE_LABELS, PHASES
@@ -45,7 +46,7 @@ def cases_today(
     start, end = local_day_bounds(day)
     cases = visible_cases(user).filter(scheduled_start__gte=start, scheduled_start__lt=end)
     if mine_only:
-        cases = cases.filter(surgeon=user) | cases.filter(co_surgeons=user)
+        cases = cases.filter(tie_condition(CaseTie.SURGEON_OR_CO_SURGEON, user)).distinct()
     if room_id is not None:
         cases = cases.filter(room_id=room_id)
     return cases.select_related("patient", "room", "surgeon", "latest_verdict").order_by("scheduled_start", "id")
@@ -86,7 +87,7 @@ class Phase:
 
     @property
     def complete(self) -> bool:
-        return all(step.complete for step in self.steps)
+        return not phase_steps_missing(self.steps, self.code)
 
     @property
     def done_count(self) -> int:

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from checklist import audit
 from checklist.access.policies import require, user_roles
@@ -29,6 +28,8 @@ from checklist.selectors import (
     checklist_template,
     phase_complete,
     phase_gate,
+    phase_opened_at,
+    phase_steps_missing,
     wrong_level_acknowledged,
 )
 from checklist.services.case_writes import case_lock, case_state_summary, case_touch, now, rule_error
@@ -71,24 +72,6 @@ TOO_SOON = (
     "if you mean to attest the {phase}."
 )
 PHASE_WORDS = {"sign_in": "sign-in", "time_out": "time-out", "localization": "localization", "sign_out": "sign-out"}
-
-
-def phase_opened_at(case: Case, phase: str) -> datetime | None:
-    """When ``phase`` became open for attestation (None: not open)."""
-    if phase == "sign_in":
-        return case.patient_in_room_at
-    if phase == "time_out":
-        status = checklist_status(case)
-        if not any(s.phase == "sign_in" for s in status) or not phase_complete(case, "sign_in", status):
-            return None
-        return StepAttestation.objects.filter(run__case=case, phase="sign_in", voided_at__isnull=True).aggregate(
-            at=Max("attested_at")
-        )["at"]
-    if phase == "localization":
-        return case.time_out_completed_at
-    if phase == "sign_out":
-        return case.localization_passed_at
-    return None
 
 
 def phase_shown_check(case: Case, phase: str, shown_at: datetime) -> None:
@@ -257,11 +240,8 @@ def time_out_complete(*, actor: User, case: Case | int, expected_version: int | 
     gate = _phase_gate_error(case, "time_out")
     if gate:
         raise rule_error(gate)
-    missing = [
-        f"{step.text} ({', '.join(step.missing_roles)})"
-        for step in checklist_status(case)
-        if step.phase == "time_out" and not step.complete
-    ]
+    steps = phase_steps_missing(checklist_status(case), "time_out")
+    missing = [f"{step.text} ({', '.join(step.missing_roles)})" for step in steps]
     if missing:
         raise rule_error("Still to attest: " + "; ".join(missing))
     verdict = verdict_record(case=case, actor=actor, trigger="time_out.complete")
@@ -337,11 +317,8 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
     if case.verdict != "pass" and not wrong_level_acknowledged(case):
         reasons = " ".join(f["message"] for f in blocking_findings(_findings(case)))
         raise rule_error(f"The level check does not pass: {reasons}")
-    missing = [
-        f"{step.text} ({', '.join(step.missing_roles)})"
-        for step in checklist_status(case)
-        if step.phase == "sign_out" and not step.complete
-    ]
+    steps = phase_steps_missing(checklist_status(case), "sign_out")
+    missing = [f"{step.text} ({', '.join(step.missing_roles)})" for step in steps]
     if missing:
         raise rule_error("Still to attest: " + "; ".join(missing))
     case.signed_out_at = now()
@@ -364,7 +341,6 @@ __all__ = [
     "PHASE_WORDS",
     "localization_pass_check",
     "phase_attest_mine",
-    "phase_opened_at",
     "phase_shown_check",
     "sign_out_complete",
     "step_attest",

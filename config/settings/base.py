@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "checklist.context_processors.session_timeout",
                 "checklist.context_processors.notifications",
+                "interfaces.context_processors.needs_review",
             ],
         },
     },
@@ -341,6 +342,11 @@ RIGHTLEVEL_BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
 HL7_MAX_MESSAGE_BYTES = env.int("HL7_MAX_MESSAGE_BYTES", default=1024 * 1024)
 # Raw messages are blanked this many days after receipt (manage.py hl7_maintain).
 HL7_RAW_RETENTION_DAYS = env.int("HL7_RAW_RETENTION_DAYS", default=90)
+# The MLLP listener over TLS: its PEM certificate (chain) and key; empty: plain TCP. With a CA file,
+# only clients holding a certificate it issued are served (mutual TLS).
+HL7_TLS_CERT_FILE = env.str("HL7_TLS_CERT_FILE", default="")
+HL7_TLS_KEY_FILE = env.str("HL7_TLS_KEY_FILE", default="")
+HL7_TLS_CLIENT_CA_FILE = env.str("HL7_TLS_CLIENT_CA_FILE", default="")
 # host:port of the EHR's MLLP listener for the signed-out records (MDM^T02); empty: not sent.
 HL7_OUTBOUND_DESTINATION = env.str("HL7_OUTBOUND_DESTINATION", default="")
 # --- Imaging (DICOM; docs/imaging.md) ---------------------------------------------------------------

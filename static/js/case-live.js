@@ -89,6 +89,13 @@
       var key = form && form.getAttribute("action");
       if (key && keep[key]) { panel.replaceWith(keep[key]); }
     });
+    // The read-back of this device's last save is this device's own (a background fetch never
+    // carries it): it stays until the person's next page, whatever else changed meanwhile.
+    var readback = old.querySelector("#readback");
+    if (readback && !node.querySelector("#readback")) {
+      var grid = node.querySelector(".evidence-grid");
+      if (grid) { grid.before(readback); } else { node.prepend(readback); }
+    }
     old.replaceWith(node);
   }
 

@@ -113,6 +113,28 @@ def test_consent_entered_blind_then_a_mismatch_then_a_real_correction(new_device
     assert NearMiss.objects.filter(case=case, kind="consent").count() == 1
 
 
+def test_the_read_back_stays_when_another_device_changes_the_case(new_device, team: Team) -> None:
+    case = case_schedule(team)
+    evidence_without_consent(team, case)
+    nurse = new_device(team.nurse.username)
+    open_case(nurse, case)
+    nurse.get_by_text("Record consent").click()
+    nurse.select_option("#id_consent-procedure", case.procedure)
+    nurse.fill("#id_consent-levels", "L2")
+    nurse.locator("label[for=id_consent-side_0]").click()  # Left, as the plan
+    nurse.fill("#id_consent-witness", "W. Itness")
+    nurse.get_by_test_id("save-consent").click()
+    readback = nurse.get_by_test_id("readback")
+    expect(readback).to_contain_text("Consent saved")
+
+    # Another device moves the case on: the page refreshes itself, the read-back is still there.
+    services.case_patient_in_room(actor=team.nurse, case=case)
+    expect(nurse.locator("#sync-notice")).to_be_visible(timeout=LIVE)
+    expect(nurse.locator("#evidence")).to_contain_text("W. Itness")
+    expect(readback).to_contain_text("Consent saved")
+    expect(readback.locator("tr", has_text="Side")).to_contain_text("same")
+
+
 def test_a_double_tap_on_sign_in_does_not_attest_the_time_out(new_device, team: Team) -> None:
     case = case_schedule(team)
     evidence_record(team, case)

@@ -38,10 +38,22 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _mllp_answers(port: int) -> bool:
+    from interfaces.mllp import MllpClient
+
+    try:
+        with MllpClient("127.0.0.1", port, timeout=10) as client:
+            return "MSA|AR|" in client.send("not HL7")
+    except OSError:
+        return False
+
+
 def _run_and_interrupt(tmp_path: Path, port: int) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED)}
+    mllp_port = _free_port()
     env.update(RIGHTLEVEL_VAR_DIR=str(tmp_path / "var"), DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-               PORT=str(port), PYTHON=sys.executable, IMAGING_PORT=str(_free_port()))  # fmt: skip
+               PORT=str(port), MLLP_PORT=str(mllp_port), PYTHON=sys.executable,
+               IMAGING_PORT=str(_free_port()))  # fmt: skip
     process = subprocess.Popen(["bash", "scripts/run"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
     try:
@@ -49,6 +61,10 @@ def _run_and_interrupt(tmp_path: Path, port: int) -> str:
         while not _answers(port):
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "scripts/run did not come up"
+            time.sleep(1)
+        while not _mllp_answers(mllp_port):  # the HL7 listener runs too, and answers (AR for "not HL7")
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "scripts/run did not start the MLLP listener"
             time.sleep(1)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole foreground group
         output, _ = process.communicate(timeout=240)
@@ -59,6 +75,7 @@ def _run_and_interrupt(tmp_path: Path, port: int) -> str:
     assert "RightLevel stopped." in output
     assert "process exited" not in output, output
     assert not _answers(port)
+    assert not _mllp_answers(mllp_port)
     with pytest.raises(ProcessLookupError):  # every process it started is gone
         os.killpg(process.pid, 0)
     return output
@@ -79,7 +96,8 @@ def test_ctrl_c_is_a_clean_stop_that_leaves_others_alone_and_logs_are_appended(t
     assert "local RFC 3161 TSA (openssl ts) on 127.0.0.1:" in first
     assert "Seals are time-stamped every 5 minutes by the TSA at http://127.0.0.1:" in second
     assert (tmp_path / "var" / "tsa" / "tsa-chain.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
-    for name in ("web.log", "worker.log", "beat.log", "dicom.log"):
+    assert "MLLP listening on 127.0.0.1:" in (tmp_path / "var" / "log" / "mllp.log").read_text()
+    for name in ("web.log", "worker.log", "beat.log", "mllp.log", "dicom.log"):
         text = (tmp_path / "var" / "log" / name).read_text()
         assert text.count("=== RightLevel started") == 2, name  # appended, not truncated
     # The embedded DICOM receiver (and worklist) ran, and the demo cases got their level images.

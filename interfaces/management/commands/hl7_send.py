@@ -6,13 +6,14 @@ MSA line is printed; the exit status is 1 when any message was not accepted (AA)
 
 from __future__ import annotations
 
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from interfaces.mllp import MllpClient
+from interfaces.mllp import MllpClient, client_tls_context
 
 
 def messages_split(text: str) -> list[str]:
@@ -34,8 +35,18 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=2575)
+        parser.add_argument("--tls", action="store_true", help="TLS, verifying the listener with the system's CAs")
+        parser.add_argument("--tls-ca", default="", help="TLS, verifying the listener against this PEM CA")
+        parser.add_argument("--tls-cert", default="", help="a client certificate (PEM) for mutual TLS")
+        parser.add_argument("--tls-key", default="", help="the key of --tls-cert")
 
     def handle(self, *args: Any, file: str, host: str, port: int, **options: Any) -> None:
+        tls = None
+        if options["tls"] or options["tls_ca"] or options["tls_cert"]:
+            try:
+                tls = client_tls_context(options["tls_ca"], options["tls_cert"], options["tls_key"])
+            except (OSError, ssl.SSLError) as error:
+                raise CommandError(f"Cannot load the TLS CA or client certificate: {error}") from None
         try:
             text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
         except OSError as error:
@@ -45,7 +56,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file} holds no HL7 message (each starts with MSH).")
         refused = 0
         try:
-            with MllpClient(host, port) as client:
+            with MllpClient(host, port, tls=tls) as client:
                 for message in messages:
                     ack = client.send(message)
                     msa = next((s for s in ack.split("\r") if s.startswith("MSA")), "MSA|??")

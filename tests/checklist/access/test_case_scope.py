@@ -1,7 +1,8 @@
-"""Which cases a user may see has one statement, ``policies.visible_cases`` (``policies.can`` for
-one case). The status endpoint's hand-written SQL (``selectors.case_status_visible``, kept for its
-speed) is built from the same role sets and held here to the same answers for every combination
-of one or two roles and every way a person is tied to a case."""
+"""Which cases a user may see has one statement, the table ``policies.CASE_SCOPE`` (role -> the ties
+through which it sees a case). ``policies.can`` (one case), ``policies.visible_cases`` (a queryset)
+and the status endpoint's hand-written SQL (``selectors.case_status_visible``, kept for its speed)
+are each built from it, tie by tie, and held here to the same answers for every combination of one
+or two roles and every way a person is tied to a case."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from itertools import combinations
 
 import pytest
 
-from checklist.access import roles
+from checklist.access import policies, roles
 from checklist.access.policies import can, visible_cases
 from checklist.models import Case, Room, User
 from checklist.selectors import case_status_visible
@@ -53,6 +54,11 @@ def test_the_status_sql_and_the_orm_answer_as_the_one_rule(team: Team) -> None:
             if len(set(answers)) != 1:
                 disagreements.append((held, relation, answers))
     assert disagreements == []
+
+
+def test_every_role_has_its_ties_in_the_one_scope_table() -> None:
+    assert set(policies.CASE_SCOPE) == set(roles.ROLES)
+    assert all(policies.CASE_SCOPE[role] for role in roles.ROLES)
 
 
 @pytest.mark.django_db

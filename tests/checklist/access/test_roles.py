@@ -81,3 +81,22 @@ def test_usernames_are_unique(make_user) -> None:
     make_user(username="dup")
     with pytest.raises(IntegrityError):
         User.objects.create(username="dup", full_name="Other")
+
+
+def test_no_code_outside_the_access_package_reads_group_membership_itself() -> None:
+    """Every decision by role goes through ``policies`` (``has_role``, ``users_with_roles``): a
+    lookup of the groups table elsewhere is a second authorization model."""
+    import re
+    from pathlib import Path
+
+    reads = re.compile(r"groups__name|\.groups\.(filter|all|exists|values|get)\(")
+    root = Path(__file__).resolve().parents[3]
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("checklist", "interfaces", "imaging", "quality", "core")
+        for path in sorted((root / package).rglob("*.py"))
+        if "migrations" not in path.parts and "access" not in path.relative_to(root).parts[:2]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert found == []

@@ -689,7 +689,6 @@ HELPERS: dict[str, str] = {
     "rule_error": "builds an ApplicationError",
     "case_state_commit": "saves the case's state inside the calling service's transaction (audits its change)",
     "case_state_recompute": "derives the case's state inside the calling service's transaction",
-    "phase_opened_at": "read: when a phase opened",
     "phase_shown_check": "refuses an attestation from a control shown before the phase opened",
     "localization_pass_check": "refuses a confirmation the checklist does not allow yet",
     "canonical_levels": "parses a levels string through the engine",

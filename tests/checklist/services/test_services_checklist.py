@@ -468,3 +468,28 @@ def test_attesting_costs_the_same_queries_however_long_the_case_history(team) ->
     counted = queries_of_one_attestation(short)
     assert counted == queries_of_one_attestation(long)
     assert counted <= 14, counted
+
+
+def test_each_phase_opens_when_the_one_before_it_is_complete_in_the_templates_order() -> None:
+    from checklist.selectors.checklist import GATE_PATIENT_IN_ROOM, PHASE_OPENED_BY
+    from checklist.templates_catalog import PHASES
+
+    assert list(PHASE_OPENED_BY) == list(PHASES)
+    assert list(PHASE_OPENED_BY.values()) == [GATE_PATIENT_IN_ROOM, *PHASES[:-1]]
+
+
+def test_a_phase_opens_at_the_moment_its_gate_passed(team) -> None:
+    from checklist.selectors import phase_opened_at
+
+    case = case_schedule(team)
+    evidence_record(team, case)
+    assert phase_opened_at(_fresh(case), "sign_in") is None
+    services.case_patient_in_room(actor=team.nurse, case=case.pk)
+    fresh = _fresh(case)
+    assert phase_opened_at(fresh, "sign_in") == fresh.patient_in_room_at
+    assert phase_opened_at(fresh, "time_out") is None
+    phase_attest(team, case, "sign_in")
+    last_sign_in = StepAttestation.objects.filter(run__case=case, phase="sign_in").latest("attested_at")
+    assert phase_opened_at(_fresh(case), "time_out") == last_sign_in.attested_at
+    assert phase_opened_at(_fresh(case), "localization") is None
+    assert phase_opened_at(_fresh(case), "no_such_phase") is None
