@@ -105,8 +105,8 @@ def count_ladder(case: Case) -> list[tuple[str, int, int]]:
 SECOND_READ_STEP = "level_image_second_read"
 
 MSG_SECOND_READ_REQUIRED = (
-    "The level image counted {count} from the {reference} needs an independent second read "
-    "({why}) before the level is confirmed."
+    "The level image counted from the {reference} needs an independent second read ({why}) "
+    "before the level is confirmed; its first count is hidden until then."
 )
 WHY_HIGH_RISK = "high-risk anatomy"
 WHY_TEMPLATE = "the checklist asks for it"
@@ -211,9 +211,7 @@ def second_read_findings(case: Case, evidence: Any) -> list[dict[str, Any]]:
                     "code": SECOND_READ_REQUIRED,
                     "severity": "incomplete",
                     "sources": ["localizations"],
-                    "message": MSG_SECOND_READ_REQUIRED.format(
-                        count=read.count, reference=_reference_words(read.reference), why=why
-                    ),
+                    "message": MSG_SECOND_READ_REQUIRED.format(reference=_reference_words(read.reference), why=why),
                     "action": ACTION_SECOND_READ_REQUIRED,
                 }
             )

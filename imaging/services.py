@@ -364,7 +364,10 @@ def image_second_read_record(
     policies.require(actor, "localization.record", read.case)
     with transaction.atomic():
         case = case_lock(read.case_id, expected_version=expected_version)
-        first = ImageRead.objects.select_for_update().select_related("image", "localization").get(pk=read.pk)
+        # The case lock serialises every write to this case's reads; a read row is append-only (no
+        # UPDATE grant on PostgreSQL, so no row lock either), and one second read per first read
+        # is also a unique constraint.
+        first = ImageRead.objects.select_related("image", "localization").get(pk=read.pk)
         if actor.pk in (first.read_by_id, first.recorded_by_id):
             raise ApplicationError(SAME_READER, errors={"read_by": [SAME_READER]})
         if SecondRead.objects.filter(first_read=first).exists():

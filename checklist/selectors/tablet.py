@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from checklist.access.policies import CaseTie, can, tie_condition, user_roles, visible_cases
 from checklist.level_check import ACTION_BY_CODE as WORKFLOW_ACTIONS
-from checklist.level_check import CurrentEvidence, current_evidence, findings_of, plan_signature_valid
+from checklist.level_check import (
+    SECOND_READ_REQUIRED,
+    CurrentEvidence,
+    current_evidence,
+    findings_of,
+    plan_signature_valid,
+)
 from checklist.models import AdverseEvent, Case, NearMiss, Room, User
 from checklist.selectors import (
     GATE_LOCALIZATION,
@@ -113,6 +119,12 @@ class CasePage:
     wrong_level_pending: bool = False
     # Steps may be attested: no stop, or a wrong-level stop whose adverse event is recorded.
     attest_open: bool = True
+
+    @property
+    def blind_read_pending(self) -> bool:
+        """A counted level image awaits its blind second read: the page hides the counts and labels
+        recorded at the image, so the second reader cannot see the first read here either."""
+        return any(f["code"] == SECOND_READ_REQUIRED for f in self.missing)
 
     @property
     def verdict_word(self) -> str:

@@ -84,6 +84,26 @@ def test_the_second_readers_page_and_api_show_neither_the_first_taps_nor_the_cou
     assert "independent second read due" in case_page and f"counted: {read.count}" not in case_page
 
 
+def test_the_case_page_hides_the_first_count_until_the_second_read_is_saved(team: Team, store) -> None:
+    case, read, layout = first_read(team, store)
+    browser = Client()
+    browser.force_login(team.nurse)
+
+    def localization_table() -> str:
+        html = browser.get(f"/cases/{case.pk}/").content.decode()
+        return html.split('class="loc-table"', 1)[1].split("</table>", 1)[0]
+
+    pending = localization_table()
+    assert 'data-testid="count-hidden"' in pending
+    assert f"<td>{read.count}</td>" not in pending and "<strong>L2</strong>" not in pending
+    finding = next(f for f in Case.objects.get(pk=case.pk).latest_verdict.findings if f["code"] == SECOND_READ_REQUIRED)
+    assert str(read.count) not in finding["message"]
+    assert second(team.nurse, read, taps_from_sacrum_to(layout, "L2")).status_code == 201
+    shown = localization_table()
+    assert 'data-testid="count-hidden"' not in shown
+    assert f"<td>{read.count}</td>" in shown and "<strong>L2</strong>" in shown
+
+
 def test_an_agreeing_second_read_clears_the_finding_and_then_shows_both_reads(team: Team, store) -> None:
     case, read, layout = first_read(team, store)
     response = second(team.nurse, read, taps_from_sacrum_to(layout, "L2"))
