@@ -8,6 +8,7 @@ and restores the task name and arguments of existing ones, leaving their enabled
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,21 @@ AUDIT_VERIFY_CRONTAB = {"minute": "0", "hour": "2", "day_of_week": "*", "day_of_
 DAILY_DIGEST_CRONTAB = {"minute": "0", "hour": "6", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 
 
+# Other apps add their periodic tasks here from their AppConfig.ready (the checklist imports none).
+SpecsProvider = Callable[[], list[PeriodicTaskSpec]]
+_SPECS_PROVIDERS: list[SpecsProvider] = []
+
+
+def periodic_task_specs_register(provider: SpecsProvider) -> None:
+    if provider not in _SPECS_PROVIDERS:
+        _SPECS_PROVIDERS.append(provider)
+
+
 def periodic_task_specs() -> list[PeriodicTaskSpec]:
+    return _checklist_specs() + [spec for provider in _SPECS_PROVIDERS for spec in provider()]
+
+
+def _checklist_specs() -> list[PeriodicTaskSpec]:
     return [
         PeriodicTaskSpec(
             name="worker heartbeat",

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from checklist.level_check import SECOND_READ_MISMATCH, SECOND_READ_REQUIRED
 from checklist.models import Case, Reference
@@ -71,6 +72,19 @@ def case_match(*, accession_number: str, patient_id: str, acquired_at: dt.dateti
     if not candidates:
         return Match(None, MatchedBy.NONE, NO_CASE.format(room=room_name))
     return Match(None, MatchedBy.NONE, SEVERAL_CASES.format(count=len(candidates), room=room_name))
+
+
+def cases_awaiting_images(day: dt.date | None = None) -> list[Case]:
+    """Today's open cases past their time-out: the ones whose level images RightLevel looks for
+    in the PACS (an image from before the time-out cannot be counted anyway)."""
+    from checklist.models import CLOSED_STATES
+    from core.local_time import local_day_bounds
+
+    start, end = local_day_bounds(day or timezone.localdate())
+    cases = Case.objects.exclude(state__in=CLOSED_STATES).filter(
+        scheduled_start__gte=start, scheduled_start__lt=end, time_out_completed_at__isnull=False
+    )
+    return list(cases.select_related("patient", "room").order_by("scheduled_start", "pk")[:200])
 
 
 def unmatched_images() -> QuerySet[LevelImage]:

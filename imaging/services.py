@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
@@ -23,8 +23,8 @@ from core.queue import task_named
 from imaging import actions, sr
 from imaging.dicom import STATUS_STORE_FAILED, STATUS_UID_CONFLICT, UID_CONFLICT, CheckedImage, ImageRefused
 from imaging.models import ImageRead, LevelImage, MatchedBy, SecondRead
-from imaging.selectors import case_match, reads_compare, second_read_needed
-from imaging.store import ImageStore, ImageStoreError, InstanceRef, image_store
+from imaging.selectors import accession_for, case_match, cases_awaiting_images, reads_compare, second_read_needed
+from imaging.store import ImageStore, ImageStoreError, InstanceRef, image_store, ref_of
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.spine import NotationError, format_unit, parse_unit
 
@@ -139,6 +139,107 @@ def level_image_receive(
         store.remove(ref)
         raise
     return Received(image, duplicate=False)
+
+
+# The calling AE title recorded for an image RightLevel found in the PACS (it did not receive it).
+PACS_SOURCE = "DICOMWEB"
+# What a C-arm acquires (the SR RightLevel stores back, and any other object, is not looked at).
+LEVEL_IMAGE_MODALITIES = ("RF", "XA", "DX", "CR")
+
+
+class _AlreadyInStore:
+    """The PACS already holds an instance found there: ``level_image_receive`` neither stores it
+    again nor removes it when the record cannot be written."""
+
+    def __init__(self, store: ImageStore) -> None:
+        self._store = store
+
+    def store(self, data: bytes) -> InstanceRef:
+        return ref_of(data)
+
+    def find(self, **query: Any) -> list[InstanceRef]:
+        return self._store.find(**query)
+
+    def fetch(self, ref: InstanceRef) -> bytes:
+        return self._store.fetch(ref)
+
+    def remove(self, ref: InstanceRef) -> None:
+        return None
+
+
+# Instances the PACS poll refused, by SOP Instance UID: not fetched and logged again every few
+# seconds by this process (a restart looks at them once more).
+_PACS_REFUSED: set[str] = set()
+_PACS_REFUSED_MOST = 10_000
+
+
+@dataclass
+class Collected:
+    cases: int = 0
+    received: int = 0
+    refused: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def pacs_images_collect(*, store: ImageStore | None = None, max_bytes: int | None = None) -> Collected:
+    """Find in the PACS (QIDO-RS by the case's accession number) the level images of today's
+    cases past their time-out that RightLevel does not know yet, fetch each (WADO-RS), check it
+    as the receiver checks a C-STORE, and record it (``level_image_receive``: one transaction and
+    audit event per image). The C-arm stores to the PACS; this is how its images reach the case.
+    A PACS that does not answer is reported, never raised: the next run tries again."""
+    from django.conf import settings
+
+    from imaging import dicom
+
+    store = store or image_store()
+    limit = max_bytes or settings.IMAGING_MAX_BYTES
+    result = Collected()
+    for case in cases_awaiting_images():
+        result.cases += 1
+        try:
+            refs = store.find(accession_number=accession_for(case), modalities=LEVEL_IMAGE_MODALITIES)
+        except ImageStoreError as exc:
+            result.errors.append(str(exc))
+            logger.warning("imaging: PACS query failed: %s", exc)
+            break
+        known = set(
+            LevelImage.objects.filter(sop_instance_uid__in=[r.sop_uid for r in refs]).values_list(
+                "sop_instance_uid", flat=True
+            )
+        )
+        for ref in refs:
+            if ref.sop_uid in known or ref.sop_uid in _PACS_REFUSED:
+                continue
+            try:
+                data = store.fetch(ref)
+                ds = dicom.parse_file(data, max_bytes=limit)
+                transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID", ""))
+                dicom.transfer_syntax_check(transfer_syntax)
+                checked = dicom.check(ds, transfer_syntax=transfer_syntax)
+                received = level_image_receive(
+                    actor=None,
+                    checked=checked,
+                    data=data,
+                    calling_ae_title=PACS_SOURCE,
+                    room_name="",
+                    store=_AlreadyInStore(store),
+                )
+            except ImageStoreError as exc:
+                result.errors.append(str(exc))
+                logger.warning("imaging: PACS fetch of %s failed: %s", ref.sop_uid, exc)
+                continue
+            except ImageRefused as refused:
+                result.refused += 1
+                if len(_PACS_REFUSED) < _PACS_REFUSED_MOST:
+                    _PACS_REFUSED.add(ref.sop_uid)
+                logger.warning(
+                    "imaging: PACS instance %s refused (0x%04X): %s", ref.sop_uid, refused.status, refused.reason
+                )
+                continue
+            if not received.duplicate:
+                result.received += 1
+                logger.info("imaging: found %s in the PACS -> case %s", ref.sop_uid, received.image.case_id)
+    return result
 
 
 def level_image_assign(*, actor: User, image: LevelImage, case: Case, version: int) -> LevelImage:

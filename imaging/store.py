@@ -71,8 +71,11 @@ class ImageStore(Protocol):
     def store(self, data: bytes) -> InstanceRef:
         """Keep one DICOM Part 10 file; return its UIDs."""
 
-    def find(self, *, study_uid: str = "", accession_number: str = "", patient_id: str = "") -> list[InstanceRef]:
-        """Instances matching every given attribute (QIDO-RS semantics: exact values)."""
+    def find(
+        self, *, study_uid: str = "", accession_number: str = "", patient_id: str = "", modalities: tuple[str, ...] = ()
+    ) -> list[InstanceRef]:
+        """Instances matching every given attribute (QIDO-RS semantics: exact values), and of one of
+        ``modalities`` when given (so a search for level images skips reports stored back)."""
 
     def fetch(self, ref: InstanceRef) -> bytes:
         """The instance as a DICOM Part 10 file; ``ImageStoreError`` if it is not there."""
@@ -112,7 +115,9 @@ class LocalImageStore:
         if self.root.is_dir():
             yield from sorted(self.root.glob("*/*/*.dcm"))
 
-    def find(self, *, study_uid: str = "", accession_number: str = "", patient_id: str = "") -> list[InstanceRef]:
+    def find(
+        self, *, study_uid: str = "", accession_number: str = "", patient_id: str = "", modalities: tuple[str, ...] = ()
+    ) -> list[InstanceRef]:
         found = []
         paths = self._all() if not study_uid else sorted((self.root / study_uid).glob("*/*.dcm"))
         for path in paths:
@@ -120,6 +125,8 @@ class LocalImageStore:
             if accession_number and str(ds.get("AccessionNumber", "")) != accession_number:
                 continue
             if patient_id and str(ds.get("PatientID", "")) != patient_id:
+                continue
+            if modalities and str(ds.get("Modality", "")) not in modalities:
                 continue
             found.append(InstanceRef(str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID)))
         return found
@@ -175,7 +182,9 @@ class DicomWebImageStore:
         )
         return ref
 
-    def find(self, *, study_uid: str = "", accession_number: str = "", patient_id: str = "") -> list[InstanceRef]:
+    def find(
+        self, *, study_uid: str = "", accession_number: str = "", patient_id: str = "", modalities: tuple[str, ...] = ()
+    ) -> list[InstanceRef]:
         query = {
             k: v
             for k, v in (
@@ -185,12 +194,14 @@ class DicomWebImageStore:
             )
             if v
         }
-        query["includefield"] = "0020000D,0020000E,00080018"
+        query["includefield"] = "0020000D,0020000E,00080018,00080060"
         body, _ = self._request(f"/instances?{urllib.parse.urlencode(query)}", accept="application/dicom+json")
         if not body.strip():
             return []  # 204 No Content: nothing matched
         found = []
         for item in json.loads(body):
+            if modalities and item.get("00080060", {}).get("Value", [""])[0] not in modalities:
+                continue
             values = [item.get(tag, {}).get("Value", [""])[0] for tag in ("0020000D", "0020000E", "00080018")]
             found.append(InstanceRef(*values))
         return found

@@ -354,6 +354,8 @@ HL7_OUTBOUND_DESTINATION = env.str("HL7_OUTBOUND_DESTINATION", default="")
 # (QIDO-RS/WADO-RS/STOW-RS base URL, e.g. Orthanc's /dicom-web) when IMAGING_DICOMWEB_URL is set.
 IMAGING_DICOMWEB_URL = env.str("IMAGING_DICOMWEB_URL", default="")
 IMAGING_DICOMWEB_TIMEOUT = env.float("IMAGING_DICOMWEB_TIMEOUT", default=10.0)
+# How often beat looks in the PACS for the level images of today's cases (with IMAGING_DICOMWEB_URL).
+IMAGING_PACS_POLL_SECONDS = env.int("IMAGING_PACS_POLL_SECONDS", default=3)
 IMAGING_STORAGE_DIR = Path(env.str("IMAGING_STORAGE_DIR", default=str(VAR_DIR / "images")))
 IMAGING_AE_TITLE = env.str("IMAGING_AE_TITLE", default="RIGHTLEVEL")
 IMAGING_BIND_ADDRESS = env.str("IMAGING_BIND_ADDRESS", default="127.0.0.1")
