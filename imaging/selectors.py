@@ -96,6 +96,22 @@ def case_images(case: Case) -> QuerySet[LevelImage]:
     return LevelImage.objects.filter(case=case).order_by("-received_at", "-pk")
 
 
+def assignable_cases(user: Any, image: LevelImage) -> list[Case]:
+    """The cases of the image's day the user may see, still open, that it could belong to: the
+    image's patient's when it names one (the assignment refuses another patient's case)."""
+    from checklist.access import policies
+    from checklist.models import CLOSED_STATES
+    from core.local_time import local_day_bounds
+
+    day = timezone.localdate(image.acquired_at or image.received_at)
+    start, end = local_day_bounds(day)
+    cases = policies.visible_cases(user).exclude(state__in=CLOSED_STATES)
+    cases = cases.filter(scheduled_start__gte=start, scheduled_start__lt=end).select_related("patient", "room")
+    if image.patient_id:
+        cases = cases.filter(patient__mrn=image.patient_id)
+    return list(cases.order_by("scheduled_start", "pk")[:50])
+
+
 def image_get(pk: int) -> LevelImage | None:
     return LevelImage.objects.select_related("case").filter(pk=pk).first()
 

@@ -195,3 +195,70 @@ class SecondReadView(LoginRequiredMixin, View):
             else:
                 return HttpResponseRedirect(reverse("imaging-second-read-page", args=[read.pk]))
         return self._page(request, read, form, errors)
+
+
+NO_CASE_CHOSEN = "Choose the case this image belongs to."
+NOT_YOUR_CASE = "No such case among the ones you may see today."
+
+
+class UnmatchedImagesView(LoginRequiredMixin, View):
+    """Level images that matched no case, for a radiographer (or nurse, surgeon) to assign: each
+    with why it did not match and the cases of its day it could belong to (audited on assignment)."""
+
+    def _rows(self, user: User, errors_for: int | None = None, errors: dict[str, list[str]] | None = None) -> list[Any]:
+        rows = []
+        for image in selectors.unmatched_images()[:50]:
+            rows.append(
+                {
+                    "image": image,
+                    "cases": selectors.assignable_cases(user, image),
+                    "errors": errors if image.pk == errors_for else {},
+                }
+            )
+        return rows
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = cast(User, request.user)
+        try:
+            policies.require(user, "localization.record")
+        except ForbiddenError as exc:
+            return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+        return render(
+            request, "imaging/unmatched.html", {"rows": self._rows(user), "assigned": request.GET.get("assigned")}
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = cast(User, request.user)
+        try:
+            policies.require(user, "localization.record")
+        except ForbiddenError as exc:
+            return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+        image_id = _positive_int(request.POST.get("image_id"))
+        image = selectors.image_get(image_id) if image_id else None
+        if image is None:
+            raise Http404("No such image.")
+        errors: dict[str, list[str]] = {}
+        case_id = _positive_int(request.POST.get("case_id"))
+        version = _positive_int(request.POST.get("version"))
+        case = policies.visible_cases(user).filter(pk=case_id).select_related("patient").first() if case_id else None
+        if not case_id:
+            errors["case_id"] = [NO_CASE_CHOSEN]
+        elif case is None:
+            errors["case_id"] = [NOT_YOUR_CASE]
+        if not errors and case is not None:
+            try:
+                services.level_image_assign(actor=user, image=image, case=case, version=version or 0)
+            except ApplicationError as exc:
+                errors = exc.errors or {"non_field_errors": [exc.message]}
+            else:
+                return HttpResponseRedirect(reverse("imaging-unmatched-page") + f"?assigned={case.pk}")
+        rows = self._rows(user, errors_for=image.pk, errors=errors)
+        return render(request, "imaging/unmatched.html", {"rows": rows}, status=400)
+
+
+def _positive_int(text: str | None) -> int | None:
+    try:
+        value = int(text or "")
+    except ValueError:
+        return None
+    return value if value > 0 else None

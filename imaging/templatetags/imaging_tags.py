@@ -21,3 +21,13 @@ def case_level_images(case: Any, can_read: bool = False) -> dict[str, Any]:
         # While a blind second read is due, the first count is not shown here either.
         rows.append({"image": image, "read": read, "second": second, "blind": selectors.second_read_pending(read)})
     return {"rows": rows, "can_read": can_read}
+
+
+@register.inclusion_tag("imaging/_unmatched_card.html")
+def unmatched_images_card(user: Any) -> dict[str, Any]:
+    """On the case list: how many level images wait for someone to assign them, for those who may."""
+    from checklist.access import policies
+
+    if not policies.can(user, "localization.record"):
+        return {"count": 0}
+    return {"count": selectors.unmatched_images().count()}
