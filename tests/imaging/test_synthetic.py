@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 
-from imaging.synthetic import BITS_STORED, lateral_lumbar, main, vertebra_names
+from imaging import dicom
+from imaging.synthetic import BITS_STORED, ap_lumbar, lateral_lumbar, lumbar_radiograph, main, vertebra_names
 
 
 @pytest.mark.parametrize("lumbar", [4, 5, 6])
@@ -69,3 +70,30 @@ def test_the_command_writes_a_file(tmp_path) -> None:
     out = tmp_path / "x.dcm"
     assert main([str(out), "--lumbar", "6", "--marker", "L5", "--size", "256"]) == 0
     assert dcmread(out).Rows == 256
+
+
+@pytest.mark.parametrize("lumbar", [4, 5, 6])
+def test_the_ap_view_has_the_same_spine_with_the_marker_from_the_side(lumbar: int) -> None:
+    ds, layout = ap_lumbar(lumbar=lumbar, marker=f"L{lumbar - 2}-L{lumbar - 1}", rows=512, columns=512, seed=3)
+    assert list(layout.vertebrae) == vertebra_names(lumbar)
+    assert ds.ViewPosition == "AP" and list(ds.PatientOrientation) == ["L", "F"] and ds.SeriesDescription == "AP lumbar"
+    pixels = ds.pixel_array
+    row, col = layout.marker
+    assert pixels[row, col] > 3800 > np.percentile(pixels, 99)
+    upper, lower = layout.vertebrae[f"L{lumbar - 2}"], layout.vertebrae[f"L{lumbar - 1}"]
+    assert upper[0] < row < lower[0] and col < upper[1]  # on the disc, from the patient's right
+    # The same receiver checks as a lateral instance: it is a proper level image.
+    checked = dicom.check(
+        dicom.parse_file(dicom.part10_bytes(ds), max_bytes=10**8), transfer_syntax=str(ds.file_meta.TransferSyntaxUID)
+    )
+    assert checked.rows == 512 and checked.modality == "DX"
+    lateral, _ = lateral_lumbar(lumbar=lumbar, rows=512, columns=512)
+    assert lateral.ViewPosition == "LL" and lateral.SeriesDescription == "Lateral lumbar"
+
+
+def test_the_command_writes_an_ap_view_and_refuses_an_unknown_one(tmp_path) -> None:
+    out = tmp_path / "ap.dcm"
+    assert main([str(out), "--view", "ap", "--lumbar", "4", "--marker", "L2-L3", "--size", "256"]) == 0
+    assert dcmread(out).ViewPosition == "AP"
+    with pytest.raises(ValueError, match="view must be"):
+        lumbar_radiograph(view="oblique")

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from pydicom.uid import generate_uid
 
 from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import Case
@@ -19,7 +20,7 @@ from imaging.models import LevelImage
 from imaging.selectors import accession_for
 from imaging.services import level_image_receive
 from imaging.store import image_store
-from imaging.synthetic import lateral_lumbar
+from imaging.synthetic import lumbar_radiograph
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.spine import NotationError, format_unit, parse_levels
 
@@ -42,7 +43,7 @@ def _marker(case: Case) -> tuple[int, str]:
 
 
 class Command(BaseCommand):
-    help = "Give today's demo cases past their time-out a synthetic level image (docs/imaging.md). Idempotent."
+    help = "Give today's demo cases past their time-out a lateral and an AP level image (docs/imaging.md). Idempotent."
 
     def handle(self, *args: Any, **options: Any) -> None:
         start, end = local_day_bounds(timezone.localdate())
@@ -60,26 +61,38 @@ class Command(BaseCommand):
             lumbar, marker = _marker(case)
             patient = case.patient
             time_out = case.time_out_completed_at or timezone.now()  # filtered: never None here
-            ds, _ = lateral_lumbar(
-                lumbar=lumbar,
-                marker=marker,
-                patient_id=patient.mrn,
-                patient_name=f"{patient.family_name}^{patient.given_name}",
-                birth_date=patient.date_of_birth.strftime("%Y%m%d"),
-                accession=accession_for(case),
-                acquired_at=time_out + dt.timedelta(minutes=2),
-                rows=768,
-                columns=768,
-                station_name=DEMO_AE,
-                seed=zlib.crc32(patient.mrn.encode()),
-            )
-            data = dicom.part10_bytes(ds)
-            checked = dicom.check(
-                dicom.parse_file(data, max_bytes=64 * 1024 * 1024), transfer_syntax=str(ds.file_meta.TransferSyntaxUID)
-            )
-            level_image_receive(
-                actor=None, checked=checked, data=data, calling_ae_title=DEMO_AE, room_name=case.room.name, store=store
-            )
-            made += 1
-            self.stdout.write(f"Level image for case {case.pk} ({case.room.name}): {lumbar} lumbar, marker at {marker}")
+            study_uid = generate_uid(entropy_srcs=["rightlevel-demo-study", str(case.pk)])
+            # A lateral and an AP view in one study, as a C-arm takes them, a minute apart.
+            for n, view in enumerate(("lateral", "ap")):
+                ds, _ = lumbar_radiograph(
+                    view=view,
+                    lumbar=lumbar,
+                    marker=marker,
+                    patient_id=patient.mrn,
+                    patient_name=f"{patient.family_name}^{patient.given_name}",
+                    birth_date=patient.date_of_birth.strftime("%Y%m%d"),
+                    accession=accession_for(case),
+                    acquired_at=time_out + dt.timedelta(minutes=2 + n),
+                    rows=768,
+                    columns=768,
+                    station_name=DEMO_AE,
+                    study_uid=study_uid,
+                    seed=zlib.crc32(f"{patient.mrn}-{view}".encode()),
+                )
+                data = dicom.part10_bytes(ds)
+                checked = dicom.check(
+                    dicom.parse_file(data, max_bytes=64 * 1024 * 1024),
+                    transfer_syntax=str(ds.file_meta.TransferSyntaxUID),
+                )
+                level_image_receive(
+                    actor=None,
+                    checked=checked,
+                    data=data,
+                    calling_ae_title=DEMO_AE,
+                    room_name=case.room.name,
+                    store=store,
+                )
+                self.stdout.write(
+                    f"Level images for case {case.pk} ({case.room.name}): {lumbar} lumbar, marker at {marker}"
+                )
         self.stdout.write(f"Demo level images: {made} new.")
