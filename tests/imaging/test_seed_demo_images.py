@@ -35,6 +35,7 @@ def test_demo_cases_past_the_time_out_get_a_matched_image_once(settings, tmp_pat
     timed_out = demo.filter(time_out_completed_at__isnull=False)
     images = LevelImage.objects.filter(case__in=demo)
     assert timed_out.exists() and images.count() == 2 * timed_out.count()  # a lateral and an AP each
+    assert f"Demo level images: {images.count()} new." in out.getvalue()
     assert "0 new" in again.getvalue() and LevelImage.objects.count() == images.count()
     for image in images.select_related("case"):
         assert image.matched_by == MatchedBy.ACCESSION and image.acquired_at > image.case.time_out_completed_at

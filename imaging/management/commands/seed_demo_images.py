@@ -92,7 +92,8 @@ class Command(BaseCommand):
                     room_name=case.room.name,
                     store=store,
                 )
-                self.stdout.write(
-                    f"Level images for case {case.pk} ({case.room.name}): {lumbar} lumbar, marker at {marker}"
-                )
+                made += 1
+            self.stdout.write(
+                f"Level images for case {case.pk} ({case.room.name}): {lumbar} lumbar, marker at {marker}"
+            )
         self.stdout.write(f"Demo level images: {made} new.")
