@@ -32,6 +32,7 @@ from checklist.access.policies import can, require
 from checklist.access.sign_in import LoginForm, address_throttled_message, sign_in_address_throttled
 from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import Case, Consent, User
+from checklist.selectors import downtime as downtime_selectors
 from checklist.selectors import tablet as page_selectors
 from checklist.services.adverse_events import adverse_event_record
 from checklist.services.checklist import PHASE_WORDS, phase_attest_mine
@@ -39,6 +40,7 @@ from checklist.services.record_access import (
     REFUSED_BAD_INPUT,
     REFUSED_THROTTLED,
     access_case_open,
+    access_downtime_sheets,
     access_export,
     access_sign_in_fail,
 )
@@ -196,6 +198,7 @@ class CaseListView(LoginRequiredMixin, TemplateView):
             today=timezone.localdate(),
             is_surgeon=user.role == roles.SURGEON,  # type: ignore[union-attr]
             can_schedule=can(user, "case.schedule"),  # type: ignore[arg-type]
+            can_print_downtime=can(user, "step.attest"),  # type: ignore[arg-type]
         )
         return context
 
@@ -727,4 +730,33 @@ class ConsentScanView(LoginRequiredMixin, View):
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+
+DOWNTIME_NOT_YOURS = "Downtime sheets are printed by the theatre team (surgeon, anesthesia, nurse, radiographer)."
+
+
+class DowntimeSheetsView(LoginRequiredMixin, View):
+    """ "Print downtime sheets": a PDF with a page per open case of today in the user's rooms (or
+    one case's page), to work from on paper when the tablets cannot reach the server. Printing is
+    an export of patient data: audited on each case's trail."""
+
+    def get(self, request: HttpRequest, case_id: int | None = None) -> HttpResponse:
+        user = _actor(request)
+        if not can(user, "step.attest"):
+            return HttpResponse(DOWNTIME_NOT_YOURS, status=403, content_type="text/plain; charset=utf-8")
+        if case_id is None:
+            cases = downtime_selectors.downtime_cases(user)
+            filename = f"rightlevel-downtime-{timezone.localdate():%Y%m%d}.pdf"
+        else:
+            cases = [_visible_case_or_404(request, case_id)]
+            filename = f"rightlevel-downtime-case-{case_id}.pdf"
+        sheets = [downtime_selectors.downtime_sheet(case) for case in cases]
+        pdf = downtime_selectors.downtime_sheets_pdf(
+            sheets, printed_by=user.full_name or user.get_username(), printed_at=timezone.now()
+        )
+        access_downtime_sheets(actor=user, cases=cases)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
+        response["Cache-Control"] = "no-store"
         return response

@@ -5,29 +5,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('checklist', '0008_incremental_keyed_seals'),
+        ("checklist", "0008_incremental_keyed_seals"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='case',
-            name='anatomy_changed_after_count_at',
+            model_name="case",
+            name="anatomy_changed_after_count_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='localization',
-            name='side',
-            field=models.CharField(blank=True, default='', max_length=5),
+            model_name="localization",
+            name="side",
+            field=models.CharField(blank=True, default="", max_length=5),
         ),
         migrations.AddConstraint(
-            model_name='localization',
-            constraint=models.CheckConstraint(condition=models.Q(('side__in', ['', 'left', 'right'])), name='localization_side_valid'),
+            model_name="localization",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("side__in", ["", "left", "right"])), name="localization_side_valid"
+            ),
         ),
         migrations.AlterField(
-            model_name='sitemarking',
-            name='region',
-            field=models.CharField(choices=[('cervical', 'Cervical'), ('thoracic', 'Thoracic'), ('lumbar', 'Lumbar'), ('sacral', 'Sacral'), ('cervicothoracic', 'Cervicothoracic (C6 to T2)'), ('thoracolumbar', 'Thoracolumbar (last two thoracic, L1, L2)'), ('lumbosacral', 'Lumbosacral (last two lumbar, S1)')], max_length=20),
+            model_name="sitemarking",
+            name="region",
+            field=models.CharField(
+                choices=[
+                    ("cervical", "Cervical"),
+                    ("thoracic", "Thoracic"),
+                    ("lumbar", "Lumbar"),
+                    ("sacral", "Sacral"),
+                    ("cervicothoracic", "Cervicothoracic (C6 to T2)"),
+                    ("thoracolumbar", "Thoracolumbar (last two thoracic, L1, L2)"),
+                    ("lumbosacral", "Lumbosacral (last two lumbar, S1)"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

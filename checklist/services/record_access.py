@@ -87,6 +87,12 @@ def access_export(
 
 
 @transaction.atomic
+def access_downtime_sheets(*, actor: User, cases: list[Case], channel: str = "page") -> list[AuditEvent]:
+    """Downtime sheets were printed: one export event on each case's chain, all or none."""
+    return [access_export(actor=actor, export="pdf:downtime_sheet", channel=channel, case=case) for case in cases]
+
+
+@transaction.atomic
 def access_sign_in(*, user: User, channel: str) -> AuditEvent:
     """``user`` signed in (a session, or a token obtained with the password)."""
     return audit.append(
