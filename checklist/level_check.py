@@ -242,9 +242,16 @@ def findings_provider_register(provider: FindingsProvider) -> None:
         _FINDINGS_PROVIDERS.append(provider)
 
 
-def level_evaluate(case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(request, result) for the case now. Never raises for bad stored data: that is a stop."""
-    evidence = current_evidence(case)
+def no_evidence() -> CurrentEvidence:
+    """The evidence of a case created in the running transaction: no record can point at it yet."""
+    return CurrentEvidence(plan=None, consent=None, marking=None, imaging=None, anatomy=None, localizations=[])
+
+
+def level_evaluate(case: Case, evidence: CurrentEvidence | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(request, result) for the case now (``evidence``: the records in force, when the caller
+    knows them). Never raises for bad stored data: that is a stop."""
+    if evidence is None:
+        evidence = current_evidence(case)
     request = level_request_build(case, evidence)
     try:
         result = check_levels(request)

@@ -106,6 +106,8 @@ class _Handler(socketserver.BaseRequestHandler):
         reader = FrameReader(self.server.limit)
         sock: socket.socket = self.request
         sock.settimeout(self.server.idle_timeout)
+        # Each ACK is one small write: sent at once, not held back for the previous one's TCP ack.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if isinstance(sock, ssl.SSLSocket):
                 try:
@@ -183,6 +185,7 @@ class MllpClient:
 
     def __init__(self, host: str, port: int, *, timeout: float = 30.0, tls: ssl.SSLContext | None = None) -> None:
         sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls is not None:
             try:
                 sock = tls.wrap_socket(sock, server_hostname=host)

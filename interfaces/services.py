@@ -8,8 +8,11 @@ seen yet is held and applied, in order of receipt, as soon as its appointment ar
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +60,33 @@ class Outcome:
     case: Case | None = None
 
 
+# While one message is received, the interface user read once (with its roles) is the actor of
+# every service call and audit event it makes; never kept beyond that message.
+_actor: contextvars.ContextVar[list[User] | None] = contextvars.ContextVar("hl7_interface_actor", default=None)
+
+
+@contextmanager
+def _one_actor() -> Iterator[None]:
+    token = _actor.set([])
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
 def interface_user() -> User:
     """The actor of everything the interface applies (an administrator account that cannot log in:
     its password is random and never shown)."""
+    held = _actor.get()
+    if held:
+        return held[0]
+    user = _interface_user_read()
+    if held is not None:
+        held.append(user)
+    return user
+
+
+def _interface_user_read() -> User:
     user = User.objects.filter(username=INTERFACE_USERNAME).first()
     if user is None:
         from django.utils.crypto import get_random_string
@@ -98,6 +125,11 @@ def message_receive(*, raw: bytes, peer: str = "") -> str:
 
 
 def _receive(*, raw: bytes, peer: str) -> Received:
+    with _one_actor():
+        return _receive_one(raw=raw, peer=peer)
+
+
+def _receive_one(*, raw: bytes, peer: str) -> Received:
     now = timezone.now()
     try:
         text = raw.decode("utf-8")

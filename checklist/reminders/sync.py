@@ -121,25 +121,38 @@ def condition_holds(case: Case, condition: str) -> bool:
     return condition == reminder_rules.ALWAYS
 
 
-def recipients_for(case: Case | None, groups: Iterable[str]) -> list[User]:
+def recipients_for(
+    case: Case | None, groups: Iterable[str], *, found_by_group: dict[str, list[User]] | None = None
+) -> list[User]:
+    """Who a rule's reminder goes to. ``found_by_group`` keeps each group's users across the rules
+    of one sync (a group is read once per case change, not once per rule)."""
     users: dict[int, User] = {}
     for group in groups:
         if group == reminder_rules.SURGEON and case is not None:
             users[case.surgeon_id] = case.surgeon
             continue
-        found = None
-        if group == reminder_rules.CHARGE_NURSE:
-            found = users_with_roles(roles.CHARGE_NURSE)
-        elif group == reminder_rules.QUALITY_OFFICER:
-            found = users_with_roles(roles.QUALITY_OFFICER)
-        elif group == reminder_rules.ROOM_NURSE and case is not None:
-            found = users_with_roles(roles.NURSE).filter(rooms=case.room_id)
-        elif group == reminder_rules.ROOM_RADIOGRAPHER and case is not None:
-            found = users_with_roles(roles.RADIOGRAPHER).filter(rooms=case.room_id)
-        if found is not None:
-            for user in found.distinct():
-                users[user.pk] = user
+        if found_by_group is not None and group in found_by_group:
+            found_users = found_by_group[group]
+        else:
+            found_users = _group_users(case, group)
+            if found_by_group is not None:
+                found_by_group[group] = found_users
+        for user in found_users:
+            users[user.pk] = user
     return list(users.values())
+
+
+def _group_users(case: Case | None, group: str) -> list[User]:
+    found = None
+    if group == reminder_rules.CHARGE_NURSE:
+        found = users_with_roles(roles.CHARGE_NURSE)
+    elif group == reminder_rules.QUALITY_OFFICER:
+        found = users_with_roles(roles.QUALITY_OFFICER)
+    elif group == reminder_rules.ROOM_NURSE and case is not None:
+        found = users_with_roles(roles.NURSE).filter(rooms=case.room_id)
+    elif group == reminder_rules.ROOM_RADIOGRAPHER and case is not None:
+        found = users_with_roles(roles.RADIOGRAPHER).filter(rooms=case.room_id)
+    return list(found.distinct()) if found is not None else []
 
 
 def _dedupe_key(rule: ReminderRule, case: Case | None, recipient: User, occurrence: str) -> str:
@@ -154,10 +167,10 @@ def reminders_sync(case: Case) -> tuple[int, int]:
     """Make the case's pending reminders match what it needs now. Returns (created, cancelled)."""
     now = timezone.now()
     rules = list(ReminderRule.objects.filter(enabled=True).exclude(anchor=reminder_rules.SYSTEM))
-    wanted: set[str] = set()
+    wanted: dict[str, Reminder] = {}
     created = 0
     if case.state not in CLOSED_STATES or case.signed_out_at is None:
-        due_by_rule: dict[int, datetime] = {}
+        found_by_group: dict[str, list[User]] = {}
         for rule in rules:
             anchor_at, occurrence = _anchor(case, rule.anchor)
             if anchor_at is None or not condition_holds(case, rule.condition):
@@ -165,26 +178,24 @@ def reminders_sync(case: Case) -> tuple[int, int]:
             due = anchor_at + timedelta(minutes=rule.offset_minutes)
             if due <= now and _superseded(rule, rules, anchor_at, now):
                 continue  # a later (escalation) rule for the same thing is already due: send that one
-            due_by_rule[rule.pk] = due
-            for person in recipients_for(case, rule.recipients):
+            for person in recipients_for(case, rule.recipients, found_by_group=found_by_group):
                 key = _dedupe_key(rule, case, person, occurrence)
-                wanted.add(key)
-                reminder, was_created = Reminder.objects.get_or_create(
-                    dedupe_key=key,
-                    defaults={
-                        "rule": rule,
-                        "case": case,
-                        "recipient": person,
-                        "occurrence": occurrence,
-                        "due_at": due,
-                        "created_at": now,
-                    },
-                )
-                created += was_created
-                if not was_created and reminder.due_at != due and reminder.attempts == 0:
-                    # The rule's timing changed: move a reminder not yet tried (a retry keeps its backoff).
-                    Reminder.objects.filter(pk=reminder.pk, state=ReminderState.PENDING, attempts=0).update(due_at=due)
-    moot = Reminder.objects.filter(case=case, state=ReminderState.PENDING).exclude(dedupe_key__in=wanted)
+                wanted[key] = Reminder(
+                    dedupe_key=key, rule=rule, case=case, recipient=person, occurrence=occurrence, due_at=due,
+                    created_at=now,
+                )  # fmt: skip
+        # One read of the reminders the case already has and one insert of the missing ones.
+        stored = {r.dedupe_key: r for r in Reminder.objects.filter(dedupe_key__in=list(wanted))}
+        missing = [reminder for key, reminder in wanted.items() if key not in stored]
+        for key, reminder in stored.items():
+            due = wanted[key].due_at
+            if reminder.due_at != due and reminder.attempts == 0:
+                # The rule's timing changed: move a reminder not yet tried (a retry keeps its backoff).
+                Reminder.objects.filter(pk=reminder.pk, state=ReminderState.PENDING, attempts=0).update(due_at=due)
+        if missing:
+            # A row another transaction inserted meanwhile stays as it is (the key is unique).
+            created = len(Reminder.objects.bulk_create(missing, ignore_conflicts=True))
+    moot = Reminder.objects.filter(case=case, state=ReminderState.PENDING).exclude(dedupe_key__in=list(wanted))
     cancelled = moot.update(state=ReminderState.CANCELLED, cancelled_at=now)
     return created, cancelled
 

@@ -13,7 +13,7 @@ from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import has_role, require, visible_cases
 from checklist.audit.catalogue import AuditAction
-from checklist.level_check import blocking_findings, findings_of, level_evaluate
+from checklist.level_check import CurrentEvidence, blocking_findings, findings_of, level_evaluate, no_evidence
 from checklist.models import (
     AdverseEvent,
     Case,
@@ -165,7 +165,8 @@ def case_schedule(
             "checklist_template": f"{run.template_code} v{run.template_version}",
         },
     )
-    verdict_record(case=case, actor=actor, trigger=AuditAction.CASE_SCHEDULED)
+    # The case was created just above: no evidence can point at it yet (six reads saved).
+    verdict_record(case=case, actor=actor, trigger=AuditAction.CASE_SCHEDULED, evidence=no_evidence())
     reminders_sync(case)
     return case
 
@@ -256,10 +257,12 @@ def case_state_recompute(case: Case, status: list[StepStatus] | None = None) -> 
         case.state = CaseState.SCHEDULED
 
 
-def verdict_record(*, case: Case, actor: User | None, trigger: str) -> LevelVerdict:
+def verdict_record(
+    *, case: Case, actor: User | None, trigger: str, evidence: CurrentEvidence | None = None
+) -> LevelVerdict:
     """Re-run the level check, store the verdict the workflow acts on, and turn a resolved stop
     into a near miss. Called inside the transaction of the change that triggered it."""
-    request, result = level_evaluate(case)
+    request, result = level_evaluate(case, evidence)
     previous = case.latest_verdict
     verdict = LevelVerdict.objects.create(
         case=case,
