@@ -362,10 +362,14 @@ def raw_chunks(querysets: list[Any], chunk_size: int) -> Iterator[list[tuple[Any
 
 class CanonicalTime(Func):
     """A ``timestamptz`` as ``canonical._timestamp`` writes it (ISO 8601, UTC, microseconds), on
-    PostgreSQL. Exact: the column holds microseconds, and a time Python could not represent
-    (infinity, a year out of range) gives text no event hashed, so it reads as altered."""
+    PostgreSQL. Exact: the column holds microseconds. A time Python cannot represent (infinity, a
+    year before 1 or after 9999, which ``YYYY`` would print like an ordinary one: 2026 BC as 2026)
+    gives NULL, a text no event hashed, so it reads as altered."""
 
-    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+    template = (
+        "CASE WHEN EXTRACT(YEAR FROM %(expressions)s AT TIME ZONE 'UTC') BETWEEN 1 AND 9999 THEN "
+        "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') END"
+    )
     output_field = CharField()
 
 

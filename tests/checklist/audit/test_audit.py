@@ -709,3 +709,17 @@ def test_an_event_moved_to_another_case_is_named(cases) -> None:
     assert code == 1
     assert first_line(out) == (f"First broken event: {named(event)}: filed in the wrong chain (case id {cases[1].pk})")
     assert "content altered" in out
+
+
+@pytest.mark.postgres
+def test_an_event_time_moved_to_the_same_day_bc_is_named(cases) -> None:
+    """PostgreSQL prints 2026 BC as 2026 (``YYYY``): verify, which has the database format the time,
+    must still see the era."""
+    event = events_of(cases[0])[3]
+    with triggers_dropped():
+        moved = "(((at AT TIME ZONE 'UTC')::text || ' BC')::timestamp AT TIME ZONE 'UTC')"
+        assert sql(f"UPDATE {{events}} SET at = {moved} WHERE id = %s", [event.pk]) == 1  # noqa: S608
+    problem = audit.verify().first_problem
+    assert problem is not None
+    assert (problem.event_id, problem.seq) == (event.pk, event.seq)
+    assert problem.message.startswith(f"content altered: stored hash {event.event_hash[:12]}…")
