@@ -366,9 +366,18 @@ class CanonicalTime(Func):
     year before 1 or after 9999, which ``YYYY`` would print like an ordinary one: 2026 BC as 2026)
     gives NULL, a text no event hashed, so it reads as altered."""
 
+    # Every function, operator and type is named in pg_catalog, with its argument types: whoever
+    # can create objects in another schema (or change a role's search_path) cannot slip in a
+    # to_char that prints the time an event was hashed with instead of the time it now holds.
     template = (
-        "CASE WHEN EXTRACT(YEAR FROM %(expressions)s AT TIME ZONE 'UTC') BETWEEN 1 AND 9999 THEN "
-        "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') END"
+        "CASE WHEN pg_catalog.date_part('year'::pg_catalog.text, "
+        "pg_catalog.timezone('UTC'::pg_catalog.text, %(expressions)s)) "
+        "OPERATOR(pg_catalog.>=) 1::pg_catalog.float8 "
+        "AND pg_catalog.date_part('year'::pg_catalog.text, "
+        "pg_catalog.timezone('UTC'::pg_catalog.text, %(expressions)s)) "
+        "OPERATOR(pg_catalog.<=) 9999::pg_catalog.float8 "
+        "THEN pg_catalog.to_char(pg_catalog.timezone('UTC'::pg_catalog.text, %(expressions)s), "
+        '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\'::pg_catalog.text) END'
     )
     output_field = CharField()
 
