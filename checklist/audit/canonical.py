@@ -87,6 +87,55 @@ def _payload(values: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
     return payload
 
 
+_encode_string = json.encoder.encode_basestring  # the C function the encoder itself uses (ensure_ascii off)
+_encode = _CANONICAL.encode
+
+
+def json_text(value: Any) -> str:
+    """A JSON value's canonical text, as it appears inside an event's canonical JSON."""
+    return "null" if value is None else _encode(value)
+
+
+def event_canonical(
+    values: tuple[Any, ...], at: str, *, before_json: str | None = None, after_json: str | None = None
+) -> bytes:
+    """``canonical_json(_payload(values))``, built field by field (about three times faster: no
+    dict, no key sorting); ``at`` is ``values``' time already formatted, ``before_json`` and
+    ``after_json`` (when given) ``json_text`` of its ``before`` and ``after``. Any value of a type
+    the columns never hold goes the generic way, so the bytes are always the same."""
+    (chain, seq, _, case_id, actor_id, username, name, role, action, object_type, object_id, before, after, reason,
+     request_id, client, prev_hash) = values  # fmt: skip
+    if (
+        type(seq) is not int
+        or (case_id is not None and type(case_id) is not int)
+        or (actor_id is not None and type(actor_id) is not int)
+    ):
+        return _generic(values, at)
+    enc = _encode_string
+    if before_json is None:
+        before_json = json_text(before)
+    if after_json is None:
+        after_json = json_text(after)
+    try:
+        text = (
+            f'{{"action":{enc(action)},"actor_id":{"null" if actor_id is None else actor_id},'
+            f'"actor_name":{enc(name)},"actor_role":{enc(role)},"actor_username":{enc(username)},'
+            f'"after":{after_json},"at":{enc(at)},"before":{before_json},'
+            f'"case_id":{"null" if case_id is None else case_id},"chain":{enc(chain)},"client":{enc(client)},'
+            f'"object_id":{enc(object_id)},"object_type":{enc(object_type)},"prev_hash":{enc(prev_hash)},'
+            f'"reason":{enc(reason)},"request_id":{enc(request_id)},"seq":{seq}}}'
+        )
+    except TypeError:  # a column holding something else than a string (a tampered schema)
+        return _generic(values, at)
+    return text.encode("utf-8")
+
+
+def _generic(values: tuple[Any, ...], at: str) -> bytes:
+    payload = dict(zip(HASHED_FIELDS, values, strict=True))
+    payload["at"] = at
+    return canonical_json(payload)
+
+
 def event_payload(event: AuditEvent) -> dict[str, Any]:
     """What an event's hash covers: everything it says, and the previous event's hash."""
     return _payload([getattr(event, name) for name in HASHED_FIELDS])

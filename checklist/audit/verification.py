@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.db import connections
+from django.db.models import CharField, Func, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from checklist.audit import reconcile, timestamps
-from checklist.audit.canonical import GENESIS_HASH, HASHED_FIELDS, _payload, _timestamp, canonical_json, seal_hash
+from checklist.audit.canonical import GENESIS_HASH, HASHED_FIELDS, _timestamp, event_canonical, json_text, seal_hash
 from checklist.audit.chain import SEALED_ACTION, SEALS, SYSTEM_CHAIN, case_chain, chain_sort_key
 from checklist.audit.keys import audit_keys, seal_keys, seal_mac
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case
@@ -188,73 +191,84 @@ def verify(
     pending = 0
     sha256 = hashlib.sha256
     hmac_digest, compare = hmac.digest, hmac.compare_digest
+    canonical = event_canonical
+    json_seen: dict[Any, tuple[Any, str]] = {None: (None, "null")}
     event_keys = {key.key_id: key.event for key in audit_keys()}
-    rows = AuditEvent.objects.order_by("chain", "seq").values_list(
-        "id", *HASHED_FIELDS, "event_hash", "mac", "mac_key_id"
-    )
-    if since_seal is not None:  # incremental: each chain from its sealed head (see _rows_from)
-        rows = cast(Any, _RowsFrom(rows, starts, heads))
-    for row in rows.iterator(chunk_size=chunk_size):
-        event_id, values, stored, mac, mac_key_id = row[0], row[1:-3], row[-3], row[-2], row[-1]
-        event_chain, seq, case_id, action, prev_hash = values[0], values[1], values[3], values[8], values[16]
-        if event_chain != chain:
-            chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
-            if chain in starts:  # incremental: from the sealed head, whose hash its seal pins
-                expected_seq, prev = starts[chain], prev_hash
-        report.events += 1
-        if progress is not None:
-            pending += 1
-            if pending == PROGRESS_EVERY:
-                progress(pending)
-                pending = 0
-        if event_chain != (SYSTEM_CHAIN if case_id is None else f"case-{case_id}"):
-            problems.append(Problem(chain, seq, event_id, f"filed in the wrong chain (case id {case_id})", action))
-        if seq != expected_seq:
-            what = (
-                f"event #{expected_seq} is missing"
-                if seq > expected_seq
-                else f"a duplicate or reordered event (expected #{expected_seq})"
-            )
-            problems.append(Problem(chain, seq, event_id, f"sequence broken: {what}", action))
-        if prev_hash != prev:
-            problems.append(
-                Problem(
-                    chain,
-                    seq,
-                    event_id,
-                    "link to the previous event broken (an event was removed, inserted or reordered)",
-                    action,
+    queryset = event_rows()
+    # Incremental: each chain from its sealed head (see _incremental).
+    querysets = [queryset] if since_seal is None else _incremental(queryset, starts, heads)
+    formatted_at = str if connections[queryset.db].vendor == "postgresql" else _stored_timestamp
+    for rows in raw_chunks(querysets, chunk_size):
+        for row in rows:
+            (event_id, event_chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
+             before, after, reason, request_id, client, prev_hash, stored, mac, mac_key_id) = row  # fmt: skip
+            # Raw rows: the JSON columns as the database's text, the time as the driver gives it.
+            # Each distinct text is decoded and re-encoded once (many events say the same thing).
+            decoded = json_seen.get(before)
+            if decoded is None:
+                decoded = _json_decoded(before, json_seen)
+            before, before_json = decoded
+            decoded = json_seen.get(after)
+            if decoded is None:
+                decoded = _json_decoded(after, json_seen)
+            after, after_json = decoded
+            values = (event_chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
+                      before, after, reason, request_id, client, prev_hash)  # fmt: skip
+            if event_chain != chain:
+                chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
+                if chain in starts:  # incremental: from the sealed head, whose hash its seal pins
+                    expected_seq, prev = starts[chain], prev_hash
+            report.events += 1
+            if progress is not None:
+                pending += 1
+                if pending == PROGRESS_EVERY:
+                    progress(pending)
+                    pending = 0
+            if event_chain != (SYSTEM_CHAIN if case_id is None else f"case-{case_id}"):
+                problems.append(Problem(chain, seq, event_id, f"filed in the wrong chain (case id {case_id})", action))
+            if seq != expected_seq:
+                what = (
+                    f"event #{expected_seq} is missing"
+                    if seq > expected_seq
+                    else f"a duplicate or reordered event (expected #{expected_seq})"
                 )
-            )
-        recomputed = sha256(canonical_json(_payload(values))).hexdigest()
-        if recomputed != stored:
-            problems.append(
-                Problem(
-                    chain,
-                    seq,
-                    event_id,
-                    f"content altered: stored hash {stored[:12]}… but the content hashes to {recomputed[:12]}…",
-                    action,
+                problems.append(Problem(chain, seq, event_id, f"sequence broken: {what}", action))
+            if prev_hash != prev:
+                problems.append(Problem(chain, seq, event_id, LINK_BROKEN, action))
+            recomputed = sha256(
+                canonical(values, formatted_at(at), before_json=before_json, after_json=after_json)
+            ).hexdigest()
+            if recomputed != stored:
+                problems.append(
+                    Problem(
+                        chain,
+                        seq,
+                        event_id,
+                        f"content altered: stored hash {stored[:12]}… but the content hashes to {recomputed[:12]}…",
+                        action,
+                    )
                 )
-            )
-        mac_key = event_keys.get(mac_key_id)
-        if not mac:
-            problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
-        elif mac_key is None:
-            problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
-        elif not compare(hmac_digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
-            problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
-        if collect is not None:
-            collect(values[9], values[10], values[12], chain, seq, event_id, action)
-        if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
-            _check_seal_event(problems, values, event_id, seal_hashes, seals_announced)
-        if (chain, seq) in wanted:
-            hashes[(chain, seq)] = stored
-            if sealed.get((chain, seq), stored) != stored:
-                problems.append(Problem(chain, seq, event_id, "hash differs from the one recorded in a seal", action))
-        expected_seq = seq + 1
-        prev = stored
-        chain_ends[chain] = seq
+            if not mac:
+                problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
+            else:
+                mac_key = event_keys.get(mac_key_id)
+                if mac_key is None:
+                    problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
+                elif not compare(hmac_digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
+                    problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
+            if collect is not None:
+                collect(object_type, object_id, after, chain, seq, event_id, action)
+            if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
+                _check_seal_event(problems, seq, after, event_id, seal_hashes, seals_announced)
+            if (chain, seq) in wanted:
+                hashes[(chain, seq)] = stored
+                if sealed.get((chain, seq), stored) != stored:
+                    problems.append(
+                        Problem(chain, seq, event_id, "hash differs from the one recorded in a seal", action)
+                    )
+            expected_seq = seq + 1
+            prev = stored
+            chain_ends[chain] = seq
     if progress is not None and pending:
         progress(pending)
     report.chains = len(chain_ends)
@@ -306,28 +320,102 @@ def verify(
 INCREMENTAL_BATCH = 500
 
 
-@dataclass
-class _RowsFrom:
-    """Incremental verification's events, with the queryset's ``iterator``: grouped by chain and
-    in order within each, every chain a seal up to the start recorded from its sealed head on,
+def event_rows() -> Any:
+    """The events as ``verify`` reads them (with ``raw_chunks``): id, the hashed fields, the hash,
+    the MAC and its key id, in chain order. On PostgreSQL the time comes as its canonical text,
+    formatted by the database, so no row needs a datetime."""
+    fields: list[Any] = ["id", *HASHED_FIELDS, "event_hash", "mac", "mac_key_id"]
+    if connections[AuditEvent.objects.db].vendor == "postgresql":
+        fields[fields.index("at")] = CanonicalTime("at")
+    return AuditEvent.objects.order_by("chain", "seq").values_list(*fields)
+
+
+def _incremental(queryset: Any, starts: dict[str, int], heads: list[tuple[str, int, str]]) -> list[Any]:
+    """Incremental verification's events, as querysets read one after the other: grouped by chain
+    and in order within each, every chain a seal up to the start recorded from its sealed head on,
     and every chain no such seal recorded (those the chain heads list) in full. Batched so that no
     query names too many chains."""
+    querysets = []
+    sealed_chains = sorted(starts)
+    for start in range(0, len(sealed_chains), INCREMENTAL_BATCH):
+        condition = Q()
+        for chain in sealed_chains[start : start + INCREMENTAL_BATCH]:
+            condition |= Q(chain=chain, seq__gte=starts[chain])
+        querysets.append(queryset.filter(condition))
+    new_chains = sorted({chain for chain, _, _ in heads} - set(starts))
+    for start in range(0, len(new_chains), INCREMENTAL_BATCH):
+        querysets.append(queryset.filter(chain__in=new_chains[start : start + INCREMENTAL_BATCH]))
+    return querysets
 
-    rows: Any
-    starts: dict[str, int]
-    heads: list[tuple[str, int, str]]
 
-    def iterator(self, chunk_size: int) -> Iterator[Any]:
-        sealed_chains = sorted(self.starts)
-        for start in range(0, len(sealed_chains), INCREMENTAL_BATCH):
-            condition = Q()
-            for chain in sealed_chains[start : start + INCREMENTAL_BATCH]:
-                condition |= Q(chain=chain, seq__gte=self.starts[chain])
-            yield from self.rows.filter(condition).iterator(chunk_size=chunk_size)
-        new_chains = sorted({chain for chain, _, _ in self.heads} - set(self.starts))
-        for start in range(0, len(new_chains), INCREMENTAL_BATCH):
-            batch = new_chains[start : start + INCREMENTAL_BATCH]
-            yield from self.rows.filter(chain__in=batch).iterator(chunk_size=chunk_size)
+def raw_chunks(querysets: list[Any], chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The querysets' rows as the database driver returns them, ``chunk_size`` at a time, through
+    a server-side cursor on PostgreSQL (as ``QuerySet.iterator`` does) but without Django's
+    per-row converters: ``verify`` converts the three columns that need it itself."""
+    for queryset in querysets:
+        sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        with connections[queryset.db].chunked_cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(chunk_size):
+                yield rows
+
+
+class CanonicalTime(Func):
+    """A ``timestamptz`` as ``canonical._timestamp`` writes it (ISO 8601, UTC, microseconds), on
+    PostgreSQL. Exact: the column holds microseconds. A time Python cannot represent (infinity, a
+    year before 1 or after 9999, which ``YYYY`` would print like an ordinary one: 2026 BC as 2026)
+    gives NULL, a text no event hashed, so it reads as altered."""
+
+    # Every function, operator and type is named in pg_catalog, with its argument types: whoever
+    # can create objects in another schema (or change a role's search_path) cannot slip in a
+    # to_char that prints the time an event was hashed with instead of the time it now holds.
+    template = (
+        "CASE WHEN pg_catalog.date_part('year'::pg_catalog.text, "
+        "pg_catalog.timezone('UTC'::pg_catalog.text, %(expressions)s)) "
+        "OPERATOR(pg_catalog.>=) 1::pg_catalog.float8 "
+        "AND pg_catalog.date_part('year'::pg_catalog.text, "
+        "pg_catalog.timezone('UTC'::pg_catalog.text, %(expressions)s)) "
+        "OPERATOR(pg_catalog.<=) 9999::pg_catalog.float8 "
+        "THEN pg_catalog.to_char(pg_catalog.timezone('UTC'::pg_catalog.text, %(expressions)s), "
+        '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\'::pg_catalog.text) END'
+    )
+    output_field = CharField()
+
+
+def _json_column(value: Any) -> Any:
+    """A JSON column's value from its raw text, as ``JSONField.from_db_value`` reads it."""
+    if value is None or not isinstance(value, str | bytes):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+JSON_SEEN_LIMIT = 20_000
+
+
+def _json_decoded(raw: Any, seen: dict[Any, tuple[Any, str]]) -> tuple[Any, str]:
+    """A JSON column's raw text decoded and its canonical text, remembered in ``seen`` (up to
+    ``JSON_SEEN_LIMIT`` texts): the same text always decodes to the same value."""
+    value = _json_column(raw)
+    decoded = (value, json_text(value))
+    if len(seen) < JSON_SEEN_LIMIT:
+        seen[raw] = decoded  # raw column values are text, numbers or None: hashable
+    return decoded
+
+
+def _stored_timestamp(value: Any) -> str:
+    """The canonical time of a raw ``at`` on databases that store it as text (SQLite: naive UTC)."""
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            return value
+        value = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return _timestamp(value)
+
+
+LINK_BROKEN = "link to the previous event broken (an event was removed, inserted or reordered)"
 
 
 def _verify_timestamps(
@@ -424,14 +512,13 @@ HOUR = timedelta(hours=1)
 
 def _check_seal_event(
     problems: list[Problem],
-    values: tuple[Any, ...],
+    seq: int,
+    after: Any,
     event_id: int,
     seal_hashes: dict[int, str],
     announced: set[int],
 ) -> None:
     """Each seal writes an event to the system chain naming it; the two must agree."""
-    after = values[HASHED_FIELDS.index("after")]
-    seq = values[1]
     try:
         seal_seq, recorded = int(after["seal"]), str(after["seal_hash"])
     except (TypeError, KeyError, ValueError):

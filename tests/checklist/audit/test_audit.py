@@ -709,3 +709,43 @@ def test_an_event_moved_to_another_case_is_named(cases) -> None:
     assert code == 1
     assert first_line(out) == (f"First broken event: {named(event)}: filed in the wrong chain (case id {cases[1].pk})")
     assert "content altered" in out
+
+
+@pytest.mark.postgres
+def test_an_event_time_moved_to_the_same_day_bc_is_named(cases) -> None:
+    """PostgreSQL prints 2026 BC as 2026 (``YYYY``): verify, which has the database format the time,
+    must still see the era."""
+    event = events_of(cases[0])[3]
+    with triggers_dropped():
+        moved = "(((at AT TIME ZONE 'UTC')::text || ' BC')::timestamp AT TIME ZONE 'UTC')"
+        assert sql(f"UPDATE {{events}} SET at = {moved} WHERE id = %s", [event.pk]) == 1  # noqa: S608
+    problem = audit.verify().first_problem
+    assert problem is not None
+    assert (problem.event_id, problem.seq) == (event.pk, event.seq)
+    assert problem.message.startswith(f"content altered: stored hash {event.event_hash[:12]}…")
+
+
+@pytest.mark.postgres
+def test_a_to_char_of_the_attackers_on_the_search_path_cannot_hide_a_moved_time(cases) -> None:
+    """verify has PostgreSQL format the time: every function it calls is pg_catalog's, named so,
+    whatever schema comes first on the search path and whatever it defines there."""
+    event = events_of(cases[0])[3]
+    hashed_with = event.at.astimezone(dt.UTC).isoformat(timespec="microseconds")  # as canonical writes it
+    with triggers_dropped():
+        assert sql("UPDATE {events} SET at = at + interval '1 hour' WHERE id = %s", [event.pk]) == 1
+    with as_owner():
+        sql("CREATE SCHEMA IF NOT EXISTS forged")
+        for signature in ("timestamp without time zone, text", "timestamp with time zone, text"):
+            sql(
+                f"CREATE FUNCTION forged.to_char({signature}) RETURNS text LANGUAGE sql AS $$ SELECT '{hashed_with}' $$"
+            )
+        sql("GRANT USAGE ON SCHEMA forged TO PUBLIC")
+    try:
+        sql("SET search_path = forged, pg_catalog, public")
+        problem = audit.verify().first_problem
+    finally:
+        sql("RESET search_path")
+        with as_owner():
+            sql("DROP SCHEMA forged CASCADE")
+    assert problem is not None and (problem.event_id, problem.seq) == (event.pk, event.seq)
+    assert problem.message.startswith("content altered")
