@@ -40,7 +40,6 @@ from checklist.services.record_access import (
     REFUSED_BAD_INPUT,
     REFUSED_THROTTLED,
     access_case_open,
-    access_downtime_sheets,
     access_export,
     access_sign_in_fail,
 )
@@ -755,7 +754,7 @@ class DowntimeSheetsView(LoginRequiredMixin, View):
         pdf = downtime_selectors.downtime_sheets_pdf(
             sheets, printed_by=user.full_name or user.get_username(), printed_at=timezone.now()
         )
-        access_downtime_sheets(actor=user, cases=cases)
+        services.access_downtime_sheets(actor=user, cases=cases)
         response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{filename}"'
         response["Cache-Control"] = "no-store"

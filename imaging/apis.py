@@ -259,7 +259,15 @@ class SecondReadApi(APIView):
             out.update(first=first_summary, second=second_summary, agrees=second.agrees, differences=second.differences)
         return out
 
-    @extend_schema(operation_id="imaging_second_read_get", responses={200: OutputSerializer}, tags=["imaging"])
+    @extend_schema(
+        operation_id="imaging_second_read_get",
+        responses={
+            200: OutputSerializer,
+            403: OpenApiResponse(ErrorResponseSerializer, description="Not your role or not your case."),
+            404: OpenApiResponse(ErrorResponseSerializer, description="No such read."),
+        },
+        tags=["imaging"],
+    )
     def get(self, request: Request, read_id: int) -> Response:
         read = self._read(request, read_id)
         return Response(self.OutputSerializer(self._out(read)).data)

@@ -47,6 +47,7 @@ from checklist.services.evidence import (
 from checklist.services.near_misses import near_miss_annotate
 from checklist.services.record_access import (
     access_case_open,
+    access_downtime_sheets,
     access_export,
     access_sign_in,
     access_sign_in_fail,
@@ -58,6 +59,7 @@ from checklist.services.users import heartbeat_record, roles_sync, user_create, 
 
 __all__ = [
     "access_case_open",
+    "access_downtime_sheets",
     "access_export",
     "access_sign_in",
     "access_sign_in_fail",

@@ -62,7 +62,7 @@ def wsgi_app(settings: Any, tmp_path: Any) -> Iterator[WSGIHandler]:
 
 
 @pytest.fixture
-def world() -> tuple[Team, list[dict[str, Any]]]:
+def world(settings: Any, tmp_path: Any) -> tuple[Team, list[dict[str, Any]]]:
     """Two real cases to aim at: one in the sign-in (steps to attest), one past the time-out with a
     level image read (localization, durable mark, confirmation); the ids their paths take."""
     team = team_create()
@@ -78,10 +78,22 @@ def world() -> tuple[Team, list[dict[str, Any]]]:
         actor=team.radiographer, case=localizing.pk, phase="pre_incision", reference="sacrum", count=4, label="L2",
         marker_in_place=True, read_by=team.surgeon,
     )  # fmt: skip
+    # And a level image counted by taps, for the second-read operations.
+    from imaging.services import image_read_record
+    from imaging.store import LocalImageStore
+    from tests.imaging.test_reads import receive, taps_from_sacrum_to
+
+    settings.IMAGING_STORAGE_DIR = tmp_path / "images"
+    level_image, layout = receive(LocalImageStore(settings.IMAGING_STORAGE_DIR), localizing)
+    read = image_read_record(
+        actor=team.radiographer, image=level_image, case=localizing, phase="pre_incision", reference="sacrum",
+        taps=taps_from_sacrum_to(layout, "L3"), label="L3", marker_in_place=True, read_by=team.radiographer,
+    )  # fmt: skip
     return team, [
         {"case_id": signing_in.pk, "number": 1, "step_code": "patient_identity_confirmed", "localization_id": image.pk},
-        {"case_id": localizing.pk, "number": 1, "step_code": "level_image_read", "localization_id": image.pk},
-    ]
+        {"case_id": localizing.pk, "number": 1, "step_code": "level_image_read", "localization_id": image.pk,
+         "read_id": read.pk, "image_id": level_image.pk},
+    ]  # fmt: skip
 
 
 def _with_evidence(team: Team, case: Any) -> Any:

@@ -626,6 +626,9 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
         lambda case: lambda: services.access_case_open(actor=team.nurse, case=case, channel="page")
     )(case_schedule(team)),
     "access_export": lambda team: lambda: services.access_export(actor=team.quality, export="csv", channel="quality"),
+    "access_downtime_sheets": lambda team: (
+        lambda case: lambda: services.access_downtime_sheets(actor=team.nurse, cases=[case])
+    )(case_schedule(team)),
     "access_sign_in": lambda team: lambda: services.access_sign_in(user=team.nurse, channel="page"),
     "access_sign_in_fail": lambda team: lambda: services.access_sign_in_fail(username="nobody", channel="page"),
     "access_sign_out": lambda team: lambda: services.access_sign_out(user=team.nurse, channel="page"),
