@@ -171,7 +171,10 @@
           url.searchParams.set(input.name, input.value);
           var procedure = form.querySelector("select[name$='procedure']");
           if (procedure) { url.searchParams.set("consent-procedure", procedure.value); }
-          fetch(url, { credentials: "same-origin" })
+          // Passive: the preview must not save the session (its last-activity stamp) while this
+          // device's save is in flight, or it writes back a copy without the save's read-back.
+          // Typing is counted as activity by session-timeout.js.
+          fetch(url, { credentials: "same-origin", headers: PASSIVE })
             .then(function (response) { return response.ok ? response.text() : ""; })
             .then(function (html) { if (target) { target.innerHTML = html; } });
         }, 250);
