@@ -198,6 +198,7 @@ class SecondReadView(LoginRequiredMixin, View):
 
 
 NO_CASE_CHOSEN = "Choose the case this image belongs to."
+NO_IMAGE_CHOSEN = "The form names no image: open the list again and assign from there."
 NOT_YOUR_CASE = "No such case among the ones you may see today."
 
 
@@ -234,7 +235,9 @@ class UnmatchedImagesView(LoginRequiredMixin, View):
         except ForbiddenError as exc:
             return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
         image_id = _positive_int(request.POST.get("image_id"))
-        image = selectors.image_get(image_id) if image_id else None
+        if image_id is None:
+            return HttpResponse(NO_IMAGE_CHOSEN, status=400, content_type="text/plain; charset=utf-8")
+        image = selectors.image_get(image_id)
         if image is None:
             raise Http404("No such image.")
         errors: dict[str, list[str]] = {}

@@ -106,3 +106,8 @@ def test_a_quality_officer_neither_sees_the_card_nor_the_page(team: Team, store)
     quality = _client(team.quality)
     assert quality.get("/imaging/unmatched/").status_code == 403
     assert quality.post("/imaging/unmatched/", {"image_id": 1, "case_id": case.pk}).status_code == 403
+
+
+def test_a_post_naming_no_image_is_a_400_with_a_reason(team: Team, store) -> None:
+    response = _client(team.radiographer).post("/imaging/unmatched/", {"image_id": "abc", "case_id": "1"})
+    assert response.status_code == 400 and "names no image" in response.content.decode()
