@@ -64,7 +64,8 @@ def api_walk(clients: dict[str, Http], case_id: int) -> None:
     assert status == 200 and data["case"]["state"] == "localization", (status, data)
 
 
-_VERSION = re.compile(rb'name="expected_version" value="(\d+)"')
+# Attributes may stand on lines of their own (djLint formats the templates that way).
+_VERSION = re.compile(rb'name="expected_version"\s+value="(\d+)"')
 
 
 def _version(html: bytes) -> str:
@@ -73,7 +74,7 @@ def _version(html: bytes) -> str:
     return match.group(1).decode()
 
 
-_SHOWN = re.compile(rb'name="phase" value="time_out">.{0,200}?name="shown" value="([^"]*)"', re.DOTALL)
+_SHOWN = re.compile(rb'name="phase"\s+value="time_out"\s*/?>.{0,400}?name="shown"\s+value="([^"]*)"', re.DOTALL)
 
 
 def _shown(html: bytes) -> str:
