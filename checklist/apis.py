@@ -630,6 +630,36 @@ class StepAttestApi(CaseApi):
         return written(s.AttestationWriteResultSerializer, case.pk, status.HTTP_201_CREATED, attestation=attestation)
 
 
+class IdentityScanApi(CaseApi):
+    policy_action = "step.attest"
+
+    @extend_schema(
+        operation_id="identity_scan",
+        summary="Scan the patient's wristband at sign-in (the nurse's attestation of patient identity)",
+        description=(
+            "A wristband naming this case's patient attests the identity step for the nurse. A wristband "
+            "naming anyone else is recorded and stops the case (PATIENT_IDENTITY_MISMATCH) until the right "
+            "wristband is scanned. A barcode that is not a wristband is a 400 naming `barcode`."
+        ),
+        request=s.IdentityScanInputSerializer,
+        responses={201: s.IdentityScanWriteResultSerializer, **WRITE_ERRORS},
+        examples=_example("A GS1 wristband", {"expected_version": 7, "barcode": "(8018)735005385000000011"}),
+        tags=["checklist"],
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = self.case_for(request, case_id)
+        data = validated(s.IdentityScanInputSerializer, request.data)
+        outcome = services.identity_scan_record(actor=actor_of(request), case=case.pk, **data)
+        return written(
+            s.IdentityScanWriteResultSerializer,
+            case.pk,
+            status.HTTP_201_CREATED,
+            scan=outcome.scan,
+            attestation=outcome.attestation,
+            note=outcome.note,
+        )
+
+
 class TimeOutCompleteApi(CaseApi):
     policy_action = "time_out.complete"
 

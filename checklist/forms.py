@@ -15,6 +15,7 @@ from checklist.models import (
     Modality,
     Procedure,
     Reference,
+    ScanInput,
     Side,
     User,
 )
@@ -153,6 +154,12 @@ class AttestForm(VersionedForm):
     step_code = forms.CharField(max_length=80)
     role = forms.CharField(max_length=20)
     shown = forms.CharField(max_length=400, required=False)
+
+
+class WristbandScanForm(VersionedForm):
+    # Not stripped: the scanner's group separators and symbology identifier are part of the data.
+    barcode = forms.CharField(max_length=400, strip=False, label="Wristband barcode")
+    source = forms.ChoiceField(choices=ScanInput.choices, required=False)
 
 
 class PhaseAttestForm(VersionedForm):

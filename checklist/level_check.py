@@ -9,6 +9,8 @@ findings, which only ever make a verdict stricter:
 - ``EVIDENCE_INVALID`` (stop): the stored records cannot be read together, e.g. the plan names L6
   but the anatomy recorded later has five lumbar vertebrae.
 - ``TREATED_LEVELS_MISMATCH`` (stop): the levels recorded as treated differ from the plan.
+- ``PATIENT_IDENTITY_MISMATCH`` (stop): the latest wristband scan names someone other than the
+  case's patient (issue 17); a scan of the right wristband resolves it.
 
 Other apps add findings of their own through ``findings_provider_register`` (the imaging app: the
 independent second read of a level image, ``SECOND_READ_REQUIRED`` and ``SECOND_READ_MISMATCH``),
@@ -27,6 +29,7 @@ from checklist.models import (
     AnatomyRecord,
     Case,
     Consent,
+    IdentityScan,
     Localization,
     PlanVersion,
     PreopImaging,
@@ -48,6 +51,7 @@ PLAN_NOT_SIGNED = "PLAN_NOT_SIGNED"
 PLAN_SIGNATURE_INVALID = "PLAN_SIGNATURE_INVALID"
 EVIDENCE_INVALID = "EVIDENCE_INVALID"
 TREATED_LEVELS_MISMATCH = "TREATED_LEVELS_MISMATCH"
+PATIENT_IDENTITY_MISMATCH = "PATIENT_IDENTITY_MISMATCH"
 # Added by the imaging app's provider (below): a blind second read is due, or it disagrees.
 SECOND_READ_REQUIRED = "SECOND_READ_REQUIRED"
 SECOND_READ_MISMATCH = "SECOND_READ_MISMATCH"
@@ -58,6 +62,13 @@ MSG_PLAN_SIGNATURE_INVALID = (
 )
 MSG_EVIDENCE_INVALID = "The recorded evidence cannot be read together: {problems}"
 MSG_TREATED_MISMATCH = "Levels recorded as treated ({treated}) differ from the plan ({planned})."
+MSG_IDENTITY_MISMATCH = (
+    "Wrong patient or wrong wristband: the wristband reads {scanned}, but this case is for {expected}."
+)
+MSG_IDENTITY_STALE = (
+    "The patient of this case changed after the wristband was scanned (records merged): it now is "
+    "{expected}; scan the wristband again."
+)
 
 # What resolves each workflow finding (contract v2, rule 8: every blocking finding names what to do).
 ACTION_BY_CODE = {
@@ -69,6 +80,10 @@ ACTION_BY_CODE = {
     EVIDENCE_INVALID: (
         "Record the evidence again so that it reads together with this patient's anatomy "
         "(or the surgeon revises and re-signs the plan)."
+    ),
+    PATIENT_IDENTITY_MISMATCH: (
+        "Stop: read both identities aloud, ask the patient their name and date of birth, and scan the "
+        "wristband of this case's patient (or open the right case). The wrong scan stays in the record."
     ),
     TREATED_LEVELS_MISMATCH: (
         "Record what was actually treated. If it differs from the plan, this is a wrong-level event: "
@@ -96,6 +111,8 @@ class CurrentEvidence:
     imaging: PreopImaging | None
     anatomy: AnatomyRecord | None
     localizations: list[Localization]
+    # The latest wristband scan: only the latest counts, a right scan resolves a wrong one.
+    identity_scan: IdentityScan | None = None
 
 
 def current_evidence(case: Case) -> CurrentEvidence:
@@ -113,6 +130,10 @@ def current_evidence(case: Case) -> CurrentEvidence:
         localizations=list(
             Localization.objects.filter(case=case, superseded_at__isnull=True).order_by("recorded_at", "id")
         ),
+        identity_scan=IdentityScan.objects.filter(case=case)
+        .select_related("expected_patient", "named_patient")
+        .order_by("-scanned_at", "-id")
+        .first(),
     )
 
 
@@ -242,6 +263,32 @@ def findings_provider_register(provider: FindingsProvider) -> None:
         _FINDINGS_PROVIDERS.append(provider)
 
 
+def patient_label(patient: Any) -> str:
+    """How a patient is read aloud: name, date of birth and MRN."""
+    return (
+        f"{patient.family_name.upper()}, {patient.given_name}, born {patient.date_of_birth:%d %b %Y}, MRN {patient.mrn}"
+    )
+
+
+def identity_finding(case: Case, scan: IdentityScan | None) -> dict[str, Any] | None:
+    """The stop of a wristband naming someone else (or scanned before the case changed patient)."""
+    if scan is None:
+        return None
+    expected = patient_label(case.patient)
+    if not scan.matched:
+        scanned = scan.label()
+        if scan.named_patient is not None:
+            scanned = f"{scanned}: {patient_label(scan.named_patient)}"
+        else:
+            scanned = f"{scanned}, which names no patient of this hospital"
+        message = MSG_IDENTITY_MISMATCH.format(scanned=scanned, expected=expected)
+    elif scan.expected_patient_id != case.patient_id:
+        message = MSG_IDENTITY_STALE.format(expected=expected)
+    else:
+        return None
+    return _finding(PATIENT_IDENTITY_MISMATCH, "stop", ["identity"], message)
+
+
 def no_evidence() -> CurrentEvidence:
     """The evidence of a case created in the running transaction: no record can point at it yet."""
     return CurrentEvidence(plan=None, consent=None, marking=None, imaging=None, anatomy=None, localizations=[])
@@ -291,6 +338,9 @@ def level_evaluate(case: Case, evidence: CurrentEvidence | None = None) -> tuple
                         MSG_TREATED_MISMATCH.format(treated=", ".join(treated), planned=", ".join(planned)),
                     )
                 )
+    identity = identity_finding(case, evidence.identity_scan)
+    if identity is not None:
+        extra.append(identity)
     for provider in _FINDINGS_PROVIDERS:
         extra.extend(provider(case, evidence))
     if extra:

@@ -19,6 +19,7 @@ from checklist.models import (
     Case,
     CaseState,
     Consent,
+    IdentityScan,
     Localization,
     LocalizationPhase,
     MarkingRegion,
@@ -28,6 +29,7 @@ from checklist.models import (
     PlanVersion,
     PreopImaging,
     Room,
+    ScanInput,
     Signature,
     SiteMarking,
     StepAttestation,
@@ -195,6 +197,18 @@ class StepAttestInputSerializer(VersionedInputSerializer):
 
 class PhaseCompleteInputSerializer(VersionedInputSerializer):
     pass
+
+
+class IdentityScanInputSerializer(VersionedInputSerializer):
+    barcode = serializers.CharField(
+        max_length=400,
+        trim_whitespace=False,
+        help_text=(
+            "Exactly what the scanner typed or the camera read: a GS1 element string with the GSRN (AI 8018), "
+            "with its symbology identifier and group separators, or the human-readable '(8018)...'; or a plain MRN."
+        ),
+    )
+    source = serializers.ChoiceField(choices=ScanInput.choices, default=ScanInput.SCANNER)
 
 
 class TreatedLevelsInputSerializer(VersionedInputSerializer):
@@ -427,6 +441,10 @@ class StepStatusSerializer(serializers.Serializer):
     attested_by = serializers.DictField(child=AttesterSerializer(), help_text="role -> who attested and when.")
     complete = serializers.BooleanField()
     missing_roles = serializers.ListField(child=serializers.CharField())
+    scan_role = serializers.CharField(
+        allow_null=True,
+        help_text="The role that attests this step by scanning the wristband (POST identity-scans/), not a tick.",
+    )
 
 
 class ChecklistSerializer(serializers.Serializer):
@@ -598,6 +616,22 @@ class LocalizationWriteResultSerializer(CaseWriteResultSerializer):
 
 class AttestationWriteResultSerializer(CaseWriteResultSerializer):
     attestation = AttestationSerializer()
+
+
+class IdentityScanSerializer(serializers.ModelSerializer):
+    scanned_by = _user_slug()
+    expected_mrn = serializers.CharField(source="expected_patient.mrn")
+    named_mrn = serializers.CharField(source="named_patient.mrn", allow_null=True, default=None)
+
+    class Meta:
+        model = IdentityScan
+        fields = ["id", "scanned_at", "scanned_by", "source", "kind", "value", "matched", "expected_mrn", "named_mrn"]
+
+
+class IdentityScanWriteResultSerializer(CaseWriteResultSerializer):
+    scan = IdentityScanSerializer()
+    attestation = AttestationSerializer(allow_null=True)
+    note = serializers.CharField(allow_blank=True, help_text="Why a matching scan attested nothing, if it did not.")
 
 
 class TreatedLevelsWriteResultSerializer(CaseWriteResultSerializer):

@@ -81,6 +81,9 @@ class StepTemplate:
     condition: str | None = None
     source: str = ""
     help: str = ""
+    # The role whose attestation is a scan, never a tick (the wristband: positive patient
+    # identification); None for a step every role attests by ticking.
+    scan_role: str | None = None
 
     def __post_init__(self) -> None:
         problem = self._problem()
@@ -108,7 +111,13 @@ class StepTemplate:
             return f"evidence keys {unknown_evidence} are not among {', '.join(EVIDENCE_KEYS)}"
         if self.condition is not None and self.condition not in CONDITIONS:
             return f"condition {self.condition!r} is not None or one of {', '.join(CONDITIONS)}"
+        if self.scan_role is not None and self.scan_role not in self.roles:
+            return f"scan role {self.scan_role!r} is not among the roles that attest it"
         return None
+
+    def attested_by_scan(self, role: str) -> bool:
+        """Whether ``role`` attests this step by a scan (and a tick is refused)."""
+        return self.scan_role == role
 
     def applies(self, *, variant_anatomy: bool, near_conus: bool) -> bool:
         """Whether this step is part of a case with this anatomy and these targets."""
@@ -128,6 +137,8 @@ class StepTemplate:
             "condition": self.condition,
             "source": self.source,
             "help": self.help,
+            # Only when set, so that the shipped version 1 keeps its fingerprint.
+            **({"scan_role": self.scan_role} if self.scan_role else {}),
         }
 
 
@@ -249,6 +260,16 @@ _PATIENT_IDENTITY = StepTemplate(
     roles=(NURSE, ANESTHESIA),
     source="WHO",
     help="The patient is the one person who can catch a wrong name, procedure or side before anything starts.",
+)
+# Version 2: the nurse's attestation is the wristband scan (issue 17), not a typed tick.
+_PATIENT_IDENTITY_SCANNED = StepTemplate(
+    code="patient_identity_scanned",
+    phase="sign_in",
+    text="Wristband scanned names this patient, who confirms identity, procedure, site and side",
+    roles=(NURSE, ANESTHESIA),
+    source="WHO; Joint Commission NPSG.01.01.01",
+    help="The nurse scans the wristband (another patient's is a stop) and the patient confirms it aloud.",
+    scan_role=NURSE,
 )
 _CONSENT_SIGNED = StepTemplate(
     code="consent_signed",
@@ -594,12 +615,12 @@ def _when(include: bool, *steps: StepTemplate) -> tuple[StepTemplate, ...]:
     return steps if include else ()
 
 
-def _version_1(procedure: str) -> ChecklistTemplate:
+def _version_1(procedure: str, *, version: int = 1, identity: StepTemplate = _PATIENT_IDENTITY) -> ChecklistTemplate:
     injection = procedure in _INJECTIONS
     augmentation = procedure == _AUGMENTATION
     open_surgery = procedure in _OPEN
     sign_in = (
-        _PATIENT_IDENTITY,
+        identity,
         _CONSENT_SIGNED,
         _SITE_MARKED,
         _ANESTHESIA_CHECK,
@@ -644,11 +665,16 @@ def _version_1(procedure: str) -> ChecklistTemplate:
     )
     return ChecklistTemplate(
         code=procedure,
-        version=1,
+        version=version,
         title=_TITLES[procedure],
         procedure=procedure,
         steps=(*sign_in, *time_out, *localization, *sign_out),
     )
+
+
+def _version_2(procedure: str) -> ChecklistTemplate:
+    """Version 1 with positive patient identification: the nurse scans the wristband."""
+    return _version_1(procedure, version=2, identity=_PATIENT_IDENTITY_SCANNED)
 
 
 def _index(templates: Iterable[ChecklistTemplate]) -> dict[str, dict[int, ChecklistTemplate]]:
@@ -670,7 +696,12 @@ def _index(templates: Iterable[ChecklistTemplate]) -> dict[str, dict[int, Checkl
 
 
 # Append new versions here; never edit or remove a shipped one (runs pin it, signatures bind to it).
-_CATALOG: Final = _index(_version_1(procedure) for procedure in PROCEDURE_CODES)
+_CATALOG: Final = _index(
+    [
+        *(_version_1(procedure) for procedure in PROCEDURE_CODES),
+        *(_version_2(procedure) for procedure in PROCEDURE_CODES),
+    ]
+)
 
 
 def _versions(code: str) -> dict[int, ChecklistTemplate]:

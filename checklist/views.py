@@ -31,7 +31,7 @@ from checklist.access import roles
 from checklist.access.policies import can, require
 from checklist.access.sign_in import LoginForm, address_throttled_message, sign_in_address_throttled
 from checklist.level_check import anatomy_of, current_evidence
-from checklist.models import Case, Consent, User
+from checklist.models import Case, Consent, ScanInput, User
 from checklist.selectors import downtime as downtime_selectors
 from checklist.selectors import tablet as page_selectors
 from checklist.services.adverse_events import adverse_event_record
@@ -432,9 +432,12 @@ class CaseActionView(LoginRequiredMixin, View):
                 if not exc.errors:
                     form.add_error(None, exc.message)
                 return page.render(request, fresh, bound=(action, form), status=exc.status_code)
-            return page.render(request, fresh, error=exc.message, status=exc.status_code,
+            # A field error's own words (e.g. why a barcode is not a wristband), not "Invalid input".
+            text = " ".join(m for ms in exc.errors.values() for m in ms) or exc.message
+            return page.render(request, fresh, error=text, status=exc.status_code,
                                error_anchor=ANCHORS.get(action, "top"))  # fmt: skip
-        messages.success(request, message)
+        if message:
+            messages.success(request, message)
         # The page comes back scrolled to the control; the message is shown there, not at the top.
         request.session[SESSION_FLASH_ANCHOR] = ANCHORS.get(action, "top")
         return redirect(reverse("case-detail", args=[case_id]) + f"#{ANCHORS.get(action, 'top')}")
@@ -584,6 +587,20 @@ def _do_attest(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     return "Attested."
 
 
+def _do_scan(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
+    outcome = services.identity_scan_record(actor=_actor(request), case=case.pk, barcode=d["barcode"],
+                                            source=d["source"] or ScanInput.SCANNER,
+                                            expected_version=d["expected_version"])  # fmt: skip
+    scan = outcome.scan
+    if not scan.matched:
+        # Committed (the wrong scan is part of the record); the stop overlay reads both identities.
+        messages.error(request, f"STOP: this wristband reads {scan.label()}, not this case's patient.")
+        return ""
+    if outcome.attestation is None:
+        return f"Wristband matches ({scan.label()}). {outcome.note}"
+    return f"Wristband matches ({scan.label()}): patient identity attested."
+
+
 def _do_attest_phase(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     require(_actor(request), "step.attest", case)
     words = PHASE_WORDS.get(d["phase"], d["phase"])
@@ -631,6 +648,7 @@ ACTIONS: dict[str, tuple[type[forms.VersionedForm], Callable[[HttpRequest, Case,
     "adverse": (forms.AdverseEventForm, _do_adverse),
     "attest": (forms.AttestForm, _do_attest),
     "attest-phase": (forms.PhaseAttestForm, _do_attest_phase),
+    "scan": (forms.WristbandScanForm, _do_scan),
     "in-room": (forms.VersionedForm, _do_in_room),
     "time-out": (forms.VersionedForm, _do_time_out),
     "durable-mark": (forms.DurableMarkForm, _do_durable),

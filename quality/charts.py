@@ -22,6 +22,7 @@ KIND_LABELS = {
     "treated_levels": "Treated levels",
     "signature": "Signature",
     "evidence": "Evidence",
+    "identity": "Patient identity",
 }
 # Each kind's SVG pattern (defined once per page in templates/quality/_chart_defs.html).
 KIND_PATTERNS = {kind: f"url(#pat-{kind})" for kind in KIND_LABELS}

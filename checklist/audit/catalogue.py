@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     LEVEL_IMAGE_SECOND_READ = "level_image.second_read"
     LEVEL_IMAGE_REPORT_STORED = "level_image.report_stored"
     # The checklist
+    IDENTITY_SCANNED = "identity.scanned"
     STEP_ATTESTED = "step.attested"
     STEP_VOIDED = "step.voided"
     TIME_OUT_COMPLETED = "time_out.completed"

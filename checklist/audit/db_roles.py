@@ -38,6 +38,7 @@ RECORD_MIGRATIONS = (
     "0013_issue13_append_only_records",
     "0015_issue13_seal_timestamps",
     "0016_adverse_events_append_only",
+    "0019_issue17_wristband",
 )
 # Other apps' migrations with ``RECORDS`` (named as modules: the checklist imports no app's code).
 APP_RECORD_MIGRATIONS = (

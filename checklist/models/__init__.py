@@ -45,6 +45,10 @@ from checklist.models.evidence import (
 from checklist.models.health import (
     WorkerHeartbeat,
 )
+from checklist.models.identity import (
+    IdentityScan,
+    ScanInput,
+)
 from checklist.models.incidents import (
     AdverseEvent,
     NearMiss,
@@ -87,6 +91,7 @@ __all__ = [
     "DeliveryChannel",
     "DeliveryState",
     "EvidenceBase",
+    "IdentityScan",
     "LevelVerdict",
     "Localization",
     "LocalizationPhase",
@@ -104,6 +109,7 @@ __all__ = [
     "ReminderRule",
     "ReminderState",
     "Room",
+    "ScanInput",
     "Side",
     "Signature",
     "SignatureMeaning",

@@ -27,6 +27,8 @@ class Patient(models.Model):
     family_name = models.CharField(max_length=120)
     given_name = models.CharField(max_length=120)
     date_of_birth = models.DateField()
+    # GS1 Global Service Relation Number (AI 8018) printed on the wristband, when the hospital uses one.
+    gsrn = models.CharField("GSRN", max_length=18, unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["family_name", "given_name"]

@@ -27,6 +27,7 @@ class StepStatus:
     roles: tuple[str, ...]
     evidence: tuple[str, ...]
     attested_by: dict[str, dict[str, Any]]  # role -> {"user", "name", "at"}
+    scan_role: str | None = None  # the role that attests by a wristband scan, not a tick
 
     @property
     def complete(self) -> bool:
@@ -70,7 +71,9 @@ def checklist_status(case: Case) -> list[StepStatus]:
     out = []
     for step in template.applicable_steps(variant_anatomy=variant, near_conus=conus):
         attested = {role: live[(step.code, role)] for role in step.roles if (step.code, role) in live}
-        out.append(StepStatus(step.code, step.phase, step.text, step.help, step.roles, step.evidence, attested))
+        out.append(
+            StepStatus(step.code, step.phase, step.text, step.help, step.roles, step.evidence, attested, step.scan_role)
+        )
     return out
 
 

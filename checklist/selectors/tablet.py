@@ -160,7 +160,9 @@ def case_page(case: Case, user: User) -> CasePage:
             role
             for role in my_roles
             if any(
-                role in s.missing_roles and not any(w["user"] == user.username for w in s.attested_by.values())
+                role in s.missing_roles
+                and s.scan_role != role  # a wristband scan attests that one, not the phase button
+                and not any(w["user"] == user.username for w in s.attested_by.values())
                 for s in phase.steps
             )
         ]

@@ -44,6 +44,7 @@ from checklist.services.evidence import (
     plan_revise,
     treated_levels_record,
 )
+from checklist.services.identity import identity_scan_record
 from checklist.services.near_misses import near_miss_annotate
 from checklist.services.record_access import (
     access_case_open,
@@ -80,6 +81,7 @@ __all__ = [
     "daily_digest_create",
     "deliveries_send",
     "heartbeat_record",
+    "identity_scan_record",
     "imaging_record",
     "localization_confirm",
     "localization_mark_durable",

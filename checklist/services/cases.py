@@ -42,6 +42,7 @@ NEAR_MISS_KIND_BY_CODE = {
     "TREATED_LEVELS_MISMATCH": "treated_levels",
     "PLAN_SIGNATURE_INVALID": "signature",
     "EVIDENCE_INVALID": "evidence",
+    "PATIENT_IDENTITY_MISMATCH": "identity",
 }
 ROOM_OCCUPIED = (
     "{room} already has a patient in the room: {family}, {given} (case {case}, {procedure}, scheduled "
@@ -49,7 +50,7 @@ ROOM_OCCUPIED = (
 )
 # Findings that are never "caught in time": the treatment has happened.
 NOT_A_NEAR_MISS = frozenset({"TREATED_LEVELS_MISMATCH"})
-KIND_PRIORITY = ("count", "consent", "marking", "imaging", "treated_levels", "signature", "evidence")
+KIND_PRIORITY = ("identity", "count", "consent", "marking", "imaging", "treated_levels", "signature", "evidence")
 
 MRN_TAKEN = "MRN {mrn} belongs to a patient with a different name or date of birth: check the identifiers."
 IDENTIFIERS_REFUSED = (

@@ -17,7 +17,7 @@ from checklist import audit
 from checklist.access.policies import require, user_roles
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import blocking_findings, current_evidence, findings_of
-from checklist.models import Case, PlanVersion, StepAttestation, User
+from checklist.models import Case, IdentityScan, PlanVersion, StepAttestation, User
 from checklist.selectors import (
     GATE_LOCALIZATION,
     GATE_PATIENT_IN_ROOM,
@@ -71,6 +71,7 @@ TOO_SOON = (
     "This {phase} button had only just appeared (a second tap?): nothing was attested. Tap it again "
     "if you mean to attest the {phase}."
 )
+SCAN_REQUIRED = "'{text}' is attested by scanning the patient's wristband, not by a tick: scan it in the sign-in card."
 PHASE_WORDS = {"sign_in": "sign-in", "time_out": "time-out", "localization": "localization", "sign_out": "sign-out"}
 
 
@@ -129,9 +130,11 @@ def step_attest(
     role: str | None = None,
     expected_version: int | None = None,
     shown_at: datetime | None = None,
+    scan: IdentityScan | None = None,
 ) -> StepAttestation:
     """``actor`` attests one checklist step under one of their roles. ``shown_at``: when the
-    tablet rendered the control (see phase_shown_check)."""
+    tablet rendered the control (see phase_shown_check). ``scan``: the matching wristband scan,
+    for the role that attests a step by scanning (services.identity passes it; a tick cannot)."""
     case = case_lock(case, expected_version=expected_version)
     require(actor, "step.attest", case)
     template = checklist_template(case)
@@ -146,6 +149,8 @@ def step_attest(
     if not candidates or candidates[0] not in step.roles:
         raise ForbiddenError(f"This step is attested by: {', '.join(step.roles)}.")
     acting = candidates[0]
+    if step.attested_by_scan(acting) and (scan is None or not scan.matched or scan.case_id != case.pk):
+        raise rule_error(SCAN_REQUIRED.format(text=step.text), field="step")
     status = checklist_status(case)
     current = next((s for s in status if s.code == step.code), None)
     if current is None:
@@ -198,6 +203,7 @@ def step_attest(
             "role": acting,
             "text": step.text,
             "evidence_version": case.evidence_version,
+            **({"wristband_scan": scan.pk} if scan is not None else {}),
         },
     )
     # The status read above, with this attestation in it: the state is derived from it.
@@ -286,6 +292,8 @@ def phase_attest_mine(
     if shown_at is not None:
         phase_shown_check(case_obj, phase, shown_at)
     status = [step for step in checklist_status(case_obj) if step.phase == phase]
+    template = checklist_template(case_obj)
+    scanned = {step.code for step in template.steps if step.attested_by_scan(role)}
     mine = [step for step in status if role in step.attested_by and step.attested_by[role]["user"] == actor.username]
     # One person, one role per step: a step this person attested under another role is not theirs.
     pending = [
@@ -293,6 +301,10 @@ def phase_attest_mine(
         for step in status
         if role in step.missing_roles and not any(who["user"] == actor.username for who in step.attested_by.values())
     ]
+    waiting_for_scan = [code for code in pending if code in scanned]
+    pending = [code for code in pending if code not in scanned]  # a scan attests those, never a tick
+    if not pending and waiting_for_scan:
+        raise rule_error(SCAN_REQUIRED.format(text=template.step(waiting_for_scan[0]).text))
     if not pending and mine:
         return []
     if not pending:

@@ -145,6 +145,7 @@ def test_a_double_tap_on_sign_in_does_not_attest_the_time_out(new_device, team: 
             for role in step.missing_roles:
                 if role != "nurse":
                     services.step_attest(actor=team.by_role(role), case=case.pk, step_code=step.code, role=role)
+    services.identity_scan_record(actor=team.nurse, case=case.pk, barcode=case.patient.mrn)  # the wristband
     nurse = new_device(team.nurse.username)
     open_case(nurse, case)
     button = nurse.get_by_test_id("attest-phase-sign_in-nurse")
@@ -256,16 +257,19 @@ def test_one_person_holds_one_role_per_step(new_device, team: Team) -> None:
     services.case_patient_in_room(actor=team.nurse, case=case)
     page = new_device(both.username)
     open_case(page, case)
+    page.get_by_test_id("wristband-barcode").fill(case.patient.mrn)
+    page.get_by_test_id("wristband-submit").click()
+    expect(page.locator(".messages")).to_contain_text("patient identity attested")
     page.get_by_test_id("attest-phase-sign_in-nurse").click()
     expect(page.locator(".messages")).to_contain_text("Attested")
-    shared = page.locator("li.step", has_text="Patient has confirmed identity")
+    shared = page.locator("li.step", has_text="Wristband scanned")
     expect(shared).to_contain_text("nurse: Two Hats")
     # No control offers the same person the anesthesia half of that step.
     expect(shared.get_by_role("button", name="Attest as anesthesia")).to_have_count(0)
     page.get_by_test_id("attest-phase-sign_in-anesthesia").click()
     expect(page.locator(".messages")).to_contain_text("Attested")
     expect(shared).to_contain_text("○ anesthesia")
-    shared = StepAttestation.objects.filter(run__case=case, user=both, step_code="patient_identity_confirmed")
+    shared = StepAttestation.objects.filter(run__case=case, user=both, step_code="patient_identity_scanned")
     assert [a.role for a in shared] == ["nurse"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from checklist import audit, services
-from checklist.models import Case, CaseState
+from checklist.models import Case, CaseState, IdentityScan
 from tests.browser.conftest import axe_violations, login, screenshot
 from tests.support.factories import TEST_PASSWORD
 from tests.support.workflow import Team, case_schedule, evidence_record
@@ -35,6 +35,15 @@ def attest_my_phase(page: Page, phase: str, role: str) -> None:
     expect(page.locator(".messages")).to_contain_text("Attested")
 
 
+def scan_wristband(page: Page, barcode: str) -> None:
+    """What a keyboard-wedge scanner does: type the barcode into the focused field, then Enter."""
+    field = page.get_by_test_id("wristband-barcode")
+    expect(field).to_be_visible()
+    field.focus()
+    page.keyboard.type(barcode)
+    page.keyboard.press("Enter")
+
+
 def test_a_whole_l2_case_by_four_devices_with_live_sync(new_device, team: Team) -> None:
     case = case_schedule(team)
     evidence_record(team, case)
@@ -53,6 +62,9 @@ def test_a_whole_l2_case_by_four_devices_with_live_sync(new_device, team: Team) 
     expect(surgeon.locator(".target-meta")).to_contain_text("Sign in", timeout=LIVE_SYNC_SECONDS * 1000)
     expect(anesthesia.locator(".target-meta")).to_contain_text("Sign in", timeout=LIVE_SYNC_SECONDS * 1000)
 
+    nurse.reload()
+    scan_wristband(nurse, case.patient.mrn)
+    expect(nurse.locator(".messages")).to_contain_text("Wristband matches")
     for page, role in ((nurse, "nurse"), (anesthesia, "anesthesia"), (radiographer, "radiographer")):
         page.reload()
         if page.get_by_test_id(f"attest-phase-sign_in-{role}").count():
@@ -225,6 +237,31 @@ def test_main_pages_have_no_serious_accessibility_violations(new_device, team: T
         anonymous.goto(path)
         assert axe_violations(anonymous) == [], path
         screenshot(anonymous, name)
+
+
+def test_the_wristband_scan_attests_identity_and_another_patients_is_a_stop_read_aloud(new_device, team: Team) -> None:
+    other = case_schedule(team, mrn="RL-7002", family_name="Lindqvist", given_name="Bo")
+    case = case_schedule(team, mrn="RL-7001", family_name="Okafor", given_name="Ada")
+    evidence_record(team, case)
+    services.case_patient_in_room(actor=team.nurse, case=case.pk)
+    nurse = device(new_device, team, "nurse")
+    open_case(nurse, case)
+    # The field has the focus: a wedge scanner can type into it straight away.
+    expect(nurse.get_by_test_id("wristband-barcode")).to_be_focused()
+    scan_wristband(nurse, other.patient.mrn)
+    overlay = nurse.locator("#stop-overlay")
+    expect(overlay).to_be_visible()
+    expect(overlay).to_contain_text("Wrong patient or wrong wristband")
+    expect(overlay).to_contain_text("LINDQVIST, Bo")
+    expect(overlay).to_contain_text("OKAFOR, Ada")
+    screenshot(nurse, "wristband-wrong-patient")
+    nurse.get_by_test_id("stop-ack").click()
+    scan_wristband(nurse, "RL-7001")
+    expect(nurse.locator(".messages")).to_contain_text("patient identity attested")
+    expect(nurse.locator("#stop-overlay")).to_have_count(0)
+    step = nurse.locator("li.step", has_text="Wristband scanned")
+    expect(step).to_contain_text(f"nurse: {team.nurse.full_name}")
+    assert IdentityScan.objects.filter(case=case).count() == 2
 
 
 def test_keyboard_only_attestation(new_device, team: Team) -> None:

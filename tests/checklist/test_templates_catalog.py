@@ -28,6 +28,13 @@ SHIPPED_FINGERPRINTS = {
     ("decompression", 1): "e78236c954ab1bf88a4d43d5f6e32d600dca16e6288495342e747210f601561f",
     ("discectomy", 1): "b15ef381554696019ecb97ab8b40ea99472bb68d993937359fdfeb750a88df00",
     ("fusion", 1): "66232e940a660279a9aa80ef7bdf81eefa2752d864aa691c621fc380e61abfc6",
+    ("selective_nerve_root_block", 2): "298a99da8b8f9bbbd3cb64b9cb23d02bc4b210f02422d96fb57e7d85ba284e57",
+    ("transforaminal_epidural_injection", 2): "3bd1d06ec65866b2427a54a138f75c0965dc84d25717d88fa84545eb4e54a774",
+    ("interlaminar_epidural_injection", 2): "2f878ac85216217806372ca32f9416ca9bdd3b3b6d5f2f31e15aa9ae55c3bc53",
+    ("vertebral_augmentation", 2): "4c9184379f6359d54db848396357491a7720063a9734aacd5e34e51be1054fc4",
+    ("decompression", 2): "d846818359b527fe07ebe5fbd5a7ec165230af1332bab0df88910d657a541aad",
+    ("discectomy", 2): "3836b9a4b330a00b81fc63664181dab24f95e589c898b0f162c298db89f54281",
+    ("fusion", 2): "cafe003561c02d6e4d0a0c122a0faf10e49def02ceffef9098339487a50515c7",
 }
 
 
@@ -58,7 +65,27 @@ def test_every_procedure_has_a_version_1_template(procedure: str) -> None:
 
 def test_all_templates_lists_each_version_once_in_procedure_order() -> None:
     keys = [(t.code, t.version) for t in TEMPLATES]
-    assert keys == [(procedure, 1) for procedure in catalog.PROCEDURE_CODES]
+    assert keys == [(procedure, version) for procedure in catalog.PROCEDURE_CODES for version in (1, 2)]
+
+
+@pytest.mark.parametrize("procedure", catalog.PROCEDURE_CODES)
+def test_version_2_identifies_the_patient_by_a_wristband_scan(procedure: str) -> None:
+    v1, v2 = catalog.get_template(procedure, 1), catalog.get_template(procedure, 2)
+    assert catalog.latest_version(procedure) == 2
+    identity = v2.step("patient_identity_scanned")
+    assert identity.phase == "sign_in" and identity.scan_role == roles.NURSE
+    assert identity.attested_by_scan(roles.NURSE) and not identity.attested_by_scan(roles.ANESTHESIA)
+    assert "patient_identity_confirmed" not in codes(v2)
+    # Everything else is version 1's, step for step.
+    assert [s for s in v1.steps if s.code != "patient_identity_confirmed"] == [
+        s for s in v2.steps if s.code != "patient_identity_scanned"
+    ]
+    assert all(step.scan_role is None for step in v1.steps)
+
+
+def test_a_scan_role_must_be_one_of_the_attesting_roles() -> None:
+    with pytest.raises(ValueError, match="scan role 'anesthesia' is not among the roles"):
+        a_step(roles=("nurse",), scan_role="anesthesia")
 
 
 def test_phases_and_labels() -> None:
@@ -141,7 +168,7 @@ def test_time_out_has_a_step_the_surgeon_anesthesia_and_nurse_all_attest(templat
 def test_common_protocol_items_are_in_every_template(template: ChecklistTemplate) -> None:
     expected = {
         "sign_in": {
-            "patient_identity_confirmed",
+            "patient_identity_confirmed" if template.version == 1 else "patient_identity_scanned",
             "consent_signed",
             "site_marked",
             "anesthesia_safety_check",
@@ -312,8 +339,9 @@ def test_the_localization_time_out_is_the_last_step_before_the_irreversible_step
 
 
 def test_get_template_returns_the_latest_version_or_the_one_asked_for() -> None:
-    assert catalog.latest_version("fusion") == 1
-    assert catalog.get_template("fusion") is catalog.get_template("fusion", 1)
+    assert catalog.latest_version("fusion") == 2
+    assert catalog.get_template("fusion") is catalog.get_template("fusion", 2)
+    assert catalog.get_template("fusion", 1).version == 1
 
 
 def test_unknown_code_raises_key_error_naming_it() -> None:
@@ -331,19 +359,19 @@ def test_unknown_version_raises_key_error_naming_code_and_version() -> None:
 def test_step_lookup() -> None:
     template = catalog.get_template("discectomy")
     assert template.step("site_marked").phase == "sign_in"
-    with pytest.raises(KeyError, match=r"'discectomy' version 1 has no step 'no_such_step'"):
+    with pytest.raises(KeyError, match=r"'discectomy' version 2 has no step 'no_such_step'"):
         template.step("no_such_step")
 
 
 def test_a_new_version_does_not_change_runs_pinned_to_the_old_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    v1 = catalog.get_template("fusion")
-    v2 = dataclasses.replace(v1, version=2, steps=(*v1.steps[:-1], a_step(code="extra", phase="sign_out")))
-    monkeypatch.setattr(catalog, "_CATALOG", catalog._index([*catalog.all_templates(), v2]))
-    assert catalog.latest_version("fusion") == 2
-    assert catalog.get_template("fusion") is v2
-    assert catalog.get_template("fusion", 1) is v1
-    assert catalog.get_template("fusion", 1).fingerprint == v1.fingerprint != v2.fingerprint
-    assert [t.version for t in catalog.all_templates() if t.code == "fusion"] == [1, 2]
+    v2 = catalog.get_template("fusion")
+    v3 = dataclasses.replace(v2, version=3, steps=(*v2.steps[:-1], a_step(code="extra", phase="sign_out")))
+    monkeypatch.setattr(catalog, "_CATALOG", catalog._index([*catalog.all_templates(), v3]))
+    assert catalog.latest_version("fusion") == 3
+    assert catalog.get_template("fusion") is v3
+    assert catalog.get_template("fusion", 2) is v2
+    assert catalog.get_template("fusion", 2).fingerprint == v2.fingerprint != v3.fingerprint
+    assert [t.version for t in catalog.all_templates() if t.code == "fusion"] == [1, 2, 3]
 
 
 def test_the_catalog_rejects_a_version_shipped_twice_or_an_unknown_procedure() -> None:

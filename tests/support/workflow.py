@@ -12,6 +12,7 @@ from checklist import services
 from checklist.access import roles
 from checklist.models import Case, Room, User
 from checklist.selectors import checklist_status
+from checklist.services.identity import ScanOutcome
 from tests.support.factories import TEST_PASSWORD, UserFactory
 
 _mrn = count(100000)
@@ -128,9 +129,19 @@ def phase_attest(team: Team, case: Case, phase: str) -> int:
         if step.phase != phase:
             continue
         for role in step.missing_roles:
-            services.step_attest(actor=team.by_role(role), case=case.pk, step_code=step.code, role=role)
+            if step.scan_role == role:  # the wristband scan is this role's attestation
+                wristband_scan(team, case)
+            else:
+                services.step_attest(actor=team.by_role(role), case=case.pk, step_code=step.code, role=role)
             n += 1
     return n
+
+
+def wristband_scan(team: Team, case: Case, barcode: str | None = None) -> ScanOutcome:
+    """The nurse scans a wristband: by default the MRN barcode of the case's own patient."""
+    if barcode is None:
+        barcode = Case.objects.select_related("patient").get(pk=case.pk).patient.mrn
+    return services.identity_scan_record(actor=team.nurse, case=case.pk, barcode=barcode)
 
 
 def case_through_time_out(team: Team, case: Case) -> Case:

@@ -396,7 +396,12 @@ class CaseBuilder:
             for role in step.missing_roles:
                 if limit is not None and done >= limit:
                     return
-                services.step_attest(actor=self.by_role(case, role), case=case.pk, step_code=step.code, role=role)
+                if step.scan_role == role:  # the nurse's attestation is the wristband scan
+                    services.identity_scan_record(
+                        actor=self.by_role(case, role), case=case.pk, barcode=case.patient.mrn
+                    )
+                else:
+                    services.step_attest(actor=self.by_role(case, role), case=case.pk, step_code=step.code, role=role)
                 done += 1
 
     def through_sign_in(self, case: Case) -> None:

@@ -77,7 +77,9 @@ def in_sign_out(team, in_localization) -> Case:
 
 def test_nothing_is_attested_before_the_patient_is_in_the_room(team, ready) -> None:
     with pytest.raises(ApplicationError, match="patient is in the room"):
-        _attest(team, ready, "patient_identity_confirmed")
+        _attest(team, ready, "consent_signed")
+    with pytest.raises(ApplicationError, match="patient is in the room"):
+        services.identity_scan_record(actor=team.nurse, case=ready.pk, barcode=ready.patient.mrn)
 
 
 def test_the_patient_enters_the_room_once(team, ready) -> None:
@@ -131,9 +133,9 @@ def test_no_attestation_while_a_stop_is_unresolved(team, ready) -> None:
         reviewed_by=team.surgeon,
     )
     assert _fresh(ready).verdict == "stop"
-    for code in ("patient_identity_confirmed", "anesthesia_safety_check"):
+    for code, role in (("patient_identity_scanned", "anesthesia"), ("anesthesia_safety_check", None)):
         with pytest.raises(ApplicationError, match="STOPPED") as caught:
-            _attest(team, ready, code)
+            _attest(team, ready, code, role=role)
         assert "Pre-op imaging" in str(caught.value) or "imaging" in str(caught.value).lower()
     assert not StepAttestation.objects.filter(run__case=ready).exists()
 
@@ -169,8 +171,10 @@ def test_a_duplicate_attestation_is_a_409(team, ready) -> None:
     assert caught.value.status_code == 409
     assert team.nurse.full_name in str(caught.value)
     # Another role on a step that names two roles is not a duplicate.
-    _attest(team, ready, "patient_identity_confirmed", role="nurse")
-    _attest(team, ready, "patient_identity_confirmed", role="anesthesia")
+    services.identity_scan_record(actor=team.nurse, case=ready.pk, barcode=ready.patient.mrn)
+    _attest(team, ready, "patient_identity_scanned", role="anesthesia")
+    with pytest.raises(ConflictError):
+        _attest(team, ready, "patient_identity_scanned", role="anesthesia")
 
 
 def test_an_attestation_records_who_which_role_and_the_evidence_it_saw(team, ready) -> None:

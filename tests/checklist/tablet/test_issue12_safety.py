@@ -221,7 +221,8 @@ def test_a_person_with_two_roles_cannot_satisfy_a_step_that_needs_both(team: Tea
     case = case_evidence(team)
     services.case_patient_in_room(actor=team.nurse, case=case)
     step = next(s for s in checklist_status(case) if {"nurse", "anesthesia"} <= set(s.roles))
-    services.step_attest(actor=both, case=case.pk, step_code=step.code, role="nurse")
+    assert step.scan_role == "nurse"  # the identity step: the nurse's half is the wristband scan
+    services.identity_scan_record(actor=both, case=case.pk, barcode=case.patient.mrn)
     with pytest.raises(ApplicationError) as refused:
         services.step_attest(actor=both, case=case.pk, step_code=step.code, role="anesthesia")
     assert refused.value.message == ONE_PERSON_ONE_ROLE.format(other="nurse", role="anesthesia")
