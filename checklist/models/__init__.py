@@ -45,6 +45,9 @@ from checklist.models.evidence import (
 from checklist.models.health import (
     WorkerHeartbeat,
 )
+from checklist.models.idempotency import (
+    IdempotencyKey,
+)
 from checklist.models.incidents import (
     AdverseEvent,
     NearMiss,
@@ -87,6 +90,7 @@ __all__ = [
     "DeliveryChannel",
     "DeliveryState",
     "EvidenceBase",
+    "IdempotencyKey",
     "LevelVerdict",
     "Localization",
     "LocalizationPhase",

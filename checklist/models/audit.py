@@ -32,6 +32,9 @@ class AuditEvent(models.Model):
         Case, on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="audit_events"
     )
     at = models.DateTimeField()
+    # When the person acted on their device (the request's X-Acted-At), when it said; ``at`` is
+    # when the server recorded it. Differs for writes a device queued offline. Hashed when present.
+    acted_at = models.DateTimeField(null=True, blank=True)
     actor = models.ForeignKey(
         User, on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="+"
     )
