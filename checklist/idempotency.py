@@ -151,7 +151,8 @@ def request_user(request: HttpRequest) -> User | None:
     from rest_framework.settings import api_settings
 
     drf_request = Request(request)
-    for authentication in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+    authentication_classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    for authentication in authentication_classes:
         try:
             found: Any = authentication().authenticate(drf_request)
         except APIException:
@@ -174,7 +175,7 @@ def body_digest(request: HttpRequest) -> str:
         digest.update(chunk)
         spooled.write(chunk)
     spooled.seek(0)
-    request._stream = spooled  # type: ignore[attr-defined]
+    request._stream = spooled  # type: ignore[attr-defined,assignment]
     request._read_started = False  # type: ignore[attr-defined]
     return digest.hexdigest()
 
