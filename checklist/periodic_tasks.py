@@ -27,6 +27,7 @@ class PeriodicTaskSpec:
 
 
 TOKENS_PURGE_SECONDS = 60 * 60
+IDEMPOTENCY_PURGE_SECONDS = 60 * 60
 AUDIT_VERIFY_CRONTAB = {"minute": "0", "hour": "2", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 
 
@@ -75,6 +76,13 @@ def _checklist_specs() -> list[PeriodicTaskSpec]:
             task="checklist.tasks.tokens_expired_purge",
             every_seconds=TOKENS_PURGE_SECONDS,
             description="Deletes expired API tokens (already refused), one audit event each.",
+        ),
+        PeriodicTaskSpec(
+            name="idempotency keys purge",
+            task="checklist.tasks.idempotency_keys_purge",
+            every_seconds=IDEMPOTENCY_PURGE_SECONDS,
+            description="Deletes Idempotency-Key records (and the answers they keep) older than "
+            "RIGHTLEVEL_IDEMPOTENCY_RETENTION_DAYS; a request replayed after that runs again.",
         ),
         PeriodicTaskSpec(
             name="reminder sweep",

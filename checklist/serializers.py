@@ -536,12 +536,19 @@ class CaseDetailSerializer(serializers.Serializer):
 class AuditEventSerializer(serializers.ModelSerializer):
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
+    acted_at = serializers.DateTimeField(
+        allow_null=True,
+        read_only=True,
+        help_text="When the person acted on their device (the request's X-Acted-At), null if it did not say; "
+        "``at`` is when the server recorded the event.",
+    )
 
     class Meta:
         model = AuditEvent
         fields = [
             "seq",
             "at",
+            "acted_at",
             "actor_username",
             "actor_name",
             "actor_role",

@@ -90,6 +90,14 @@ def tokens_expired_purge(self: Any) -> int:
         return purge()
 
 
+@shared_task(name="checklist.tasks.idempotency_keys_purge", ignore_result=True)
+def idempotency_keys_purge() -> int:
+    """Delete Idempotency-Key records past their retention (operational rows, not audited)."""
+    from checklist.services import idempotency_keys_expired_purge
+
+    return idempotency_keys_expired_purge()
+
+
 @shared_task(name="checklist.tasks.reminders_sweep", ignore_result=True, acks_late=True)
 def reminders_sweep() -> dict[str, int]:
     """Deliver due reminders. Safe to run on many workers at once (rows are claimed)."""

@@ -1,4 +1,4 @@
-"""Request ids, a cap on request size, and automatic logoff after inactivity."""
+"""Request ids and the device's time, a cap on request size, and automatic logoff after inactivity."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -13,9 +14,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.http import urlencode
 
-from core.request_context import audit_context, client_address
+from core.request_context import ACTED_AT_HEADER, acted_at_parse, audit_context, client_address
 
 SESSION_LAST_ACTIVITY = "rightlevel_last_activity"
 # Requests a page makes by itself (live-sync polls) carry this header; they are not user activity.
@@ -24,7 +26,9 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestIdMiddleware:
-    """Give every request an id (kept from a sane incoming X-Request-ID) for audit and logs."""
+    """Give every request an id (kept from a sane incoming X-Request-ID) for audit and logs, and
+    put the device's ``X-Acted-At`` (when sent) in the audit context: every event the request
+    appends records it beside the server's own time. A bad one is a 400 naming the header."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -36,10 +40,28 @@ class RequestIdMiddleware:
         # The address as the sign-in limits see it (X-Forwarded-For behind the proxy, else REMOTE_ADDR).
         address = client_address(request) or ""
         client = f"{address} {request.headers.get('User-Agent', '')[:150]}".strip()
-        with audit_context(request_id=request_id, client=client):
+        acted_at = None
+        header = request.headers.get(ACTED_AT_HEADER)
+        if header is not None:
+            max_future = timedelta(hours=float(settings.RIGHTLEVEL_ACTED_AT_MAX_FUTURE_HOURS))
+            try:
+                acted_at = acted_at_parse(header, now=timezone.now(), max_future=max_future)
+            except ValueError as exc:
+                response = bad_header_response(request, ACTED_AT_HEADER, str(exc))
+                response["X-Request-ID"] = request_id
+                return response
+        with audit_context(request_id=request_id, client=client, acted_at=acted_at):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+def bad_header_response(request: HttpRequest, header: str, message: str) -> HttpResponse:
+    """A 400 naming the request header at fault: the API's error shape on ``/api/``, plain text
+    on pages (a device's queue sends these headers, not a person)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "errors": {header: [message]}}, status=400)
+    return HttpResponse(f"{header}: {message}", status=400, content_type="text/plain; charset=utf-8")
 
 
 def inactivity_timeout_seconds() -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from checklist.audit.canonical import (
     GENESIS_HASH,
     HASHED_FIELDS,
+    OPTIONAL_HASHED_FIELDS,
     canonical_json,
     event_hash,
     event_payload,
@@ -72,6 +73,7 @@ __all__ = [
     "EVENT_UNKEYED",
     "GENESIS_HASH",
     "HASHED_FIELDS",
+    "OPTIONAL_HASHED_FIELDS",
     "SEALED_ACTION",
     "SEALS",
     "SEAL_KEY_UNKNOWN",

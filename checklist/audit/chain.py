@@ -55,6 +55,7 @@ def append(
         seq=head.last_seq + 1,
         case=case,
         at=timezone.now(),
+        acted_at=context.acted_at,
         actor=actor,
         actor_username=actor.username if actor else "",
         actor_name=actor.full_name if actor else "",

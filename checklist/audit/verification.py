@@ -16,7 +16,15 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from checklist.audit import reconcile, timestamps
-from checklist.audit.canonical import GENESIS_HASH, HASHED_FIELDS, _timestamp, event_canonical, json_text, seal_hash
+from checklist.audit.canonical import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    OPTIONAL_HASHED_FIELDS,
+    _timestamp,
+    event_canonical,
+    json_text,
+    seal_hash,
+)
 from checklist.audit.chain import SEALED_ACTION, SEALS, SYSTEM_CHAIN, case_chain, chain_sort_key
 from checklist.audit.keys import audit_keys, seal_keys, seal_mac
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case
@@ -201,7 +209,7 @@ def verify(
     for rows in raw_chunks(querysets, chunk_size):
         for row in rows:
             (event_id, event_chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
-             before, after, reason, request_id, client, prev_hash, stored, mac, mac_key_id) = row  # fmt: skip
+             before, after, reason, request_id, client, prev_hash, stored, mac, mac_key_id, acted_at) = row  # fmt: skip
             # Raw rows: the JSON columns as the database's text, the time as the driver gives it.
             # Each distinct text is decoded and re-encoded once (many events say the same thing).
             decoded = json_seen.get(before)
@@ -236,7 +244,13 @@ def verify(
             if prev_hash != prev:
                 problems.append(Problem(chain, seq, event_id, LINK_BROKEN, action))
             recomputed = sha256(
-                canonical(values, formatted_at(at), before_json=before_json, after_json=after_json)
+                canonical(
+                    values,
+                    formatted_at(at),
+                    before_json=before_json,
+                    after_json=after_json,
+                    acted_at=None if acted_at is None else formatted_at(acted_at),
+                )
             ).hexdigest()
             if recomputed != stored:
                 problems.append(
@@ -322,11 +336,13 @@ INCREMENTAL_BATCH = 500
 
 def event_rows() -> Any:
     """The events as ``verify`` reads them (with ``raw_chunks``): id, the hashed fields, the hash,
-    the MAC and its key id, in chain order. On PostgreSQL the time comes as its canonical text,
-    formatted by the database, so no row needs a datetime."""
-    fields: list[Any] = ["id", *HASHED_FIELDS, "event_hash", "mac", "mac_key_id"]
+    the MAC and its key id, then the fields hashed only when present (``acted_at``), in chain order.
+    On PostgreSQL the times come as their canonical text, formatted by the database, so no row
+    needs a datetime."""
+    fields: list[Any] = ["id", *HASHED_FIELDS, "event_hash", "mac", "mac_key_id", *OPTIONAL_HASHED_FIELDS]
     if connections[AuditEvent.objects.db].vendor == "postgresql":
         fields[fields.index("at")] = CanonicalTime("at")
+        fields[fields.index("acted_at")] = CanonicalTime("acted_at")
     return AuditEvent.objects.order_by("chain", "seq").values_list(*fields)
 
 

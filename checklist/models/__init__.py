@@ -45,6 +45,9 @@ from checklist.models.evidence import (
 from checklist.models.health import (
     WorkerHeartbeat,
 )
+from checklist.models.idempotency import (
+    IdempotencyKey,
+)
 from checklist.models.identity import (
     IdentityScan,
     ScanInput,
@@ -91,6 +94,7 @@ __all__ = [
     "DeliveryChannel",
     "DeliveryState",
     "EvidenceBase",
+    "IdempotencyKey",
     "IdentityScan",
     "LevelVerdict",
     "Localization",

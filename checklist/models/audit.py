@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
 
 from checklist.models.cases import Case
@@ -32,6 +34,9 @@ class AuditEvent(models.Model):
         Case, on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="audit_events"
     )
     at = models.DateTimeField()
+    # When the person acted on their device (the request's X-Acted-At), when it said; ``at`` is
+    # when the server recorded it. Differs for writes a device queued offline. Hashed when present.
+    acted_at = models.DateTimeField(null=True, blank=True)
     actor = models.ForeignKey(
         User, on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="+"
     )
@@ -61,6 +66,16 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}#{self.seq} {self.action}"
+
+    @property
+    def acted_at_differs(self) -> bool:
+        """Whether the trail shows the device's time beside the server's: it was sent later (a
+        queued write) or the device's clock is off, by ``ACTED_AT_SHOWN_AFTER`` or more."""
+        return self.acted_at is not None and abs(self.at - self.acted_at) >= ACTED_AT_SHOWN_AFTER
+
+
+# A request's own travel time is not worth a second timestamp on the trail.
+ACTED_AT_SHOWN_AFTER = timedelta(minutes=1)
 
 
 class AuditSeal(models.Model):

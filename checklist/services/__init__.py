@@ -44,6 +44,12 @@ from checklist.services.evidence import (
     plan_revise,
     treated_levels_record,
 )
+from checklist.services.idempotency import (
+    idempotency_key_claim,
+    idempotency_key_complete,
+    idempotency_key_release,
+    idempotency_keys_expired_purge,
+)
 from checklist.services.identity import identity_scan_record
 from checklist.services.near_misses import near_miss_annotate
 from checklist.services.record_access import (
@@ -81,6 +87,10 @@ __all__ = [
     "daily_digest_create",
     "deliveries_send",
     "heartbeat_record",
+    "idempotency_key_claim",
+    "idempotency_key_complete",
+    "idempotency_key_release",
+    "idempotency_keys_expired_purge",
     "identity_scan_record",
     "imaging_record",
     "localization_confirm",

@@ -85,6 +85,9 @@ MIDDLEWARE = [
     # Responses to signed-in users are never cached (shared tablets).
     "core.middleware.PrivateNoStoreMiddleware",
     "core.middleware.InactivityLogoutMiddleware",
+    # A write with an Idempotency-Key runs once; a repeat gets the first answer (after sign-in and
+    # the inactivity logoff, so the key's user is known and a logoff answer is never stored).
+    "checklist.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -166,6 +169,12 @@ LOGOUT_REDIRECT_URL = "login"
 RIGHTLEVEL_INACTIVITY_TIMEOUT_MINUTES = env.int("INACTIVITY_TIMEOUT_MINUTES", default=15)
 # The largest request body accepted (a 20 MB consent scan and its form fit): larger gets 413.
 RIGHTLEVEL_MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=21 * 1024 * 1024)
+# X-Acted-At (when the person acted on the device) may be this far ahead of the server's clock;
+# any time in the past is accepted, since a device's offline queue can be days old.
+RIGHTLEVEL_ACTED_AT_MAX_FUTURE_HOURS = env.float("ACTED_AT_MAX_FUTURE_HOURS", default=24)
+# Idempotency-Key records (checklist/idempotency.py) are kept this long, then purged by a beat
+# task: a device's queue replayed after that runs again. They hold answers, patient data included.
+RIGHTLEVEL_IDEMPOTENCY_RETENTION_DAYS = env.int("IDEMPOTENCY_RETENTION_DAYS", default=7)
 # Seconds win when set (browser tests use a few seconds); otherwise the minutes above.
 RIGHTLEVEL_INACTIVITY_TIMEOUT_SECONDS: int | None = None
 # A phase's attest control must have been on screen this long before a tap counts (a second tap

@@ -208,9 +208,12 @@ def test_append_outside_a_transaction_is_refused(team, monkeypatch) -> None:
 
 def test_the_hash_covers_every_column_but_the_id_and_itself(cases) -> None:
     columns = {f.attname for f in AuditEvent._meta.concrete_fields}
-    assert columns - set(audit.HASHED_FIELDS) == {"id", "event_hash", "mac", "mac_key_id"}, (
-        "a new audit column must be hashed"
-    )
+    assert columns - set(audit.HASHED_FIELDS) - set(audit.OPTIONAL_HASHED_FIELDS) == {
+        "id",
+        "event_hash",
+        "mac",
+        "mac_key_id",
+    }, "a new audit column must be hashed"
     event = events_of(cases[0])[2]
     original = audit.event_hash(event)
     assert original == event.event_hash

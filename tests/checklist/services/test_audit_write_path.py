@@ -69,6 +69,7 @@ NOT_THE_RECORD: dict[str, str] = {
     "Notification": "in-app delivery of a reminder (outbox); adds no fact to the record",
     "Delivery": "an external send (e-mail, webhook) waiting in the outbox; the event that queued it is audited",
     "NotificationPreference": "a user's delivery channels; changes are audited by their own service",
+    "IdempotencyKey": "a replay cache of answers to writes sent with an Idempotency-Key; the write is audited",
 }
 
 # Models of the record the case walk does not write, and where they are covered instead.
@@ -650,6 +651,10 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
 # be all-or-nothing), and why.
 NOT_AUDITED: dict[str, str] = {
     "heartbeat_record": "operational telemetry (WorkerHeartbeat), written every minute",
+    "idempotency_key_claim": "claims an Idempotency-Key in the request's transaction; the write it guards is audited",
+    "idempotency_key_complete": "stores the answer to replay, in the transaction of the audited write",
+    "idempotency_key_release": "forgets a key whose answer is not kept; the write (if any) is audited",
+    "idempotency_keys_expired_purge": "deletes replay records past their retention (operational)",
     "roles_sync": "derives the role groups' permissions from code after every migrate; the code is the record",
     "verdict_record": "a helper run inside the transaction of the service that changed the evidence",
     "notification_mark_read": "delivery state of in-app notifications; their reminder's delivery is audited",
