@@ -631,7 +631,7 @@ class StepAttestApi(CaseApi):
 
 
 class IdentityScanApi(CaseApi):
-    policy_action = "step.attest"
+    policy_action = "identity.scan"
 
     @extend_schema(
         operation_id="identity_scan",

@@ -89,6 +89,8 @@ def _flush_around_audit_triggers() -> None:
         modules = [
             importlib.import_module("checklist.migrations.0004_audit_append_only_triggers"),
             importlib.import_module("checklist.migrations.0013_issue13_append_only_records"),
+            importlib.import_module("checklist.migrations.0016_adverse_events_append_only"),
+            importlib.import_module("checklist.migrations.0019_issue17_wristband"),
             importlib.import_module("imaging.migrations.0003_append_only"),
             importlib.import_module("imaging.migrations.0004_second_read"),
             importlib.import_module("interfaces.migrations.0004_inbound_message_append_only"),

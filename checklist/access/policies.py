@@ -42,6 +42,8 @@ MATRIX: Final[dict[str, frozenset[str]]] = {
     "localization.mark_durable": frozenset({N, S}),
     "localization.confirm": frozenset({S}),
     "step.attest": frozenset({N, S, A, R}),
+    # The wristband scan at sign-in: the circulating nurse's attestation of patient identity.
+    "identity.scan": frozenset({N}),
     "time_out.complete": frozenset({N, S}),
     "treated_levels.record": frozenset({N, S}),
     "sign_out.complete": frozenset({N, S}),

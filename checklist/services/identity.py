@@ -94,7 +94,7 @@ def identity_scan_record(
 ) -> ScanOutcome:
     """Record one wristband scan at sign-in and act on it (see the module docstring)."""
     case = case_lock(case, expected_version=expected_version)
-    require(actor, "step.attest", case)
+    require(actor, "identity.scan", case)
     step = _scan_step(case)
     if step.scan_role not in user_roles(actor):
         raise ForbiddenError(MSG_NOT_SCAN_ROLE.format(role=step.scan_role))

@@ -239,6 +239,15 @@ ENDPOINTS: list[Endpoint] = [
         201,
     ),
     Endpoint(
+        "api-case-identity-scan",
+        "identity.scan",
+        "post",
+        "cases/{case}/identity-scans/",
+        "signed_in",
+        lambda w, p: {"barcode": w.case.patient.mrn},
+        201,
+    ),
+    Endpoint(
         "api-case-time-out-complete",
         "time_out.complete",
         "post",

@@ -403,8 +403,13 @@ def _confirmed(team: Team, **kwargs: Any) -> Case:
 
 
 def _first_open_step(case: Case, phase: str) -> tuple[str, str]:
-    step = next(s for s in checklist_status(Case.objects.get(pk=case.pk)) if s.phase == phase and s.missing_roles)
-    return step.code, step.missing_roles[0]
+    steps = checklist_status(Case.objects.get(pk=case.pk))
+    for step in steps:
+        if step.phase == phase:
+            ticked = [role for role in step.missing_roles if role != step.scan_role]  # a scan is no tick
+            if ticked:
+                return step.code, ticked[0]
+    raise AssertionError(f"no step of {phase} waits for a tick")
 
 
 def _sc_step_attest(team: Team) -> Callable[[], Any]:
@@ -549,6 +554,9 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
     "marking_record": _sc_evidence("marking_record", region="lumbar", side="left"),
     "imaging_record": _sc_evidence("imaging_record", modality="mri", study_date=TODAY(), levels="L2"),
     "step_attest": _sc_step_attest,
+    "identity_scan_record": lambda team: (
+        lambda case: lambda: services.identity_scan_record(actor=team.nurse, case=case.pk, barcode=case.patient.mrn)
+    )(_in_room(team)),
     "time_out_complete": _sc_time_out_complete,
     "localization_record": lambda team: (lambda case: lambda: _localize(team, case))(_after_time_out(team)),
     "localization_mark_durable": _sc_localization_mark_durable,

@@ -167,7 +167,7 @@ def test_only_the_nurse_scans_and_only_once_the_patient_is_in_the_room(team) -> 
     with pytest.raises(ApplicationError, match="in the room"):
         _scan(team, case, "RL-5003")
     services.case_patient_in_room(actor=team.nurse, case=case)
-    with pytest.raises(ForbiddenError, match="scanned by the nurse"):
+    with pytest.raises(ForbiddenError, match="may not identity scan"):
         services.identity_scan_record(actor=team.anesthesia, case=case.pk, barcode="RL-5003")
     assert not IdentityScan.objects.exists()
 
