@@ -408,13 +408,25 @@ class AttestationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StepAttestation
-        fields = ["id", "step_code", "phase", "role", "user", "attested_at", "evidence_version"]
+        fields = [
+            "id",
+            "step_code",
+            "phase",
+            "role",
+            "user",
+            "attested_at",
+            "evidence_version",
+            "recorded_from_paper",
+            "paper_time",
+        ]
 
 
 class AttesterSerializer(serializers.Serializer):
     user = serializers.CharField()
     name = serializers.CharField()
-    at = serializers.DateTimeField()
+    at = serializers.DateTimeField(help_text="When it was attested (for a back-entry: when it was entered).")
+    from_paper = serializers.BooleanField(default=False, help_text="Back-entered from the downtime paper.")
+    paper_time = serializers.DateTimeField(required=False, help_text="The time on the downtime paper.")
 
 
 class StepStatusSerializer(serializers.Serializer):

@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce, TruncWeek
 from checklist import audit
 from checklist.access import roles
 from checklist.models import (
+    DOWNTIME_PAPER,
     AdverseEvent,
     AnatomyRecord,
     AuditChainHead,
@@ -530,7 +531,22 @@ def annotate_changes(events: list[AuditEvent]) -> list[AuditEvent]:
     for event in events:
         event.changes = event_changes(event)  # type: ignore[attr-defined]
         event.meaning = (event.after or {}).get("meaning") if isinstance(event.after, dict) else None  # type: ignore[attr-defined]
+        event.paper = paper_marker(event)  # type: ignore[attr-defined]
     return events
+
+
+def paper_marker(event: AuditEvent) -> dict[str, Any] | None:
+    """For an event recorded from the downtime paper (issue 18): the paper's time (``acted_at``)
+    beside the time it was entered (the event's own time); None for any other event."""
+    after = event.after if isinstance(event.after, dict) else {}
+    if after.get("source") != DOWNTIME_PAPER:
+        return None
+    acted = after.get("acted_at")
+    try:
+        acted_at = dt.datetime.fromisoformat(acted) if isinstance(acted, str) else None
+    except ValueError:
+        acted_at = None
+    return {"acted_at": acted_at, "entered_at": event.at}
 
 
 def case_timeline(case: Case, *, after_seq: int = 0, limit: int = 200) -> tuple[list[AuditEvent], int | None]:

@@ -136,6 +136,12 @@ def require(user: User, action: str, case: Case | None = None) -> str:
     return allowed_roles[0]
 
 
+def can_back_enter(user: User, case: Case) -> bool:
+    """Entering what was done on the downtime paper (issue 18): the case's circulating nurse, who
+    may attest its steps. Everyone else who sees the case reads what was entered."""
+    return has_role(user, roles.NURSE) and can(user, "step.attest", case)
+
+
 def visible_cases(user: User) -> QuerySet[Case]:
     """Every case ``user`` may see."""
     ties = {tie for role in user_roles(user) for tie in CASE_SCOPE.get(role, ())}

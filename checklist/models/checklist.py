@@ -10,6 +10,10 @@ from checklist.models.cases import Case
 from checklist.models.evidence import PlanVersion
 from checklist.models.people import User
 
+# The source marker of what was back-entered from the downtime paper (issue 18), in its audit
+# event's ``after`` (beside ``acted_at``, the time written on the paper).
+DOWNTIME_PAPER = "downtime_paper"
+
 
 class ChecklistRun(models.Model):
     case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="checklist_run")

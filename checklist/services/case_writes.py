@@ -16,9 +16,6 @@ STALE = (
     "{current}). Review the current state and try again."
 )
 CASE_CLOSED = "This case is {state}: nothing more can be recorded."
-# The source marker of what was back-entered from the downtime paper (issue 18), in the record
-# and in its audit event's ``after`` (with ``acted_at``, the time written on the paper).
-DOWNTIME_PAPER = "downtime_paper"
 
 
 # Read with the locked case: what nearly every service consults next.

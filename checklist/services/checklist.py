@@ -18,13 +18,14 @@ from checklist import audit
 from checklist.access.policies import require, user_roles
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import blocking_findings, current_evidence, findings_of
-from checklist.models import Case, PlanVersion, StepAttestation, User
+from checklist.models import DOWNTIME_PAPER, Case, PlanVersion, StepAttestation, User
 from checklist.selectors import (
     GATE_LOCALIZATION,
     GATE_PATIENT_IN_ROOM,
     GATE_SIGN_IN,
     GATE_TIME_OUT,
     StepStatus,
+    attester_of,
     checklist_status,
     checklist_template,
     phase_complete,
@@ -33,7 +34,7 @@ from checklist.selectors import (
     phase_steps_missing,
     wrong_level_acknowledged,
 )
-from checklist.services.case_writes import DOWNTIME_PAPER, case_lock, case_state_summary, case_touch, now, rule_error
+from checklist.services.case_writes import case_lock, case_state_summary, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, case_state_recompute, verdict_record
 from checklist.templates_catalog import PHASE_LABELS, StepTemplate
 from core.errors import ConflictError, ForbiddenError, field_error
@@ -243,11 +244,7 @@ def step_attest_locked(
         after=after,
     )
     # The status read above, with this attestation in it: the state is derived from it.
-    current.attested_by[acting] = {
-        "user": attester.username,
-        "name": attester.full_name,
-        "at": attestation.attested_at,
-    }
+    current.attested_by[acting] = attester_of(attestation)
     before_state = case.state
     actor = paper.entered_by if paper else attester
     localization_pass_check(case, actor=actor, status=status)
@@ -389,7 +386,6 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
 
 
 __all__ = [
-    "DOWNTIME_PAPER",
     "PHASE_WORDS",
     "PaperRecord",
     "localization_pass_check",

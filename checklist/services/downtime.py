@@ -25,6 +25,7 @@ from checklist.access import roles
 from checklist.access.policies import has_role, require
 from checklist.models import Case, StepAttestation, User
 from checklist.selectors import checklist_template
+from checklist.selectors.downtime import case_day
 from checklist.services.case_writes import case_lock, now
 from checklist.services.checklist import PaperRecord, step_attest_locked
 from checklist.templates_catalog import PHASE_LABELS, PHASES
@@ -57,11 +58,6 @@ class PaperEntry:
     attested_by: User
     paper_time: dt.time | dt.datetime
     key: str = ""
-
-
-def case_day(case: Case) -> dt.date:
-    """The case's day, in the hospital's time zone: the day a time of day on the paper is on."""
-    return timezone.localdate(case.scheduled_start)
 
 
 def _field(entry: PaperEntry, name: str) -> str:
@@ -192,4 +188,4 @@ def steps_back_enter(
     return recorded
 
 
-__all__ = ["PaperEntry", "case_day", "paper_time_check", "steps_back_enter"]
+__all__ = ["PaperEntry", "paper_time_check", "steps_back_enter"]

@@ -19,6 +19,7 @@ from checklist.access.policies import has_role, require
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import (
+    DOWNTIME_PAPER,
     AdverseEvent,
     AnatomyRecord,
     Case,
@@ -31,7 +32,7 @@ from checklist.models import (
     User,
 )
 from checklist.selectors import checklist_template
-from checklist.services.case_writes import DOWNTIME_PAPER, case_lock, case_touch, now, rule_error
+from checklist.services.case_writes import case_lock, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.downtime import paper_time_check
 from core.errors import ApplicationError, field_error

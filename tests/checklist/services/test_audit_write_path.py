@@ -707,7 +707,6 @@ HELPERS: dict[str, str] = {
     "phase_shown_check": "refuses an attestation from a control shown before the phase opened",
     "localization_pass_check": "refuses a confirmation the checklist does not allow yet",
     "step_attest_locked": "the attestation rules and write inside step_attest and steps_back_enter",
-    "case_day": "read: the case's day in the hospital's time zone",
     "paper_time_check": "refuses a downtime paper time in the future or before the case's day",
     "canonical_levels": "parses a levels string through the engine",
     "delivery_enqueue": "writes an outbox row inside the calling service's transaction",

@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from checklist import services
 from checklist.audit.catalogue import AuditAction
-from checklist.models import AuditEvent, Case, StepAttestation
+from checklist.models import DOWNTIME_PAPER, AuditEvent, Case, StepAttestation
 from checklist.selectors import checklist_status
-from checklist.services.checklist import DOWNTIME_PAPER
 from checklist.services.downtime import PaperEntry
 from core.errors import ApplicationError, ForbiddenError
 from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record
