@@ -50,6 +50,7 @@ from checklist.models import (
     NearMiss,
     Patient,
     Room,
+    StepAttestation,
     User,
 )
 from checklist.templates_catalog import PHASE_LABELS, PHASES
@@ -142,6 +143,44 @@ class Compliance:
     anatomy_changed_after_count: int = 0
     # Wrong-level treatments (adverse events): counted apart, never among the near misses.
     wrong_level_events: list[AdverseEvent] = field(default_factory=list)
+    # Checklist steps back-entered from the downtime paper (issue 18).
+    downtime: DowntimeFigures | None = None
+
+
+@dataclass(frozen=True)
+class DowntimeFigures:
+    """Cases and attestations recorded from downtime paper: in the range, and week by week (the
+    week of the paper's time, when the downtime was)."""
+
+    cases: int
+    attestations: int
+    by_week: list[dict[str, Any]]  # {"label": week ISO date, "cases": n, "attestations": n}
+
+
+def downtime_figures(where: CaseFilter) -> DowntimeFigures:
+    """Two queries, whatever the number of cases: the totals and the weekly rows."""
+    paper = StepAttestation.objects.filter(
+        where.range_q("run__case__scheduled_start"),
+        where.case_q("run__case__"),
+        recorded_from_paper=True,
+        voided_at__isnull=True,
+    )
+    totals = paper.order_by().aggregate(cases=Count("run__case", distinct=True), attestations=Count("pk"))
+    weekly = (
+        paper.annotate(week=TruncWeek("paper_time"))
+        .values("week")
+        .annotate(cases=Count("run__case", distinct=True), attestations=Count("pk"))
+        .order_by("week")
+    )
+    by_week = [
+        {
+            "label": (row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]).isoformat(),
+            "cases": row["cases"],
+            "attestations": row["attestations"],
+        }
+        for row in weekly
+    ]
+    return DowntimeFigures(cases=totals["cases"], attestations=totals["attestations"], by_week=by_week)
 
 
 def variant_anatomy_exists() -> Exists:
@@ -175,7 +214,7 @@ def _first_image_at() -> Subquery:
 
 
 def compliance(where: CaseFilter) -> Compliance:
-    """Every figure of the dashboard in five queries, whatever the number of cases."""
+    """Every figure of the dashboard in seven queries, whatever the number of cases."""
     cases = Case.objects.filter(where.range_q("scheduled_start"), where.case_q())
     live = ~Q(state=CaseState.CANCELLED)
     started = live & Q(patient_in_room_at__isnull=False)
@@ -271,6 +310,7 @@ def compliance(where: CaseFilter) -> Compliance:
             .select_related("case__room", "recorded_by")
             .order_by("-recorded_at")
         ),
+        downtime=downtime_figures(where),
     )
 
 
