@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from checklist import services
+from checklist import audit, services
 from checklist.audit.catalogue import AuditAction
 from checklist.models import DOWNTIME_PAPER, AuditEvent, Case, StepAttestation
 from checklist.selectors import checklist_status
@@ -75,6 +75,8 @@ def test_a_back_entry_is_marked_on_the_record_and_its_event_with_both_times(team
     # Every entry is audited: one event each, none dropped.
     paper_events = AuditEvent.objects.filter(case=case, action=AuditAction.STEP_ATTESTED)
     assert sum(1 for e in paper_events if e.after.get("source") == DOWNTIME_PAPER) == len(entries)
+    # The trail verifies, the rows reconciled with their events (source, paper time, who).
+    assert audit.verify().ok
     # The sign-in is complete: the time-out opens, exactly as with live attestations.
     assert not [s for s in checklist_status(_fresh(case)) if s.phase == "sign_in" and not s.complete]
 
@@ -203,3 +205,22 @@ def test_a_back_entered_miscount_is_still_a_stop(team) -> None:
     assert "STOPPED" in caught.value.errors["x-attested_by"][0]
     assert not StepAttestation.objects.filter(run__case=case, phase="localization").exists()
     assert _fresh(case).verdict == "stop"
+
+
+def test_a_row_changed_behind_the_trail_to_look_like_paper_is_named_by_verify(team) -> None:
+    from tests.support.tamper import unlocked
+
+    case = _case(team)
+    services.case_patient_in_room(actor=team.nurse, case=case)
+    (entry,) = _phase_entries(team, case, "sign_in", start=50)[:1]
+    services.steps_back_enter(actor=team.nurse, case=case.pk, entries=[entry])
+    live = next(s for s in checklist_status(_fresh(case)) if s.phase == "sign_in" and s.code != entry.step_code)
+    services.step_attest(actor=team.by_role(live.roles[0]), case=case.pk, step_code=live.code, role=live.roles[0])
+    assert audit.verify().ok
+    with unlocked([StepAttestation._meta.db_table]):
+        StepAttestation.objects.filter(run__case=case, step_code=entry.step_code).update(paper_time=_ago(55))
+        StepAttestation.objects.filter(run__case=case, step_code=live.code).update(
+            recorded_from_paper=True, paper_time=_ago(45), entered_by=team.nurse
+        )
+    problems = " ".join(p.message for p in audit.verify().problems)
+    assert "acted_at" in problems and "source" in problems
