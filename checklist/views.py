@@ -28,7 +28,7 @@ from django.views.generic import TemplateView
 
 from checklist import forms, selectors, services, uploads
 from checklist.access import roles
-from checklist.access.policies import can, can_back_enter, require
+from checklist.access.policies import can, require
 from checklist.access.sign_in import LoginForm, address_throttled_message, sign_in_address_throttled
 from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import Case, Consent, User
@@ -778,7 +778,7 @@ class DowntimeBackEntryView(LoginRequiredMixin, View):
 
     def post(self, request: HttpRequest, case_id: int) -> HttpResponse:
         case = _visible_case_or_404(request, case_id)
-        if not can_back_enter(_actor(request), case):
+        if not can(_actor(request), "downtime.back_enter", case):
             return self.render(request, case, None, error=BACK_ENTRY_READ_ONLY, status=403)
         form = self.form(case, data=request.POST)
         if not form.is_valid():
@@ -814,7 +814,7 @@ class DowntimeBackEntryView(LoginRequiredMixin, View):
         error: str | None = None,
         status: int = 200,
     ) -> HttpResponse:
-        allowed = can_back_enter(_actor(request), case)
+        allowed = can(_actor(request), "downtime.back_enter", case)
         context = {
             "case": case,
             "target": page_selectors.target_of(case),

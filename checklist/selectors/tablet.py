@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from checklist.access.policies import CaseTie, can, can_back_enter, tie_condition, user_roles, visible_cases
+from checklist.access.policies import CaseTie, can, tie_condition, user_roles, visible_cases
 from checklist.level_check import ACTION_BY_CODE as WORKFLOW_ACTIONS
 from checklist.level_check import (
     SECOND_READ_REQUIRED,
@@ -175,6 +175,7 @@ def case_page(case: Case, user: User) -> CasePage:
         "plan.revise", "plan.sign", "consent.record", "marking.record", "imaging.record", "anatomy.record",
         "localization.record", "localization.mark_durable", "localization.confirm", "step.attest",
         "time_out.complete", "treated_levels.record", "sign_out.complete", "case.patient_in_room", "audit.view",
+        "downtime.back_enter",
     )  # fmt: skip
     for finding in findings:
         # Verdicts stored before contract v2 carry no action: the same sentence from the catalogues.
@@ -193,10 +194,7 @@ def case_page(case: Case, user: User) -> CasePage:
         my_roles=my_roles,
         plan_signature_valid=valid,
         near_misses=list(case.near_misses.all()),
-        can={
-            **{action.replace(".", "_"): can(user, action, case) for action in actions},
-            "downtime_back_enter": can_back_enter(user, case),
-        },
+        can={action.replace(".", "_"): can(user, action, case) for action in actions},
         adverse_events=adverse,
         wrong_level_pending=wrong_level and not acknowledged,
         attest_open=case.verdict != "stop" or acknowledged,

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from checklist.access import roles
-from checklist.access.policies import has_role, require
+from checklist.access.policies import require
 from checklist.models import Case, StepAttestation, User
 from checklist.selectors import checklist_template
 from checklist.selectors.downtime import case_day
@@ -31,7 +30,6 @@ from checklist.services.checklist import PaperRecord, step_attest_locked
 from checklist.templates_catalog import PHASE_LABELS, PHASES
 from core.errors import ApplicationError, ForbiddenError
 
-NURSES_ONLY = "The circulating nurse enters the downtime paper: sign in as a nurse."
 NOTHING_ENTERED = "Nothing was entered: give the initials (who) and the time on the paper of at least one step."
 PAPER_TIME_FUTURE = "{time:%H:%M} is later than now ({now:%H:%M}): check the time written on the paper."
 PAPER_TIME_BEFORE_DAY = "{time:%d %b %Y %H:%M} is before the case's day ({day:%d %b %Y}): check the time on the paper."
@@ -137,9 +135,7 @@ def steps_back_enter(
     order (phase, then the paper's time), so a sign-in entered here opens the time-out for the
     time-out's entries, exactly as attesting them one by one would."""
     case = case_lock(case, expected_version=expected_version)
-    require(actor, "step.attest", case)
-    if not has_role(actor, roles.NURSE):
-        raise ForbiddenError(NURSES_ONLY)
+    require(actor, "downtime.back_enter", case)
     if not entries:
         raise ApplicationError(NOTHING_ENTERED, errors={"non_field_errors": [NOTHING_ENTERED]})
     template = checklist_template(case)
