@@ -815,13 +815,14 @@ class DowntimeBackEntryView(LoginRequiredMixin, View):
         status: int = 200,
     ) -> HttpResponse:
         allowed = can(_actor(request), "downtime.back_enter", case)
+        texts = {step.code: step.text for step in selectors.checklist_status(case)}
         context = {
             "case": case,
             "target": page_selectors.target_of(case),
             "form": form if allowed else None,
             "can_enter": allowed,
             "read_only_note": None if allowed else BACK_ENTRY_READ_ONLY,
-            "recorded": downtime_selectors.paper_attestations(case),
+            "recorded": [(a, texts.get(a.step_code, a.step_code)) for a in downtime_selectors.paper_attestations(case)],
             "action_error": error,
             "stopped": case.verdict == "stop",
         }

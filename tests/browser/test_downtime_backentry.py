@@ -71,3 +71,35 @@ def test_a_nurse_back_enters_the_paper_from_the_case_page(new_device, team: Team
     assert attestation.recorded_from_paper and timezone.localtime(attestation.paper_time).strftime(
         "%H:%M"
     ) == paper.strftime("%H:%M")
+
+
+def test_a_quality_officer_reads_the_marker_in_the_trail_and_the_dashboard(new_device, team: Team) -> None:
+    from checklist.services.downtime import PaperEntry
+
+    case = case_schedule(team, scheduled_start=timezone.now() - dt.timedelta(hours=3))
+    evidence_record(team, case)
+    services.case_patient_in_room(actor=team.nurse, case=case)
+    paper = timezone.now() - dt.timedelta(minutes=50)
+    entries = [
+        PaperEntry(step_code=s.code, role=r, attested_by=team.by_role(r), paper_time=paper + dt.timedelta(minutes=i))
+        for i, (s, r) in enumerate(
+            (s, r) for s in checklist_status(Case.objects.get(pk=case.pk)) if s.phase == "sign_in" for r in s.roles
+        )
+    ]
+    services.steps_back_enter(actor=team.nurse, case=case.pk, entries=entries)
+    quality = new_device(team.quality.username, bypass_csp=True)
+    quality.goto(f"/cases/{case.pk}/downtime-entry/")
+    expect(quality.get_by_test_id("backentry-read-only")).to_be_visible()
+    expect(quality.get_by_test_id("paper-recorded")).to_contain_text(f"{timezone.localtime(paper):%H:%M}")
+    assert quality.get_by_test_id("backentry-form").count() == 0
+    _shot(quality, "downtime-backentry-read-only")
+    quality.goto(f"/quality/cases/{case.pk}/")
+    expect(quality.get_by_test_id("event-paper-marker").first).to_contain_text("recorded from downtime paper")
+    quality.get_by_test_id("event-paper-marker").first.scroll_into_view_if_needed()
+    _shot(quality, "downtime-backentry-trail")
+    quality.goto("/quality/")
+    figure = quality.get_by_test_id("downtime-figure")
+    expect(figure).to_contain_text(f"{len(entries)} step attestations")
+    figure.scroll_into_view_if_needed()
+    _shot(quality, "downtime-backentry-dashboard")
+    assert axe_violations(quality) == []
