@@ -29,6 +29,7 @@ urlpatterns = [
     path(case + "localization/confirm/", apis.LocalizationConfirmApi.as_view(), name="api-case-localization-confirm"),
     path(case + "steps/<slug:step_code>/attest/", apis.StepAttestApi.as_view(), name="api-case-step-attest"),
     path(case + "identity-scans/", apis.IdentityScanApi.as_view(), name="api-case-identity-scan"),
+    path(case + "downtime-entries/", apis.DowntimeBackEntryApi.as_view(), name="api-case-downtime-back-enter"),
     path(case + "time-out/complete/", apis.TimeOutCompleteApi.as_view(), name="api-case-time-out-complete"),
     path(case + "treated-levels/", apis.TreatedLevelsApi.as_view(), name="api-case-treated-levels"),
     path(case + "sign-out/complete/", apis.SignOutCompleteApi.as_view(), name="api-case-sign-out-complete"),

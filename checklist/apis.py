@@ -30,6 +30,7 @@ from checklist.access import policies
 from checklist.access.sign_in import address_throttled_message, sign_in_address_throttled
 from checklist.level_check import level_evaluate
 from checklist.models import Case, User
+from checklist.services.downtime import PaperEntry
 from checklist.services.record_access import (
     REFUSED_BAD_INPUT,
     REFUSED_THROTTLED,
@@ -658,6 +659,42 @@ class IdentityScanApi(CaseApi):
             attestation=outcome.attestation,
             note=outcome.note,
         )
+
+
+class DowntimeBackEntryApi(CaseApi):
+    policy_action = "downtime.back_enter"
+
+    @extend_schema(
+        operation_id="downtime_back_enter",
+        summary="Enter the checklist boxes initialled and timed on the downtime paper (all or nothing)",
+        request=s.DowntimeBackEntryInputSerializer,
+        responses={201: s.BackEntryWriteResultSerializer, **WRITE_ERRORS},
+        examples=_example(
+            "The sign-in's consent box, initialled by the nurse at 08:12",
+            {
+                "expected_version": 9,
+                "entries": [{"step": "consent_signed", "role": "nurse", "attested_by": "nurse", "paper_time": "08:12"}],
+            },
+        ),
+        tags=["checklist"],
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = self.case_for(request, case_id)
+        data = validated(s.DowntimeBackEntryInputSerializer, request.data)
+        entries = [
+            PaperEntry(
+                step_code=entry["step"],
+                role=entry["role"],
+                attested_by=entry["attested_by"],
+                paper_time=entry["paper_time"],
+                key=f"entries.{i}",
+            )
+            for i, entry in enumerate(data["entries"])
+        ]
+        done = services.steps_back_enter(
+            actor=actor_of(request), case=case.pk, entries=entries, expected_version=data["expected_version"]
+        )
+        return written(s.BackEntryWriteResultSerializer, case.pk, status.HTTP_201_CREATED, attestations=done)
 
 
 class TimeOutCompleteApi(CaseApi):

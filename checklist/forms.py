@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -19,6 +20,7 @@ from checklist.models import (
     Side,
     User,
 )
+from checklist.services.downtime import PaperEntry
 from checklist.services.evidence import MAX_SCAN_BYTES, SCAN_TOO_LARGE
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -189,3 +191,57 @@ class NotificationPreferenceForm(forms.Form):
     email = forms.BooleanField(required=False, label="Also send reminders by e-mail")
     webhook = forms.BooleanField(required=False, label="Also page me through the paging system")
     pager_id = forms.CharField(max_length=60, required=False, label="Pager id")
+
+
+class DowntimeBackEntryForm(VersionedForm):
+    """The downtime sheet, back-entered (issue 18): for each step and role still to attest, who
+    initialled the paper and the time written beside it. A row left blank is not entered; a row
+    with only one of the two is an error (nothing on the paper is dropped without a word)."""
+
+    paper_date = forms.DateField(
+        label="Date on the paper",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The case's day unless the paper says otherwise (a case past midnight).",
+    )
+
+    def __init__(self, *args: Any, rows: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        for row in rows:
+            self.fields[f"{row.key}-attested_by"] = forms.ModelChoiceField(
+                queryset=_people(row.role),
+                required=False,
+                label=f"Initialled by ({row.role})",
+                empty_label="— not on the paper —",
+            )
+            self.fields[f"{row.key}-time"] = forms.TimeField(
+                required=False,
+                label="Time on the paper",
+                widget=forms.TimeInput(attrs={"type": "time", "class": "time-input"}, format="%H:%M"),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for row in self.rows:
+            who, time = data.get(f"{row.key}-attested_by"), data.get(f"{row.key}-time")
+            if who and time is None and f"{row.key}-time" not in self.errors:
+                self.add_error(f"{row.key}-time", "Give the time written beside the initials.")
+            if time is not None and not who and f"{row.key}-attested_by" not in self.errors:
+                self.add_error(f"{row.key}-attested_by", "Choose who initialled this box.")
+        return data
+
+    def entries(self) -> list[PaperEntry]:
+        """The filled rows, as the service takes them."""
+        data = self.cleaned_data
+        filled = []
+        for row in self.rows:
+            who, time = data.get(f"{row.key}-attested_by"), data.get(f"{row.key}-time")
+            if who and time is not None:
+                at = dt.datetime.combine(data["paper_date"], time)
+                filled.append(PaperEntry(step_code=row.step_code, role=row.role, attested_by=who, paper_time=at,
+                                         key=row.key))  # fmt: skip
+        return filled
+
+    def row_fields(self) -> list[tuple[Any, Any, Any]]:
+        """(row, who field, time field) for the template."""
+        return [(row, self[f"{row.key}-attested_by"], self[f"{row.key}-time"]) for row in self.rows]

@@ -7,10 +7,13 @@ returns, so the OpenAPI schema is the contract.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checklist.models import (
@@ -192,6 +195,38 @@ class StepAttestInputSerializer(VersionedInputSerializer):
         allow_null=True,
         default=None,
         help_text="The role to attest under, for a user who holds several; default: the first that applies.",
+    )
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PaperTimeField(serializers.Field):
+    """A time written on the downtime paper: ``HH:MM`` (on the case's day) or an ISO date and time."""
+
+    default_error_messages = {"invalid": "Give the time on the paper as HH:MM, or as a date and time (ISO 8601)."}
+
+    def to_internal_value(self, data: Any) -> dt.time | dt.datetime:
+        if isinstance(data, str) and len(data) <= 40:
+            for parse in (dt.time.fromisoformat, dt.datetime.fromisoformat):
+                try:
+                    return parse(data)
+                except ValueError:
+                    continue
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> str:
+        return value.isoformat()
+
+
+class PaperEntryInputSerializer(serializers.Serializer):
+    step = serializers.CharField(max_length=80, help_text="The step's code.")
+    role = serializers.ChoiceField(choices=list(ATTESTING_ROLES), help_text="The role whose box this is.")
+    attested_by = username_field()  # who initialled the box on the paper
+    paper_time = PaperTimeField(help_text="The time written beside the initials: HH:MM or ISO 8601.")
+
+
+class DowntimeBackEntryInputSerializer(VersionedInputSerializer):
+    entries = serializers.ListField(
+        child=PaperEntryInputSerializer(), min_length=1, max_length=200, help_text="The boxes filled in on the paper."
     )
 
 
@@ -422,13 +457,25 @@ class AttestationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StepAttestation
-        fields = ["id", "step_code", "phase", "role", "user", "attested_at", "evidence_version"]
+        fields = [
+            "id",
+            "step_code",
+            "phase",
+            "role",
+            "user",
+            "attested_at",
+            "evidence_version",
+            "recorded_from_paper",
+            "paper_time",
+        ]
 
 
 class AttesterSerializer(serializers.Serializer):
     user = serializers.CharField()
     name = serializers.CharField()
-    at = serializers.DateTimeField()
+    at = serializers.DateTimeField(help_text="When it was attested (for a back-entry: when it was entered).")
+    from_paper = serializers.BooleanField(default=False, help_text="Back-entered from the downtime paper.")
+    paper_time = serializers.DateTimeField(required=False, help_text="The time on the downtime paper.")
 
 
 class StepStatusSerializer(serializers.Serializer):
@@ -599,6 +646,10 @@ class PlanWriteResultSerializer(CaseWriteResultSerializer):
 
 class SignatureWriteResultSerializer(CaseWriteResultSerializer):
     signature = SignatureSerializer()
+
+
+class BackEntryWriteResultSerializer(CaseWriteResultSerializer):
+    attestations = AttestationSerializer(many=True)
 
 
 class ConsentWriteResultSerializer(CaseWriteResultSerializer):

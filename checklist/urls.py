@@ -18,6 +18,11 @@ urlpatterns = [
     path("cases/downtime-sheets.pdf", views.DowntimeSheetsView.as_view(), name="downtime-sheets"),
     path("cases/<int:case_id>/downtime-sheet.pdf", views.DowntimeSheetsView.as_view(), name="downtime-sheet"),
     path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
+    path(
+        "cases/<int:case_id>/downtime-entry/",
+        views.DowntimeBackEntryView.as_view(),
+        name="downtime-backentry",
+    ),
     path("cases/<int:case_id>/do/<slug:action>", views.CaseActionView.as_view(), name="case-action"),
     path("cases/<int:case_id>/levels-preview", views.LevelsPreviewView.as_view(), name="levels-preview"),
     path("cases/<int:case_id>/consents/<int:consent_id>/scan", views.ConsentScanView.as_view(), name="consent-scan"),

@@ -777,3 +777,71 @@ class DowntimeSheetsView(LoginRequiredMixin, View):
         response["Content-Disposition"] = f'inline; filename="{filename}"'
         response["Cache-Control"] = "no-store"
         return response
+
+
+BACK_ENTRY_READ_ONLY = "Only the case's circulating nurse enters the downtime paper. This page shows what was entered."
+
+
+class DowntimeBackEntryView(LoginRequiredMixin, View):
+    """ "Back-enter from downtime paper": after a downtime, the nurse enters the checklist boxes
+    initialled and timed on the paper (issue 18). Each row goes through the normal attestation
+    rules; a refusal comes back on the row (400), never a 500. Everyone else who sees the case
+    reads what was entered."""
+
+    template_name = "checklist/downtime_backentry.html"
+
+    def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        case = _visible_case_or_404(request, case_id)
+        return self.render(request, case, self.form(case))
+
+    def post(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        case = _visible_case_or_404(request, case_id)
+        if not can(_actor(request), "downtime.back_enter", case):
+            return self.render(request, case, None, error=BACK_ENTRY_READ_ONLY, status=403)
+        form = self.form(case, data=request.POST)
+        if not form.is_valid():
+            return self.render(request, case, form, status=400)
+        try:
+            done = services.steps_back_enter(actor=_actor(request), case=case.pk, entries=form.entries(),
+                                             expected_version=form.cleaned_data["expected_version"])  # fmt: skip
+        except ApplicationError as exc:
+            fresh = _visible_case_or_404(request, case_id)
+            if isinstance(exc, ConflictError):
+                form = self.form(fresh, data={**request.POST.dict(), "expected_version": fresh.evidence_version})
+                form.is_valid()
+            for field, errors in exc.errors.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+            if not exc.errors:
+                form.add_error(None, exc.message)
+            return self.render(request, fresh, form, status=exc.status_code)
+        count = len(done)
+        messages.success(request, f"Entered {count} step{'s' if count != 1 else ''} from the downtime paper.")
+        return redirect(reverse("case-detail", args=[case_id]) + "#phase-sign_in")
+
+    def form(self, case: Case, data: Any = None) -> forms.DowntimeBackEntryForm:
+        initial = {"expected_version": case.evidence_version, "paper_date": downtime_selectors.case_day(case)}
+        return forms.DowntimeBackEntryForm(data, initial=initial, rows=downtime_selectors.back_entry_rows(case))
+
+    def render(
+        self,
+        request: HttpRequest,
+        case: Case,
+        form: forms.DowntimeBackEntryForm | None,
+        *,
+        error: str | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        allowed = can(_actor(request), "downtime.back_enter", case)
+        texts = {step.code: step.text for step in selectors.checklist_status(case)}
+        context = {
+            "case": case,
+            "target": page_selectors.target_of(case),
+            "form": form if allowed else None,
+            "can_enter": allowed,
+            "read_only_note": None if allowed else BACK_ENTRY_READ_ONLY,
+            "recorded": [(a, texts.get(a.step_code, a.step_code)) for a in downtime_selectors.paper_attestations(case)],
+            "action_error": error,
+            "stopped": case.verdict == "stop",
+        }
+        return render(request, self.template_name, context, status=status)

@@ -154,7 +154,7 @@ def case_rows(where: CaseFilter, *, hide_names: bool = False) -> Iterator[list[A
 
 STEP_HEADER = [
     "case_id", "mrn", "phase", "step_code", "role", "user", "attested_at", "evidence_version", "voided_at",
-    "voided_reason",
+    "voided_reason", "recorded_from_paper", "paper_time",
 ]  # fmt: skip
 
 
@@ -173,6 +173,8 @@ def step_rows(where: CaseFilter, *, hide_names: bool = False) -> Iterator[list[A
             "evidence_version",
             "voided_at",
             "voided_reason",
+            "recorded_from_paper",  # back-entered from the downtime paper (issue 18)
+            "paper_time",
         )
     )
     for row in rows.iterator(chunk_size=CHUNK):

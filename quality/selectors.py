@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce, TruncWeek
 from checklist import audit
 from checklist.access import roles
 from checklist.models import (
+    DOWNTIME_PAPER,
     AdverseEvent,
     AnatomyRecord,
     AuditChainHead,
@@ -49,6 +50,7 @@ from checklist.models import (
     NearMiss,
     Patient,
     Room,
+    StepAttestation,
     User,
 )
 from checklist.templates_catalog import PHASE_LABELS, PHASES
@@ -141,6 +143,44 @@ class Compliance:
     anatomy_changed_after_count: int = 0
     # Wrong-level treatments (adverse events): counted apart, never among the near misses.
     wrong_level_events: list[AdverseEvent] = field(default_factory=list)
+    # Checklist steps back-entered from the downtime paper (issue 18).
+    downtime: DowntimeFigures | None = None
+
+
+@dataclass(frozen=True)
+class DowntimeFigures:
+    """Cases and attestations recorded from downtime paper: in the range, and week by week (the
+    week of the paper's time, when the downtime was)."""
+
+    cases: int
+    attestations: int
+    by_week: list[dict[str, Any]]  # {"label": week ISO date, "cases": n, "attestations": n}
+
+
+def downtime_figures(where: CaseFilter) -> DowntimeFigures:
+    """Two queries, whatever the number of cases: the totals and the weekly rows."""
+    paper = StepAttestation.objects.filter(
+        where.range_q("run__case__scheduled_start"),
+        where.case_q("run__case__"),
+        recorded_from_paper=True,
+        voided_at__isnull=True,
+    )
+    totals = paper.order_by().aggregate(cases=Count("run__case", distinct=True), attestations=Count("pk"))
+    weekly = (
+        paper.annotate(week=TruncWeek("paper_time"))
+        .values("week")
+        .annotate(cases=Count("run__case", distinct=True), attestations=Count("pk"))
+        .order_by("week")
+    )
+    by_week = [
+        {
+            "label": (row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]).isoformat(),
+            "cases": row["cases"],
+            "attestations": row["attestations"],
+        }
+        for row in weekly
+    ]
+    return DowntimeFigures(cases=totals["cases"], attestations=totals["attestations"], by_week=by_week)
 
 
 def variant_anatomy_exists() -> Exists:
@@ -174,7 +214,7 @@ def _first_image_at() -> Subquery:
 
 
 def compliance(where: CaseFilter) -> Compliance:
-    """Every figure of the dashboard in five queries, whatever the number of cases."""
+    """Every figure of the dashboard in seven queries, whatever the number of cases."""
     cases = Case.objects.filter(where.range_q("scheduled_start"), where.case_q())
     live = ~Q(state=CaseState.CANCELLED)
     started = live & Q(patient_in_room_at__isnull=False)
@@ -270,6 +310,7 @@ def compliance(where: CaseFilter) -> Compliance:
             .select_related("case__room", "recorded_by")
             .order_by("-recorded_at")
         ),
+        downtime=downtime_figures(where),
     )
 
 
@@ -530,7 +571,22 @@ def annotate_changes(events: list[AuditEvent]) -> list[AuditEvent]:
     for event in events:
         event.changes = event_changes(event)  # type: ignore[attr-defined]
         event.meaning = (event.after or {}).get("meaning") if isinstance(event.after, dict) else None  # type: ignore[attr-defined]
+        event.paper = paper_marker(event)  # type: ignore[attr-defined]
     return events
+
+
+def paper_marker(event: AuditEvent) -> dict[str, Any] | None:
+    """For an event recorded from the downtime paper (issue 18): the paper's time (``acted_at``)
+    beside the time it was entered (the event's own time); None for any other event."""
+    after = event.after if isinstance(event.after, dict) else {}
+    if after.get("source") != DOWNTIME_PAPER:
+        return None
+    acted = after.get("acted_at")
+    try:
+        acted_at = dt.datetime.fromisoformat(acted) if isinstance(acted, str) else None
+    except ValueError:
+        acted_at = None
+    return {"acted_at": acted_at, "entered_at": event.at}
 
 
 def case_timeline(case: Case, *, after_seq: int = 0, limit: int = 200) -> tuple[list[AuditEvent], int | None]:

@@ -101,6 +101,9 @@ class DashboardView(QualityView):
                 ["Time-out first", "Two references", "Sign-out"],
             ),
             wait_chart=charts.column_chart(figures.wait_buckets),
+            downtime_chart=charts.column_chart(
+                [(row["label"], row["attestations"]) for row in figures.downtime.by_week] if figures.downtime else []
+            ),
             week_chart=charts.week_chart(figures.near_misses_by_week, extra),
             room_chart=charts.bar_chart(figures.near_misses_by_room, extra),
             surgeon_chart=charts.bar_chart(by_surgeon, extra),

@@ -44,6 +44,8 @@ MATRIX: Final[dict[str, frozenset[str]]] = {
     "step.attest": frozenset({N, S, A, R}),
     # The wristband scan at sign-in: the circulating nurse's attestation of patient identity.
     "identity.scan": frozenset({N}),
+    # Entering what the team did on the downtime paper (issue 18): the circulating nurse.
+    "downtime.back_enter": frozenset({N}),
     "time_out.complete": frozenset({N, S}),
     "treated_levels.record": frozenset({N, S}),
     "sign_out.complete": frozenset({N, S}),

@@ -20,6 +20,7 @@ from typing import Any
 from django.db.models import Model
 
 from checklist.models import (
+    DOWNTIME_PAPER,
     AnatomyRecord,
     Case,
     CaseState,
@@ -94,10 +95,19 @@ RECORDS: dict[str, Reconciled] = {
         },
         ("read_by", "plan_version"),
     ),
+    # A back-entry from the downtime paper (issue 18) says so in its event, with the paper's time
+    # and who initialled it; a live attestation's event names none of them, so its row may not either.
     "StepAttestation": Reconciled(
         StepAttestation,
-        {**_same("phase", "role", "evidence_version"), "step": _attr("step_code")},
-        ("run",),
+        {
+            **_same("phase", "role", "evidence_version"),
+            "step": _attr("step_code"),
+            "source": lambda row: DOWNTIME_PAPER if row.recorded_from_paper else None,
+            "acted_at": _attr("paper_time"),
+            "attested_by": _username("user"),
+        },
+        ("run", "user"),
+        initial=(("source", None), ("acted_at", None)),
     ),
     # Verdicts are audited when they change the case's verdict, not every recomputation.
     "LevelVerdict": Reconciled(LevelVerdict, _same("verdict", "stage", "trigger"), needs_event=False),

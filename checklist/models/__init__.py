@@ -25,6 +25,7 @@ from checklist.models.cases import (
     Verdict,
 )
 from checklist.models.checklist import (
+    DOWNTIME_PAPER,
     ChecklistRun,
     StepAttestation,
 )
@@ -77,6 +78,7 @@ from checklist.models.signatures import (
 
 __all__ = [
     "CLOSED_STATES",
+    "DOWNTIME_PAPER",
     "AdverseEvent",
     "AnatomyRecord",
     "AnatomySource",

@@ -26,7 +26,7 @@ class StepStatus:
     help: str
     roles: tuple[str, ...]
     evidence: tuple[str, ...]
-    attested_by: dict[str, dict[str, Any]]  # role -> {"user", "name", "at"}
+    attested_by: dict[str, dict[str, Any]]  # role -> attester_of(attestation)
     scan_role: str | None = None  # the role that attests by a wristband scan, not a tick
 
     @property
@@ -36,6 +36,23 @@ class StepStatus:
     @property
     def missing_roles(self) -> tuple[str, ...]:
         return tuple(role for role in self.roles if role not in self.attested_by)
+
+
+def attester_of(attestation: StepAttestation) -> dict[str, Any]:
+    """Who attested a step and when; for a back-entry from the downtime paper (issue 18), also the
+    paper's time and who entered it when (``at`` is then the entry time)."""
+    who: dict[str, Any] = {
+        "user": attestation.user.username,
+        "name": attestation.user.full_name,
+        "at": attestation.attested_at,
+        "from_paper": attestation.recorded_from_paper,
+    }
+    if attestation.recorded_from_paper and attestation.entered_by is not None:
+        who |= {
+            "paper_time": attestation.paper_time,
+            "entered_by": attestation.entered_by.full_name or attestation.entered_by.username,
+        }
+    return who
 
 
 def case_conditions(case: Case) -> tuple[bool, bool]:
@@ -66,8 +83,9 @@ def checklist_status(case: Case) -> list[StepStatus]:
     template = checklist_template(case)
     variant, conus = case_conditions(case)
     live: dict[tuple[str, str], dict[str, Any]] = {}
-    for a in StepAttestation.objects.filter(run__case=case, voided_at__isnull=True).select_related("user"):
-        live[(a.step_code, a.role)] = {"user": a.user.username, "name": a.user.full_name, "at": a.attested_at}
+    attestations = StepAttestation.objects.filter(run__case=case, voided_at__isnull=True)
+    for a in attestations.select_related("user", "entered_by"):
+        live[(a.step_code, a.role)] = attester_of(a)
     out = []
     for step in template.applicable_steps(variant_anatomy=variant, near_conus=conus):
         attested = {role: live[(step.code, role)] for role in step.roles if (step.code, role) in live}

@@ -10,8 +10,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
+
 from checklist.level_check import current_evidence
-from checklist.models import CLOSED_STATES, Case, User
+from checklist.models import CLOSED_STATES, Case, StepAttestation, User
 from checklist.selectors.checklist import checklist_status
 from checklist.selectors.tablet import cases_today, target_of
 from checklist.templates_catalog import PHASE_LABELS, PHASES
@@ -88,6 +90,41 @@ def downtime_sheet(case: Case) -> DowntimeSheet:
         expected_counts=counts,
         phases=phases,
         plan_signed=plan is not None and plan.signature is not None,
+    )
+
+
+def case_day(case: Case) -> dt.date:
+    """The case's day, in the hospital's time zone: the day a time of day on the paper is on."""
+    return timezone.localdate(case.scheduled_start)
+
+
+@dataclass(frozen=True)
+class BackEntryRow:
+    """One box of the downtime sheet still to enter: a step and a role that has not attested it."""
+
+    key: str
+    step_code: str
+    phase: str
+    phase_label: str
+    text: str
+    role: str
+
+
+def back_entry_rows(case: Case) -> list[BackEntryRow]:
+    """The case's applicable steps, role by role, not attested yet, in the checklist's order."""
+    return [
+        BackEntryRow(f"{step.code}__{role}", step.code, step.phase, PHASE_LABELS[step.phase], step.text, role)
+        for step in checklist_status(case)
+        for role in step.missing_roles
+    ]
+
+
+def paper_attestations(case: Case) -> list[StepAttestation]:
+    """The live attestations of the case back-entered from the downtime paper, by the paper's time."""
+    return list(
+        StepAttestation.objects.filter(run__case=case, recorded_from_paper=True, voided_at__isnull=True)
+        .select_related("user", "entered_by")
+        .order_by("paper_time", "id")
     )
 
 

@@ -177,6 +177,7 @@ def case_page(case: Case, user: User) -> CasePage:
         "plan.revise", "plan.sign", "consent.record", "marking.record", "imaging.record", "anatomy.record",
         "localization.record", "localization.mark_durable", "localization.confirm", "step.attest",
         "time_out.complete", "treated_levels.record", "sign_out.complete", "case.patient_in_room", "audit.view",
+        "downtime.back_enter",
     )  # fmt: skip
     for finding in findings:
         # Verdicts stored before contract v2 carry no action: the same sentence from the catalogues.

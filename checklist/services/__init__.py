@@ -34,6 +34,7 @@ from checklist.services.cases import (
 )
 from checklist.services.checklist import phase_attest_mine, sign_out_complete, step_attest, time_out_complete
 from checklist.services.configuration import reminder_rule_change, room_admin_save, user_admin_save
+from checklist.services.downtime import steps_back_enter
 from checklist.services.evidence import (
     anatomy_record,
     consent_record,
@@ -115,6 +116,7 @@ __all__ = [
     "sign_out_complete",
     "signing_unlock",
     "step_attest",
+    "steps_back_enter",
     "system_reminder_create",
     "time_out_complete",
     "token_create",

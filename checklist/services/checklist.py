@@ -7,6 +7,7 @@ once localization has passed. No step can be attested while the level check is s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,13 +18,14 @@ from checklist import audit
 from checklist.access.policies import require, user_roles
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import blocking_findings, current_evidence, findings_of
-from checklist.models import Case, IdentityScan, PlanVersion, StepAttestation, User
+from checklist.models import DOWNTIME_PAPER, Case, IdentityScan, PlanVersion, StepAttestation, User
 from checklist.selectors import (
     GATE_LOCALIZATION,
     GATE_PATIENT_IN_ROOM,
     GATE_SIGN_IN,
     GATE_TIME_OUT,
     StepStatus,
+    attester_of,
     checklist_status,
     checklist_template,
     phase_complete,
@@ -121,6 +123,14 @@ def _evidence_problem(case: Case, step: StepTemplate) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PaperRecord:
+    """A step done on the downtime paper: the time written on the paper and who entered it."""
+
+    paper_time: datetime
+    entered_by: User
+
+
 @transaction.atomic
 def step_attest(
     *,
@@ -137,27 +147,51 @@ def step_attest(
     for the role that attests a step by scanning (services.identity passes it; a tick cannot)."""
     case = case_lock(case, expected_version=expected_version)
     require(actor, "step.attest", case)
+    return step_attest_locked(case=case, attester=actor, step_code=step_code, role=role, shown_at=shown_at, scan=scan)
+
+
+def step_attest_locked(
+    *,
+    case: Case,
+    attester: User,
+    step_code: str,
+    role: str | None = None,
+    shown_at: datetime | None = None,
+    paper: PaperRecord | None = None,
+    scan: IdentityScan | None = None,
+) -> StepAttestation:
+    """The attestation rules and the write, for a case already locked in this transaction whose
+    ``attester`` may attest it. With ``paper``, the attestation was made on the downtime paper:
+    the same rules hold (the phase order, the stop, the evidence), and the record and its event
+    carry the source, the paper's time and who entered it. A step attested by a wristband scan
+    needs the matching ``scan``, except from the paper (the wristband was checked by hand then)."""
     template = checklist_template(case)
     try:
         step = template.step(step_code)
     except KeyError:
         raise field_error("step", f"No step {step_code!r} in the {template.title} checklist.") from None
-    held = user_roles(actor)
+    held = user_roles(attester)
     candidates = [r for r in step.roles if r in held] if role is None else [role]
     if role is not None and role not in held:
-        raise ForbiddenError(f"You do not hold the {role} role.")
+        raise ForbiddenError(f"{_who(attester, paper)} not hold the {role} role.")
     if not candidates or candidates[0] not in step.roles:
         raise ForbiddenError(f"This step is attested by: {', '.join(step.roles)}.")
     acting = candidates[0]
-    if step.attested_by_scan(acting) and (scan is None or not scan.matched or scan.case_id != case.pk):
+    scanned = scan is not None and scan.matched and scan.case_id == case.pk
+    if step.attested_by_scan(acting) and paper is None and not scanned:
         raise rule_error(SCAN_REQUIRED.format(text=step.text), field="step")
     status = checklist_status(case)
     current = next((s for s in status if s.code == step.code), None)
     if current is None:
         raise rule_error("This step does not apply to this case.", field="step")
-    other = next((r for r, who in current.attested_by.items() if r != acting and who["user"] == actor.username), None)
+    other = next(
+        (r for r, who in current.attested_by.items() if r != acting and who["user"] == attester.username), None
+    )
     if other is not None:
-        raise rule_error(ONE_PERSON_ONE_ROLE.format(other=other, role=acting))
+        message = ONE_PERSON_ONE_ROLE.format(other=other, role=acting)
+        if paper is not None:
+            message = message.replace("You already", f"{attester.full_name or attester.username} already")
+        raise rule_error(message)
     gate = _phase_gate_error(case, step.phase, status)
     if gate:
         raise rule_error(gate)
@@ -183,35 +217,53 @@ def step_attest(
                 step_code=step.code,
                 phase=step.phase,
                 role=acting,
-                user=actor,
+                user=attester,
                 attested_at=now(),
                 evidence_version=case.evidence_version,
                 plan_version=plan,
+                recorded_from_paper=paper is not None,
+                paper_time=paper.paper_time if paper else None,
+                entered_by=paper.entered_by if paper else None,
             )
     except IntegrityError as exc:  # the partial unique index: a concurrent twin got there first
         raise ConflictError(
             "This step was just attested on another device.", extra={"current": case_state_summary(case)}
         ) from exc
+    after: dict[str, Any] = {
+        "step": step.code,
+        "phase": step.phase,
+        "role": acting,
+        "text": step.text,
+        "evidence_version": case.evidence_version,
+    }
+    if scan is not None:
+        after["wristband_scan"] = scan.pk
+    if paper is not None:
+        after |= {
+            "source": DOWNTIME_PAPER,
+            "acted_at": paper.paper_time,
+            "entered_at": attestation.attested_at,
+            "attested_by": attester.username,
+            "attested_by_name": attester.full_name,
+        }
     audit.append(
         action=AuditAction.STEP_ATTESTED,
-        actor=actor,
+        actor=paper.entered_by if paper else attester,
         case=case,
         obj=attestation,
-        after={
-            "step": step.code,
-            "phase": step.phase,
-            "role": acting,
-            "text": step.text,
-            "evidence_version": case.evidence_version,
-            **({"wristband_scan": scan.pk} if scan is not None else {}),
-        },
+        after=after,
     )
     # The status read above, with this attestation in it: the state is derived from it.
-    current.attested_by[acting] = {"user": actor.username, "name": actor.full_name, "at": attestation.attested_at}
+    current.attested_by[acting] = attester_of(attestation)
     before_state = case.state
+    actor = paper.entered_by if paper else attester
     localization_pass_check(case, actor=actor, status=status)
     case_state_commit(case, actor=actor, before_state=before_state, status=status)
     return attestation
+
+
+def _who(user: User, paper: PaperRecord | None) -> str:
+    return "You do" if paper is None else f"{user.full_name or user.username} does"
 
 
 def localization_pass_check(case: Case, *, actor: User, status: list[StepStatus] | None = None) -> bool:
@@ -351,10 +403,12 @@ def sign_out_complete(*, actor: User, case: Case | int, expected_version: int | 
 
 __all__ = [
     "PHASE_WORDS",
+    "PaperRecord",
     "localization_pass_check",
     "phase_attest_mine",
     "phase_shown_check",
     "sign_out_complete",
     "step_attest",
+    "step_attest_locked",
     "time_out_complete",
 ]

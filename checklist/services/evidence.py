@@ -7,7 +7,7 @@ stays in the record. Every write re-runs the level check (``verdict_record``).
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -19,6 +19,7 @@ from checklist.access.policies import has_role, require
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import anatomy_of, current_evidence
 from checklist.models import (
+    DOWNTIME_PAPER,
     AdverseEvent,
     AnatomyRecord,
     Case,
@@ -33,6 +34,7 @@ from checklist.models import (
 from checklist.selectors import checklist_template
 from checklist.services.case_writes import case_lock, case_touch, now, rule_error
 from checklist.services.cases import case_state_commit, verdict_record
+from checklist.services.downtime import paper_time_check
 from core.errors import ApplicationError, field_error
 from levelverify.check import STRUCTURE_BY_PROCEDURE
 from levelverify.errors import LevelInputError
@@ -526,15 +528,21 @@ def localization_record(
     durable_mark_placed: bool = False,
     side: str = "",
     expected_version: int | None = None,
+    paper_time: datetime | None = None,
 ) -> Localization:
     """One read of the level image: reference, count, the label the team gave it, and whether
     the marker was still in place when it was read (MHA 2011).
+
+    ``paper_time``: the read was written on the downtime paper at that time and is entered now
+    (issue 18); its event says so. It goes through the level check like any other read.
 
     A read with the marker in place replaces the current reads from the same reference (they are
     marked superseded, never deleted): re-imaging after moving the marker, or recounting, is how a
     count that disagrees is resolved. A read after the marker was removed replaces nothing."""
     case = case_lock(case, expected_version=expected_version)
     require(actor, "localization.record", case)
+    if paper_time is not None:
+        paper_time = paper_time_check(case, paper_time, field="paper_time", current=now())
     _require_reader(read_by, "read_by", "read the level image")
     if case.time_out_completed_at is None:
         raise rule_error("Complete the time-out before recording the level image.")
@@ -596,6 +604,7 @@ def localization_record(
             "durable_mark_placed": durable_mark_placed,
             "read_by": read_by.username,
             "plan_version": evidence.plan.number,
+            **({"source": DOWNTIME_PAPER, "acted_at": paper_time} if paper_time is not None else {}),
         },
     )
     _after_evidence_change(case, actor=actor, record="localization", trigger=AuditAction.LOCALIZATION_RECORDED)

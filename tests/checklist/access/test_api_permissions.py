@@ -248,6 +248,24 @@ ENDPOINTS: list[Endpoint] = [
         201,
     ),
     Endpoint(
+        "api-case-downtime-back-enter",
+        "downtime.back_enter",
+        "post",
+        "cases/{case}/downtime-entries/",
+        "signed_in",
+        lambda w, p: {
+            "entries": [
+                {
+                    "step": TIME_OUT_STEP_BY_ROLE[roles.NURSE],
+                    "role": roles.NURSE,
+                    "attested_by": w.team.nurse.username,
+                    "paper_time": timezone.now().isoformat(),
+                }
+            ]
+        },
+        201,
+    ),
+    Endpoint(
         "api-case-time-out-complete",
         "time_out.complete",
         "post",

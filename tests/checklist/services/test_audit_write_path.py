@@ -489,6 +489,17 @@ def _sc_phase_attest_mine(team: Team) -> Callable[[], Any]:
     return lambda: services.phase_attest_mine(actor=team.nurse, case=case.pk, phase="sign_in", role=roles.NURSE)
 
 
+def _sc_steps_back_enter(team: Team) -> Callable[[], Any]:
+    from checklist.services.downtime import PaperEntry
+
+    case = _in_room(team)
+    step = next(
+        s for s in checklist_status(Case.objects.get(pk=case.pk)) if s.phase == "sign_in" and roles.NURSE in s.roles
+    )
+    entry = PaperEntry(step_code=step.code, role=roles.NURSE, attested_by=team.nurse, paper_time=timezone.now())
+    return lambda: services.steps_back_enter(actor=team.nurse, case=case.pk, entries=[entry])
+
+
 def _sc_password_admin_set(team: Team) -> Callable[[], Any]:
     surgeon = User.objects.get(pk=team.surgeon.pk)
     surgeon.set_password("a-new-password-for-the-surgeon")
@@ -618,6 +629,7 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
         )
     )(case_schedule(team)),
     "phase_attest_mine": _sc_phase_attest_mine,
+    "steps_back_enter": _sc_steps_back_enter,
     "notification_preference_set": lambda team: (
         lambda: services.notification_preference_set(actor=team.nurse, email=True, webhook=False)
     ),
@@ -707,6 +719,8 @@ HELPERS: dict[str, str] = {
     "case_state_recompute": "derives the case's state inside the calling service's transaction",
     "phase_shown_check": "refuses an attestation from a control shown before the phase opened",
     "localization_pass_check": "refuses a confirmation the checklist does not allow yet",
+    "step_attest_locked": "the attestation rules and write inside step_attest and steps_back_enter",
+    "paper_time_check": "refuses a downtime paper time in the future or before the case's day",
     "canonical_levels": "parses a levels string through the engine",
     "delivery_enqueue": "writes an outbox row inside the calling service's transaction",
     "deliveries_kick": "queues the delivery tasks (from on_commit or a task)",
