@@ -76,6 +76,8 @@ def attest_slots(count: int) -> tuple[list[Slot], Any]:
         case = case_schedule(team, room=theatre_for(team, f"Bench OR {len(slots)}"))
         evidence_record(team, case)
         services.case_patient_in_room(actor=team.nurse, case=case)
+        # The nurse's identity attestation is the wristband scan (no tick): made here, before the slots.
+        services.identity_scan_record(actor=team.nurse, case=case.pk, barcode=case.patient.mrn)
         case = Case.objects.get(pk=case.pk)
         for phase in ("sign_in", "time_out"):
             for step in checklist_status(case):

@@ -16,6 +16,8 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
+from checklist.wristband import gsrn_valid
+
 READ_SEGMENTS = frozenset({"MSH", "SCH", "PID", "MRG", "AIS", "AIL", "AIP"})
 SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}(\||$)")
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
@@ -98,6 +100,8 @@ class Hl7Message:
     appointment_id: str = ""
     start: dt.datetime | None = None
     mrn: str = ""
+    # The wristband's GS1 GSRN (AI 8018) when PID-3 carries one (identifier type GSRN).
+    gsrn: str = ""
     family_name: str = ""
     given_name: str = ""
     date_of_birth: dt.date | None = None
@@ -271,6 +275,12 @@ def _patient_read(message: Any, read: Hl7Message) -> None:
         kind = parts[4].strip() if len(parts) > 4 else ""
         if parts[0].strip() and (kind in ("MR", "") and not mrn):
             mrn = parts[0].strip()
+        elif parts[0].strip() and kind == "GSRN":
+            if not gsrn_valid(parts[0].strip()):
+                raise Hl7Error(
+                    "AE", DATA_TYPE_ERROR, "The GSRN in PID-3 is not 18 digits with a GS1 check digit.", "PID", 3
+                )
+            read.gsrn = parts[0].strip()
     if not mrn:
         raise _missing("PID", 3, "The patient's MRN (identifier type MR)")
     if len(mrn) > 40:

@@ -24,10 +24,27 @@ from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import has_role, users_with_roles
 from checklist.models import Case, CaseState, Patient, Room, User
-from checklist.services import case_cancel, case_reschedule, case_schedule, patient_merge, patient_update, user_ensure
+from checklist.services import (
+    case_cancel,
+    case_reschedule,
+    case_schedule,
+    patient_gsrn_record,
+    patient_merge,
+    patient_update,
+    user_ensure,
+)
 from core.errors import ApplicationError, ConflictError, ForbiddenError, field_error
 from interfaces import actions
-from interfaces.hl7 import DUPLICATE_KEY, INTERNAL_ERROR, Hl7Error, Hl7Message, ack_build, header_read, message_read
+from interfaces.hl7 import (
+    DATA_TYPE_ERROR,
+    DUPLICATE_KEY,
+    INTERNAL_ERROR,
+    Hl7Error,
+    Hl7Message,
+    ack_build,
+    header_read,
+    message_read,
+)
 from interfaces.models import (
     Appointment,
     AppointmentStatus,
@@ -327,21 +344,20 @@ def _case_try(message: Hl7Message) -> tuple[Case | None, list[str]]:
         return None, reasons
     try:
         with transaction.atomic():
-            return (
-                case_schedule(
-                    actor=interface_user(),
-                    mrn=message.mrn,
-                    family_name=message.family_name,
-                    given_name=message.given_name,
-                    date_of_birth=message.date_of_birth,  # type: ignore[arg-type]
-                    room=found["room"],
-                    scheduled_start=message.start,  # type: ignore[arg-type]
-                    surgeon=found["surgeon"],
-                    procedure=found["procedure"],
-                    anesthesia=found["anesthesia"],
-                ),
-                [],
+            case = case_schedule(
+                actor=interface_user(),
+                mrn=message.mrn,
+                family_name=message.family_name,
+                given_name=message.given_name,
+                date_of_birth=message.date_of_birth,  # type: ignore[arg-type]
+                room=found["room"],
+                scheduled_start=message.start,  # type: ignore[arg-type]
+                surgeon=found["surgeon"],
+                procedure=found["procedure"],
+                anesthesia=found["anesthesia"],
             )
+            _gsrn_record(message)
+            return case, []
     except ApplicationError as error:
         return None, [f"Not scheduled: {_first_error(error)}"]
 
@@ -646,15 +662,32 @@ def _appointment_cancel(record: InboundMessage, message: Hl7Message, appointment
 # --- ADT^A08: patient update ---------------------------------------------------------------------
 
 
+def _gsrn_record(message: Hl7Message) -> None:
+    """The wristband's GSRN from PID-3 (identifier type GSRN), when the message carries one."""
+    if message.gsrn:
+        patient_gsrn_record(
+            actor=interface_user(),
+            mrn=message.mrn,
+            gsrn=message.gsrn,
+            detail={"sending_facility": message.header.sending_facility, "control_id": message.header.control_id},
+        )
+
+
 def _patient_update(record: InboundMessage, message: Hl7Message) -> Outcome:
     existing = Patient.objects.filter(mrn=message.mrn).first()
     if existing is None:
         _audit_applied(record, message, None, MessageStatus.IGNORED)
         return Outcome(MessageStatus.IGNORED, "No patient with this MRN here: nothing to update.")
     before = (existing.family_name, existing.given_name, existing.date_of_birth)
-    if before == (message.family_name, message.given_name, message.date_of_birth):
+    new_gsrn = bool(message.gsrn) and message.gsrn != existing.gsrn
+    if before == (message.family_name, message.given_name, message.date_of_birth) and not new_gsrn:
         _audit_applied(record, message, None, MessageStatus.IGNORED)
         return Outcome(MessageStatus.IGNORED, "No change.")
+    if new_gsrn:
+        try:
+            _gsrn_record(message)
+        except ApplicationError as error:
+            raise Hl7Error("AE", DATA_TYPE_ERROR, _first_error(error), "PID", 3) from None
     patient_update(
         actor=interface_user(),
         mrn=message.mrn,

@@ -30,6 +30,7 @@ from checklist.reminders.sync import reminders_sync
 from checklist.selectors import StepStatus, case_in_room, phase_complete
 from checklist.services.case_writes import case_lock, case_touch, now, rule_error
 from checklist.templates_catalog import get_template
+from checklist.wristband import gsrn_valid
 from core.errors import ForbiddenError, field_error
 
 NEAR_MISS_KIND_BY_CODE = {
@@ -456,6 +457,34 @@ def patient_update(
     patient.full_clean()
     patient.save(update_fields=list(PATIENT_FIELDS))
     after = {**after, **(detail or {})}
+    audit.append(action=AuditAction.PATIENT_UPDATED, actor=actor, obj=patient, before=before, after=after)
+    for open_case in Case.objects.filter(patient=patient).exclude(state=CaseState.CANCELLED).order_by("pk"):
+        audit.append(
+            action=AuditAction.PATIENT_UPDATED, actor=actor, case=open_case, obj=patient, before=before, after=after
+        )
+    return patient
+
+
+GSRN_TAKEN = "GSRN {gsrn} is already recorded for another patient: check the identifiers."
+
+
+@transaction.atomic
+def patient_gsrn_record(*, actor: User, mrn: str, gsrn: str, detail: dict[str, Any] | None = None) -> Patient | None:
+    """Record the GS1 GSRN (AI 8018) the hospital prints on this patient's wristband, as its ADT or
+    SIU message sent it (PID-3, identifier type GSRN). Audited on the system chain and each open case
+    of the patient. None: no patient with this MRN; a GSRN already recorded writes nothing."""
+    require(actor, "case.schedule")
+    if not gsrn_valid(gsrn):
+        raise field_error("gsrn", f"{gsrn!r} is not a GSRN: 18 digits with a GS1 check digit.")
+    patient = Patient.objects.select_for_update().filter(mrn=mrn).first()
+    if patient is None or patient.gsrn == gsrn:
+        return patient
+    if Patient.objects.filter(gsrn=gsrn).exclude(pk=patient.pk).exists():
+        raise field_error("gsrn", GSRN_TAKEN.format(gsrn=gsrn))
+    before = {"gsrn": patient.gsrn}
+    patient.gsrn = gsrn
+    patient.save(update_fields=["gsrn"])
+    after = {"gsrn": gsrn, **(detail or {})}
     audit.append(action=AuditAction.PATIENT_UPDATED, actor=actor, obj=patient, before=before, after=after)
     for open_case in Case.objects.filter(patient=patient).exclude(state=CaseState.CANCELLED).order_by("pk"):
         audit.append(

@@ -202,3 +202,31 @@ def test_reprocess_after_the_mapping_is_put_right(admin_client, hospital) -> Non
     page = admin_client.post(url, {"action": "reprocess", "_selected_action": [appointment.pk]}, follow=True)
     assert "Only an appointment that needs review" in page.content.decode()
     assert Case.objects.count() == 1
+
+
+# --- the wristband's GSRN (issue 17, positive patient identification) ------------------------------
+
+GSRN = "735005385000000011"  # 17 digits and their GS1 check digit
+
+
+def test_a_gsrn_in_pid_3_is_recorded_for_the_wristband_scan_and_audited(hospital) -> None:
+    from checklist.models import Patient
+
+    assert receive(siu("S12", control_id="G1", appointment_id="APT1", start=tomorrow(), gsrn=GSRN))[1] == "AA"
+    patient = Patient.objects.get(mrn="MRN1001")
+    assert patient.gsrn == GSRN
+    event = AuditEvent.objects.get(action="patient.updated", case__isnull=True)
+    assert event.after["gsrn"] == GSRN and event.after["control_id"] == "G1"
+
+
+def test_an_a08_adds_the_gsrn_and_a_bad_one_is_an_ae_naming_pid_3(hospital) -> None:
+    from checklist.models import Patient
+
+    receive(siu("S12", control_id="G1", appointment_id="APT1", start=tomorrow()))
+    assert Patient.objects.get(mrn="MRN1001").gsrn is None
+    ack = receive(adt_a08(control_id="G2", mrn="MRN1001", family="DOE", given="JANE", gsrn=GSRN))
+    assert ack[1] == "AA"
+    assert Patient.objects.get(mrn="MRN1001").gsrn == GSRN
+    bad = receive(adt_a08(control_id="G3", mrn="MRN1001", family="DOE", given="JANE", gsrn="735005385000000012"))
+    assert bad[1] == "AE" and "PID" in bad[-1] and "GSRN" in " ".join(bad)
+    assert Patient.objects.get(mrn="MRN1001").gsrn == GSRN

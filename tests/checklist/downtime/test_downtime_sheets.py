@@ -62,7 +62,7 @@ def test_a_page_per_open_case_with_the_target_large_and_the_evidence_left_blank(
     assert "RIGHT L4" in second and "Sixer" not in second
     for phase in PHASE_LABELS.values():
         assert phase in first
-    assert "Patient has confirmed identity, procedure, site and side" in first
+    assert "Wristband scanned names this patient, who confirms identity, procedure, site and side" in first
     assert "Initials" in first and "__:__" in first
     # The evidence lines are blank: nothing of the consent or marking is printed for the team.
     assert "Signed consent form ______________" in first

@@ -103,7 +103,7 @@ def test_a_consent_side_mismatch_stops_and_its_resolution_is_a_near_miss(team) -
     messages = [f["message"] for f in case.latest_verdict.findings if f["code"] == "CONSENT_MISMATCH"]
     assert messages == ["Consent says RIGHT, plan says LEFT."]
     services.case_patient_in_room(actor=team.nurse, case=case)
-    step = next(s for s in checklist_status(Case.objects.get(pk=case.pk)) if s.phase == "sign_in")
+    step = next(s for s in checklist_status(Case.objects.get(pk=case.pk)) if s.phase == "sign_in" and not s.scan_role)
     with pytest.raises(ApplicationError, match="STOPPED"):
         services.step_attest(actor=team.by_role(step.roles[0]), case=case.pk, step_code=step.code)
     services.consent_record(
