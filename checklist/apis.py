@@ -650,7 +650,13 @@ class IdentityScanApi(CaseApi):
     def post(self, request: Request, case_id: int) -> Response:
         case = self.case_for(request, case_id)
         data = validated(s.IdentityScanInputSerializer, request.data)
-        outcome = services.identity_scan_record(actor=actor_of(request), case=case.pk, **data)
+        outcome = services.identity_scan_record(
+            actor=actor_of(request),
+            case=case.pk,
+            barcode=data["barcode"],
+            source=data["scanned_with"],
+            expected_version=data["expected_version"],
+        )
         return written(
             s.IdentityScanWriteResultSerializer,
             case.pk,

@@ -243,7 +243,9 @@ class IdentityScanInputSerializer(VersionedInputSerializer):
             "with its symbology identifier and group separators, or the human-readable '(8018)...'; or a plain MRN."
         ),
     )
-    source = serializers.ChoiceField(choices=ScanInput.choices, default=ScanInput.SCANNER)
+    scanned_with = serializers.ChoiceField(
+        choices=ScanInput.choices, default=ScanInput.SCANNER, help_text="What read the barcode."
+    )
 
 
 class TreatedLevelsInputSerializer(VersionedInputSerializer):
@@ -680,10 +682,13 @@ class IdentityScanSerializer(serializers.ModelSerializer):
     scanned_by = _user_slug()
     expected_mrn = serializers.CharField(source="expected_patient.mrn")
     named_mrn = serializers.CharField(source="named_patient.mrn", allow_null=True, default=None)
+    scanned_with = serializers.ChoiceField(source="source", choices=ScanInput.choices, read_only=True)
 
     class Meta:
         model = IdentityScan
-        fields = ["id", "scanned_at", "scanned_by", "source", "kind", "value", "matched", "expected_mrn", "named_mrn"]
+        fields = [
+            "id", "scanned_at", "scanned_by", "scanned_with", "kind", "value", "matched", "expected_mrn", "named_mrn",
+        ]  # fmt: skip
 
 
 class IdentityScanWriteResultSerializer(CaseWriteResultSerializer):

@@ -42,7 +42,7 @@ def test_the_api_scan_attests_and_the_checklist_says_which_role_scans(team, in_r
         ({"barcode": "(8018)123"}, "barcode"),
         ({"barcode": "tab\there"}, "barcode"),
         ({}, "barcode"),
-        ({"barcode": "RL-6001", "source": "telepathy"}, "source"),
+        ({"barcode": "RL-6001", "scanned_with": "telepathy"}, "scanned_with"),
     ],
 )
 def test_bad_scans_are_400_naming_the_field(team, in_room, data, field) -> None:

@@ -565,6 +565,11 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
     "marking_record": _sc_evidence("marking_record", region="lumbar", side="left"),
     "imaging_record": _sc_evidence("imaging_record", modality="mri", study_date=TODAY(), levels="L2"),
     "step_attest": _sc_step_attest,
+    "patient_gsrn_record": lambda team: (
+        lambda case: (
+            lambda: services.patient_gsrn_record(actor=team.nurse, mrn=case.patient.mrn, gsrn="735005385000000011")
+        )
+    )(_ready(team)),
     "identity_scan_record": lambda team: (
         lambda case: lambda: services.identity_scan_record(actor=team.nurse, case=case.pk, barcode=case.patient.mrn)
     )(_in_room(team)),
