@@ -277,7 +277,9 @@ def identity_finding(case: Case, scan: IdentityScan | None) -> dict[str, Any] | 
     expected = patient_label(case.patient)
     if not scan.matched:
         scanned = scan.label()
-        if scan.named_patient is not None:
+        if scan.named_patient is not None and scan.kind == "mrn":
+            scanned = patient_label(scan.named_patient)  # the label ends with the MRN scanned
+        elif scan.named_patient is not None:
             scanned = f"{scanned}: {patient_label(scan.named_patient)}"
         else:
             scanned = f"{scanned}, which names no patient of this hospital"

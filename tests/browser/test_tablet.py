@@ -256,6 +256,8 @@ def test_the_wristband_scan_attests_identity_and_another_patients_is_a_stop_read
     expect(overlay).to_contain_text("OKAFOR, Ada")
     screenshot(nurse, "wristband-wrong-patient")
     nurse.get_by_test_id("stop-ack").click()
+    nurse.get_by_test_id("wristband-scan").scroll_into_view_if_needed()
+    screenshot(nurse, "wristband-scan-form")
     scan_wristband(nurse, "RL-7001")
     expect(nurse.locator(".messages")).to_contain_text("patient identity attested")
     expect(nurse.locator("#stop-overlay")).to_have_count(0)
