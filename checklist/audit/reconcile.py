@@ -25,6 +25,7 @@ from checklist.models import (
     Case,
     CaseState,
     Consent,
+    IdentityScan,
     LevelVerdict,
     Localization,
     PlanVersion,
@@ -108,6 +109,16 @@ RECORDS: dict[str, Reconciled] = {
         },
         ("run", "user"),
         initial=(("source", None), ("acted_at", None)),
+    ),
+    # A wristband scan (issue 17): a row saying "matched" that no event recorded is named.
+    "IdentityScan": Reconciled(
+        IdentityScan,
+        {
+            **_same("kind", "value", "source", "matched"),
+            "expected_mrn": lambda row: row.expected_patient.mrn,
+            "named_mrn": lambda row: row.named_patient.mrn if row.named_patient_id else None,
+        },
+        ("expected_patient", "named_patient"),
     ),
     # Verdicts are audited when they change the case's verdict, not every recomputation.
     "LevelVerdict": Reconciled(LevelVerdict, _same("verdict", "stage", "trigger"), needs_event=False),

@@ -81,6 +81,7 @@ def _sqlite_trigger_modules() -> list[Any]:
         importlib.import_module("checklist.migrations.0013_issue13_append_only_records"),
         importlib.import_module("checklist.migrations.0015_issue13_seal_timestamps"),
         importlib.import_module("checklist.migrations.0016_adverse_events_append_only"),
+        importlib.import_module("checklist.migrations.0019_issue17_wristband"),
     ]
 
 

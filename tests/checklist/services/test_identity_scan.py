@@ -187,3 +187,17 @@ def test_the_whole_sign_in_goes_through_with_the_scan(team, in_room) -> None:
     assert phase_attest(team, in_room, "sign_in") > 0  # the builder scans for the nurse
     assert _fresh(in_room).state == "time_out"
     assert IdentityScan.objects.filter(case=in_room, matched=True).count() == 1
+
+
+def test_verify_audit_names_a_scan_row_changed_or_inserted_behind_the_trail(team, in_room, other_patient) -> None:
+    from checklist import audit
+    from tests.support.tamper import unlocked
+
+    outcome = _scan(team, in_room, "RL-5002")  # the wrong wristband, a stop
+    assert audit.verify().ok
+    with unlocked(["checklist_identityscan"]):
+        IdentityScan.objects.filter(pk=outcome.scan.pk).update(matched=True)
+    report = audit.verify()
+    assert not report.ok
+    problems = " ".join(p.message for p in report.problems)
+    assert "matched" in problems, problems
