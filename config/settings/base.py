@@ -214,7 +214,8 @@ AXES_VERBOSE = False
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF],
+        # WebAssembly only (ZXing reads wristband barcodes with the camera); no JavaScript eval.
+        "script-src": [SELF, "'wasm-unsafe-eval'"],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],

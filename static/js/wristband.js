@@ -2,9 +2,10 @@
  *
  * A keyboard-wedge scanner types the barcode into the focused field and sends Enter: the form
  * submits itself, nothing to do here but keep the field focused. The camera reads the barcode
- * through the Barcode Detection API; where the browser has none, the barcode-detector polyfill
- * (served from static/vendor, its ZXing wasm too: no CDN) provides it. The server parses and
- * checks every scan: this script never decides whether a wristband matches.
+ * through the Barcode Detection API as the barcode-detector "ponyfill" provides it (ZXing in
+ * WebAssembly, served from static/vendor: no CDN), the same reader on every tablet: some browsers
+ * expose a native BarcodeDetector that cannot actually detect. The server parses and checks every
+ * scan: this script never decides whether a wristband matches.
  */
 (function () {
   "use strict";
@@ -28,7 +29,8 @@
       source.value = "scanner";
     });
 
-    if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    var api = window.BarcodeDetectionAPI;
+    if (!api || !api.BarcodeDetector || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       return; // a scanner still works; the camera button stays hidden
     }
     cameraButton.hidden = false;
@@ -54,7 +56,7 @@
       if (stream) { stop(); status.textContent = ""; return; }
       var detector;
       try {
-        detector = new window.BarcodeDetector({ formats: FORMATS });
+        detector = new api.BarcodeDetector({ formats: FORMATS });
       } catch (e) {
         status.textContent = "This tablet cannot read barcodes with its camera: use the scanner.";
         return;

@@ -57,7 +57,7 @@ def test_the_tablet_form_scan_and_its_error(team, in_room) -> None:
     client.force_login(team.nurse)
     page = client.get(reverse("case-detail", args=[in_room.pk])).content.decode()
     assert 'data-testid="wristband-barcode"' in page
-    assert "vendor/barcode-detector/polyfill" in page and "zxing_reader" in page
+    assert "vendor/barcode-detector/ponyfill" in page and "zxing_reader" in page
     version = in_room.__class__.objects.get(pk=in_room.pk).evidence_version
     url = reverse("case-action", args=[in_room.pk, "scan"])
     bad = client.post(url, {"expected_version": version, "barcode": "0107350053850014\x1d10ABC"})

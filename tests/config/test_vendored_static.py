@@ -1,0 +1,32 @@
+"""The browser libraries served from static/vendor/ are exactly npm's (package.json pins them),
+except the one line scripts/vendor-static rewrites: no CDN is ever named."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENDOR = REPO / "static" / "vendor"
+NODE = REPO / "node_modules"
+
+
+def test_the_vendored_copies_match_the_pinned_npm_packages() -> None:
+    pinned = json.loads((REPO / "package.json").read_text())["dependencies"]
+    versions = dict(line.split() for line in (VENDOR / "VERSIONS").read_text().splitlines())
+    assert versions["barcode-detector"] == pinned["barcode-detector"]
+    installed = json.loads((NODE / "barcode-detector" / "package.json").read_text())
+    assert installed["version"] == pinned["barcode-detector"], "run npm install (scripts/test does)"
+    assert installed["dependencies"]["zxing-wasm"] == versions["zxing-wasm"]
+    wasm = NODE / "zxing-wasm" / "dist" / "reader" / "zxing_reader.wasm"
+    assert (VENDOR / "zxing-wasm" / "reader" / "zxing_reader.wasm").read_bytes() == wasm.read_bytes()
+    original = (NODE / "barcode-detector" / "dist" / "iife" / "ponyfill.js").read_text()
+    served = (VENDOR / "barcode-detector" / "ponyfill.js").read_text()
+    assert served != original
+    assert re.sub(r"`https://[^`]*?/zxing-wasm@[^/]+/dist/", "`/static/vendor/zxing-wasm/", original) == served
+
+
+def test_nothing_served_names_another_host() -> None:
+    for path in [*VENDOR.rglob("*.js"), *(REPO / "static" / "js").glob("*.js")]:
+        assert not re.search(r"https?://", path.read_text()), path
