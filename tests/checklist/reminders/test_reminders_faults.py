@@ -86,7 +86,10 @@ def test_redis_down_loses_nothing_and_delivers_once_it_is_back(seeded, redis_ser
         for step in checklist_status(Case.objects.get(pk=other.pk)):
             if step.phase == "sign_in" and "plan_signed" not in step.evidence:
                 for role in step.missing_roles:
-                    services.step_attest(actor=team.by_role(role), case=other.pk, step_code=step.code, role=role)
+                    if step.scan_role == role:  # the nurse's half is the wristband scan
+                        services.identity_scan_record(actor=team.nurse, case=other.pk, barcode=other.patient.mrn)
+                    else:
+                        services.step_attest(actor=team.by_role(role), case=other.pk, step_code=step.code, role=role)
         attested = StepAttestation.objects.filter(run__case=other).count()
         assert attested > 0
         # Beat cannot hand the sweep to a worker now; nothing is lost, the rows wait in the database.
