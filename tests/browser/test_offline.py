@@ -77,11 +77,15 @@ def test_an_attestation_queued_offline_is_sent_once_when_the_network_is_back(new
     page.context.set_offline(False)
     expect(page.get_by_test_id("offline-banner")).to_be_hidden(timeout=15_000)
     expect(page.get_by_test_id(BUTTON)).to_have_count(0)
-    attestations = StepAttestation.objects.filter(run__case=case)
-    assert attestations.count() >= 1
+    attestations = list(StepAttestation.objects.filter(run__case=case))
+    assert attestations, "the queued attestation was not recorded"
+    # Exactly one per step (the phase button attests each of the anesthesia's sign-in steps once).
+    assert len({(a.step_code, a.role) for a in attestations}) == len(attestations)
+    assert {a.user_id for a in attestations} == {team.anesthesia.pk}
     events = attested_events(case)
-    assert len(events) == attestations.count()
-    assert all(e.acted_at is not None for e in events)
+    assert len(events) == len(attestations)
+    # The device's time (X-Acted-At) is on each event, and it is not later than the server's.
+    assert all(e.acted_at is not None and e.acted_at <= e.at for e in events)
 
 
 def test_sending_the_same_queued_attestation_twice_writes_once(new_device, team: Team) -> None:
