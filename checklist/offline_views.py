@@ -25,6 +25,7 @@ APP_SHELL = (
     "js/case-live.js",
     "js/wristband.js",
     "js/offline.js",
+    "js/offline-queue-schema.js",
     "vendor/idb/umd.js",
     "django_htmx/htmx-2.min.js",
 )
@@ -41,6 +42,7 @@ def _revision(path: str) -> str | None:
 
 def service_worker_script() -> str:
     modules = [static(f"vendor/workbox/workbox-{name}.prod.js") for name in WORKBOX_MODULES]
+    modules += [static("vendor/idb/umd.js"), static("js/offline-queue-schema.js")]
     shell = [{"url": static(path), "revision": _revision(path)} for path in APP_SHELL if _revision(path)]
     return (
         f"importScripts({', '.join(json.dumps(url) for url in modules)});\n"

@@ -21,19 +21,18 @@
   if ("serviceWorker" in navigator && swUrl) {
     navigator.serviceWorker.register(swUrl, { scope: "/" }).catch(function (error) { window.console.warn("No service worker: online only", error); });
   }
+  if (!window.idb || !window.indexedDB) { return; }
   if (!userId) {
     // Signed out: the case pages this device cached (patient data) are dropped with the session.
     if (window.caches) { window.caches.delete(CASES_CACHE); }
+    idb.openDB("rightlevel-offline", 2, { upgrade: window.RightLevelQueueUpgrade })
+      .then(function (db) { return db.delete("meta", "user"); });
     return;
   }
-  if (!window.idb || !window.indexedDB) { return; }
 
-  var dbPromise = idb.openDB("rightlevel-offline", 1, {
-    upgrade: function (db) {
-      db.createObjectStore("queue", { keyPath: "id", autoIncrement: true });
-      db.createObjectStore("problems", { keyPath: "id", autoIncrement: true });
-    },
-  });
+  var dbPromise = idb.openDB("rightlevel-offline", 2, { upgrade: window.RightLevelQueueUpgrade });
+  // Whose tablet this is now: the service worker tags what it queues with it.
+  dbPromise.then(function (db) { return db.put("meta", { name: "user", value: userId }); });
 
   function offline() { return !navigator.onLine || serverDown; }
 
@@ -290,7 +289,10 @@
 
   function probe() {
     if (!swUrl) { return Promise.resolve(); }
-    return fetch(swUrl, { method: "HEAD", cache: "no-store", credentials: "same-origin" }).then(function () {
+    // Passive: a probe is not activity, so it never keeps an unattended session open.
+    return fetch(swUrl, {
+      method: "HEAD", cache: "no-store", credentials: "same-origin", headers: { "X-RightLevel-Passive": "1" },
+    }).then(function () {
       var wasDown = serverDown;
       serverDown = false;
       if (wasDown || counts.queued) { return replayOnline(); }

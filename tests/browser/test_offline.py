@@ -116,3 +116,24 @@ def test_a_queued_attestation_that_conflicts_is_shown_not_dropped(new_device, te
     assert not StepAttestation.objects.filter(run__case=case).exists()
     page.reload()
     expect(page.get_by_test_id("offline-conflict")).to_be_visible()
+
+
+def test_an_attestation_whose_post_gets_no_answer_is_queued_by_the_service_worker(new_device, team: Team) -> None:
+    case = case_in_sign_in(team)
+    page = new_device(team.anesthesia.username)
+    open_case_with_worker(page, case)
+    # The network goes while the page still believes it is online: the form posts as usual.
+    page.evaluate("() => Object.defineProperty(Navigator.prototype, 'onLine', { get: () => true })")
+    page.context.set_offline(True)
+    button = page.get_by_test_id(BUTTON)
+    expect(button).to_be_enabled()
+    button.click()
+    # The worker kept it and brought the tablet back to the case page (its cached copy).
+    expect(page.get_by_test_id("target")).to_be_visible()
+    expect(page.get_by_test_id("offline-count")).to_have_text("1 change waiting")
+    assert not StepAttestation.objects.filter(run__case=case).exists()
+    page.context.set_offline(False)
+    expect(page.get_by_test_id("offline-banner")).to_be_hidden(timeout=15_000)
+    attestations = list(StepAttestation.objects.filter(run__case=case))
+    assert attestations
+    assert len(attested_events(case)) == len(attestations)
