@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from checklist import account_views, addon_views, views
+from checklist import account_views, addon_views, offline_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("account/password/", account_views.OwnPasswordChangeView.as_view(), name="password-change"),
     path("account/password/done/", account_views.OwnPasswordChangeDoneView.as_view(), name="password-change-done"),
     path("switch-user/", views.SwitchUserView.as_view(), name="switch-user"),
+    path("sw.js", offline_views.ServiceWorkerView.as_view(), name="service-worker"),
     path("activity", views.ActivityView.as_view(), name="activity"),
     path("", views.RoleLandingView.as_view(), name="home"),
     path("cases/", views.CaseListView.as_view(), name="case-list"),

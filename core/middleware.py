@@ -86,7 +86,9 @@ class InactivityLogoutMiddleware:
                 if request.path == settings.LOGIN_URL_PATH:  # already on its way to sign in again
                     return self.get_response(request)
                 return self._logged_out_response(request)
-            if not request.headers.get(PASSIVE_HEADER):
+            # The browser's own fetch of the service worker script (its update check, marked by
+            # the Service-Worker header) is not a person's activity either.
+            if not request.headers.get(PASSIVE_HEADER) and request.headers.get("Service-Worker") != "script":
                 request.session[SESSION_LAST_ACTIVITY] = now
         return self.get_response(request)
 

@@ -22,8 +22,9 @@ from tests.support.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-# The login pages (the API's is the token endpoint), logging out, and the health check.
-PUBLIC = {"/login/", "/admin/login/", "/api/v1/auth/token/", "/healthz", "/admin/logout/"}
+# The login pages (the API's is the token endpoint), logging out, the health check, and the service
+# worker script (static URLs only: the login page registers it too).
+PUBLIC = {"/login/", "/admin/login/", "/api/v1/auth/token/", "/healthz", "/admin/logout/", "/sw.js"}
 LOGIN_PAGES = ("/login/", "/admin/login/")
 
 
