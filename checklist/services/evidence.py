@@ -98,6 +98,21 @@ def _supersede(model: Any, case: Case, at: Any) -> Any:
     return previous
 
 
+def attestation_void(attestation: StepAttestation, *, case: Case, actor: User, reason: str, at: Any) -> None:
+    """Void one live attestation, with its audit event (inside the caller's transaction)."""
+    attestation.voided_at = at
+    attestation.voided_reason = reason
+    attestation.save(update_fields=["voided_at", "voided_reason"])
+    audit.append(
+        action=AuditAction.STEP_VOIDED,
+        actor=actor,
+        case=case,
+        obj=attestation,
+        before={"step": attestation.step_code, "role": attestation.role, "attested_by": attestation.user.username},
+        reason=reason,
+    )
+
+
 def _void_dependent(case: Case, *, record: str, actor: User, reason: str) -> int:
     """Void live attestations whose step depends on evidence that just changed. If a time-out or
     localization attestation is voided, that phase must be done again."""
@@ -111,19 +126,9 @@ def _void_dependent(case: Case, *, record: str, actor: User, reason: str) -> int
         step = steps.get(attestation.step_code)
         if step is None or not set(step.evidence) & keys:
             continue
-        attestation.voided_at = at
-        attestation.voided_reason = reason
-        attestation.save(update_fields=["voided_at", "voided_reason"])
+        attestation_void(attestation, case=case, actor=actor, reason=reason, at=at)
         voided_phases.add(attestation.phase)
         voided += 1
-        audit.append(
-            action=AuditAction.STEP_VOIDED,
-            actor=actor,
-            case=case,
-            obj=attestation,
-            before={"step": attestation.step_code, "role": attestation.role, "attested_by": attestation.user.username},
-            reason=reason,
-        )
     fields: list[str] = []
     if voided_phases & {"time_out", "localization", "sign_out"} and case.time_out_completed_at:
         case.time_out_completed_at = None

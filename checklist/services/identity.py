@@ -25,6 +25,7 @@ from checklist.selectors import checklist_status, checklist_template, phase_gate
 from checklist.services.case_writes import case_lock, now, rule_error
 from checklist.services.cases import case_state_commit, verdict_record
 from checklist.services.checklist import step_attest
+from checklist.services.evidence import attestation_void
 from checklist.templates_catalog import StepTemplate
 from checklist.wristband import WristbandError, WristbandIdentity, wristband_parse
 from core.errors import ForbiddenError, field_error
@@ -64,21 +65,11 @@ def _named_patient(identity: WristbandIdentity) -> Patient | None:
 
 
 def _void_identity_attestations(case: Case, step: StepTemplate, *, actor: User) -> int:
-    voided = 0
     at = now()
     live = StepAttestation.objects.filter(run__case=case, step_code=step.code, voided_at__isnull=True)
+    voided = 0
     for attestation in live.select_related("user"):
-        attestation.voided_at = at
-        attestation.voided_reason = VOID_REASON
-        attestation.save(update_fields=["voided_at", "voided_reason"])
-        audit.append(
-            action=AuditAction.STEP_VOIDED,
-            actor=actor,
-            case=case,
-            obj=attestation,
-            before={"step": attestation.step_code, "role": attestation.role, "attested_by": attestation.user.username},
-            reason=VOID_REASON,
-        )
+        attestation_void(attestation, case=case, actor=actor, reason=VOID_REASON, at=at)
         voided += 1
     return voided
 

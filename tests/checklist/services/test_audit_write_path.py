@@ -707,6 +707,8 @@ NOT_AUDITED: dict[str, str] = {
 # Public functions of the write path that are not state changes of their own, and why. Entry
 # points call only the exported state changes (and the reads listed here).
 HELPERS: dict[str, str] = {
+    "attestation_void": "voids one attestation with its step.voided event, inside the transaction of the "
+    "evidence change or wristband scan that voids it",
     "signing_password_require_own": "re-authentication check inside a signing service",
     "signing_run": "the one signing flow (re-authentication, failures, lock) inside each signing service",
     "signature_create": "writes the signature row and its MAC inside the calling signing service",
