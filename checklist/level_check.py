@@ -1,8 +1,9 @@
 """The bridge between a case's records and the pure level check.
 
 ``level_request_build`` turns the current (not superseded) records into the contract's JSON;
-``level_evaluate`` runs ``levelverify.check.check_levels`` on it and adds the workflow's own
-findings, which only ever make a verdict stricter:
+``level_evaluate`` collects the workflow's own findings and judges the request with them through
+``levelverify.verdict.judge`` (the function the tablet runs offline). The workflow's findings
+only ever make a verdict stricter:
 
 - ``PLAN_NOT_SIGNED`` (incomplete): the latest plan version has no signature yet.
 - ``PLAN_SIGNATURE_INVALID`` (stop): the signed content no longer hashes to what was signed.
@@ -38,18 +39,13 @@ from checklist.models import (
 )
 from levelverify.check import (
     BLOCKING_SEVERITIES,
-    CONTRACT_VERSION,
-    SEVERITIES,
     STRUCTURE_BY_PROCEDURE,
-    check_levels,
-    verdict_of_severities,
 )
-from levelverify.errors import LevelInputError
 from levelverify.spine import Anatomy, NotationError, format_unit, parse_levels
+from levelverify.verdict import ACTION_EVIDENCE_INVALID, EVIDENCE_INVALID, judge
 
 PLAN_NOT_SIGNED = "PLAN_NOT_SIGNED"
 PLAN_SIGNATURE_INVALID = "PLAN_SIGNATURE_INVALID"
-EVIDENCE_INVALID = "EVIDENCE_INVALID"
 TREATED_LEVELS_MISMATCH = "TREATED_LEVELS_MISMATCH"
 PATIENT_IDENTITY_MISMATCH = "PATIENT_IDENTITY_MISMATCH"
 # Added by the imaging app's provider (below): a blind second read is due, or it disagrees.
@@ -60,7 +56,6 @@ MSG_PLAN_NOT_SIGNED = "Plan version {number} is not signed by the surgeon yet."
 MSG_PLAN_SIGNATURE_INVALID = (
     "The signed plan's content has changed since it was signed: the signature is invalid. Do not proceed."
 )
-MSG_EVIDENCE_INVALID = "The recorded evidence cannot be read together: {problems}"
 MSG_TREATED_MISMATCH = "Levels recorded as treated ({treated}) differ from the plan ({planned})."
 MSG_IDENTITY_MISMATCH = (
     "Wrong patient or wrong wristband: the wristband reads {scanned}, but this case is for {expected}."
@@ -77,10 +72,7 @@ ACTION_BY_CODE = {
         "Do not proceed: the surgeon reviews the plan as it is now and signs it again; "
         "tell the quality officer, the record was changed after signing."
     ),
-    EVIDENCE_INVALID: (
-        "Record the evidence again so that it reads together with this patient's anatomy "
-        "(or the surgeon revises and re-signs the plan)."
-    ),
+    EVIDENCE_INVALID: ACTION_EVIDENCE_INVALID,
     PATIENT_IDENTITY_MISMATCH: (
         "Stop: read both identities aloud, ask the patient their name and date of birth, and scan the "
         "wristband of this case's patient (or open the right case). The wrong scan stays in the record."
@@ -302,20 +294,6 @@ def level_evaluate(case: Case, evidence: CurrentEvidence | None = None) -> tuple
     if evidence is None:
         evidence = current_evidence(case)
     request = level_request_build(case, evidence)
-    try:
-        result = check_levels(request)
-    except LevelInputError as exc:
-        problems = "; ".join(m for messages in exc.errors.values() for m in messages)
-        result = {
-            "contract": CONTRACT_VERSION,
-            "verdict": "stop",
-            "stage": request["stage"],
-            "target": None,
-            "findings": [
-                _finding(EVIDENCE_INVALID, "stop", sorted(exc.errors), MSG_EVIDENCE_INVALID.format(problems=problems))
-            ],
-            "expected_counts": {},
-        }
     extra: list[dict[str, Any]] = []
     plan = evidence.plan
     if plan is not None:
@@ -345,8 +323,6 @@ def level_evaluate(case: Case, evidence: CurrentEvidence | None = None) -> tuple
         extra.append(identity)
     for provider in _FINDINGS_PROVIDERS:
         extra.extend(provider(case, evidence))
-    if extra:
-        findings = sorted([*result["findings"], *extra], key=lambda f: SEVERITIES.index(f["severity"]))
-        verdict = verdict_of_severities(f["severity"] for f in findings)
-        result = {**result, "findings": findings, "verdict": verdict}
+    # The same function the tablet runs offline (levelverify.verdict): engine, then these findings.
+    result = judge(request, extra)
     return request, result

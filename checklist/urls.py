@@ -12,6 +12,7 @@ urlpatterns = [
     path("account/password/done/", account_views.OwnPasswordChangeDoneView.as_view(), name="password-change-done"),
     path("switch-user/", views.SwitchUserView.as_view(), name="switch-user"),
     path("sw.js", offline_views.ServiceWorkerView.as_view(), name="service-worker"),
+    path("offline/level-engine.zip", offline_views.LevelEngineView.as_view(), name="level-engine"),
     path("activity", views.ActivityView.as_view(), name="activity"),
     path("", views.RoleLandingView.as_view(), name="home"),
     path("cases/", views.CaseListView.as_view(), name="case-list"),

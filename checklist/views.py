@@ -436,11 +436,27 @@ class CaseActionView(LoginRequiredMixin, View):
             text = " ".join(m for ms in exc.errors.values() for m in ms) or exc.message
             return page.render(request, fresh, error=text, status=exc.status_code,
                                error_anchor=ANCHORS.get(action, "top"))  # fmt: skip
+        if request.headers.get(QUEUE_HEADER) == "1":
+            return _queued_write_answer(case_id)
         if message:
             messages.success(request, message)
         # The page comes back scrolled to the control; the message is shown there, not at the top.
         request.session[SESSION_FLASH_ANCHOR] = ANCHORS.get(action, "top")
         return redirect(reverse("case-detail", args=[case_id]) + f"#{ANCHORS.get(action, 'top')}")
+
+
+# Sent by the tablet's offline queue (static/js/offline.js) when it replays a write.
+QUEUE_HEADER = "X-RightLevel-Queue"
+
+
+def _queued_write_answer(case_id: int) -> HttpResponse:
+    """A replayed write's answer: no page, and the case's evidence version after it, read under
+    the case's row lock that the write took (the idempotency middleware's transaction holds it), so
+    that the queue's next write from the same view of the case expects exactly this one and still
+    gets the 409 if anyone else changed the case meanwhile."""
+    response = HttpResponse(status=204)
+    response["X-Evidence-Version"] = str(Case.objects.values_list("evidence_version", flat=True).get(pk=case_id))
+    return response
 
 
 def _actor(request: HttpRequest) -> User:

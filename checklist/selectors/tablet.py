@@ -37,6 +37,7 @@ from core.local_time import local_day_bounds
 from levelverify.check import ACTION_BY_CODE as ENGINE_ACTIONS
 from levelverify.check import check_levels
 from levelverify.errors import LevelInputError
+from levelverify.verdict import workflow_findings_of
 
 VERDICT_WORDS = {
     "pass": ("PASS", "All evidence agrees."),
@@ -119,6 +120,8 @@ class CasePage:
     wrong_level_pending: bool = False
     # Steps may be attested: no stop, or a wrong-level stop whose adverse event is recorded.
     attest_open: bool = True
+    # What the tablet judges offline from (see level_basis).
+    level_basis: dict[str, Any] = field(default_factory=dict)
 
     @property
     def blind_read_pending(self) -> bool:
@@ -142,6 +145,29 @@ GATE_WORDS = {
     GATE_TIME_OUT: "Opens when the time-out is complete.",
     GATE_LOCALIZATION: "Opens when the localization has passed.",
 }
+
+
+def level_basis(case: Case, findings: list[dict[str, Any]], *, blind: bool) -> dict[str, Any]:
+    """What the tablet needs to judge the case offline (levelverify.verdict.judge_offline): the
+    exact request of the stored verdict and the workflow's findings on it. While a blind second
+    read is due the page hides the first read's counts, so the request goes without its level
+    images and every stored finding is kept as given (offline, a new image is judged on its own,
+    and the verdict can only be as strict as the server's or stricter)."""
+    verdict = case.latest_verdict
+    request: dict[str, Any] = dict(verdict.request) if verdict is not None else {"stage": "time_out"}
+    if blind:
+        request.pop("localizations", None)
+        workflow = [dict(f) for f in findings]
+    else:
+        workflow = workflow_findings_of(request, findings)
+    return {
+        "case": case.pk,
+        "evidence_version": case.evidence_version,
+        "verdict": case.verdict,
+        "verdict_id": case.latest_verdict_id,
+        "request": request,
+        "workflow_findings": workflow,
+    }
 
 
 def case_page(case: Case, user: User) -> CasePage:
@@ -200,4 +226,7 @@ def case_page(case: Case, user: User) -> CasePage:
         adverse_events=adverse,
         wrong_level_pending=wrong_level and not acknowledged,
         attest_open=case.verdict != "stop" or acknowledged,
+        level_basis=level_basis(
+            case, findings, blind=any(f["code"] == SECOND_READ_REQUIRED for f in findings_of(findings, "incomplete"))
+        ),
     )

@@ -1,6 +1,7 @@
 // Offline (issue 18): registers the service worker, shows the offline banner, queues the tablet's
-// attestations in IndexedDB while the network (or the server) is away and sends them, in order,
-// when it is back; and says what cannot be done offline. iPad Safari has no Background Sync, so the
+// attestations, evidence and level images in IndexedDB while the network (or the server) is away
+// and sends them, in order, when it is back; judges the case on the tablet meanwhile (the server's
+// own engine, in level-engine-worker.js), and says what cannot be done offline. iPad Safari has no Background Sync, so the
 // queue is sent from the page: on the "online" event, on page load, and while the server is down,
 // on a probe every few seconds. Each queued write carries its own Idempotency-Key: sending it twice
 // (a crash mid-send, two tabs) writes once.
@@ -11,12 +12,17 @@
   var swUrl = body.getAttribute("data-sw-url");
   var userId = body.getAttribute("data-user-id");
   var CASES_CACHE = "rightlevel-cases";
-  var QUEUEABLE = /^\/cases\/\d+\/do\/(attest|attest-phase)$/;
-  var NEEDS_NETWORK = /^(\/cases\/\d+\/do\/(sign|confirm|adverse|time-out)|\/switch-user\/)$/;
+  var QUEUEABLE = /^\/cases\/(\d+)\/do\/(attest|attest-phase|consent|marking|imaging|anatomy|localization)$/;
+  // Evidence that changes the verdict: judged on the tablet while it waits.
+  var EVIDENCE = { consent: 1, marking: 1, imaging: 1, anatomy: 1, localization: 1 };
+  var ATTESTING = { attest: 1, "attest-phase": 1 };
+  var NEEDS_NETWORK = /^(\/cases\/\d+\/do\/(sign|confirm|adverse|time-out|plan|scan|treated|durable-mark|in-room|sign-out)|\/switch-user\/)$/;
   var PROBE_MS = 5000;
   var serverDown = false;
   var replaying = false;
   var counts = { queued: 0, problems: 0 };
+  var tabletVerdict = null;  // the verdict on this tablet while this case's entries wait
+  var basisNode = document.getElementById("level-basis");
 
   if ("serviceWorker" in navigator && swUrl) {
     navigator.serviceWorker.register(swUrl, { scope: "/" }).catch(function (error) { window.console.warn("No service worker: online only", error); });
@@ -70,6 +76,13 @@
     return fields;
   }
 
+  function isVersionField(name) { return name === "expected_version" || /-expected_version$/.test(name); }
+
+  function versionOf(fields) {
+    var found = fields.filter(function (f) { return isVersionField(f[0]); })[0];
+    return found ? found[1] : null;
+  }
+
   function signature(url, fields) {
     return pathOf(url) + "?" + fields.filter(function (f) { return f[0] !== "shown"; })
       .map(function (f) { return f[0] + "=" + f[1]; }).sort().join("&");
@@ -100,6 +113,141 @@
       if (problemList) { renderProblems(problems); }
       markQueued(queued);
       gate();
+      return judgeHere(queued);
+    });
+  }
+
+  // --- the verdict on this tablet ---------------------------------------------------------------
+  // While this case's evidence waits on the tablet, the case is judged here by the server's own
+  // engine, from the request and workflow findings the server last judged (the page's basis) with
+  // the waiting entries applied. A stop is a stop; a pass says it was checked on this tablet only,
+  // until the server has re-checked. If the engine cannot run, the tablet says so: never a pass.
+  var verdictPanel = document.getElementById("offline-verdict");
+
+  function basis() {
+    var node = document.getElementById("level-basis");
+    try { return node ? JSON.parse(node.textContent) : null; } catch (e) { return null; }
+  }
+
+  function entriesFor(queued, caseId) {
+    return queued.filter(function (i) { return i.caseId === caseId && EVIDENCE[i.kind]; }).map(function (i) {
+      var fields = {};
+      i.fields.forEach(function (f) {
+        var name = f[0].indexOf(i.kind + "-") === 0 ? f[0].slice(i.kind.length + 1) : f[0];
+        fields[name] = f[1];
+      });
+      return { kind: i.kind, fields: fields };
+    });
+  }
+
+  function judgeHere(queued) {
+    var b = basis();
+    verdictPanel = document.getElementById("offline-verdict");
+    if (!b || !verdictPanel) { return Promise.resolve(); }
+    var caseId = String(b["case"]);
+    var entries = entriesFor(queued, caseId);
+    if (!entries.length) {
+      tabletVerdict = null;
+      verdictPanel.hidden = true;
+      toggleJudging(false);
+      gateAttest();
+      return Promise.resolve();
+    }
+    if (!window.RightLevelEngine) { return Promise.resolve(showVerdict(null, "This tablet cannot run the level check.")); }
+    return window.RightLevelEngine.judge(b, entries).then(function (result) {
+      showVerdict(result, null);
+      window.sessionStorage.setItem("rightlevel-tablet-verdict", JSON.stringify({
+        "case": caseId, verdict: result.verdict, basisVerdictId: b.verdict_id,
+      }));
+    }, function (error) { showVerdict(null, String(error.message || error)); });
+  }
+
+  function findingItems(findings, severity) {
+    return findings.filter(function (f) { return f.severity === severity; }).map(function (f) {
+      var li = document.createElement("li");
+      var strong = document.createElement(severity === "stop" ? "strong" : "span");
+      strong.textContent = (severity === "warning" ? "⚠ " : "") + f.message;
+      li.appendChild(strong);
+      if (f.action && severity !== "warning") {
+        li.appendChild(document.createElement("br"));
+        var what = document.createElement("span");
+        what.className = "resolution";
+        what.textContent = "What to do: " + f.action;
+        li.appendChild(what);
+      }
+      return li;
+    });
+  }
+
+  function toggleJudging(on) {
+    var live = document.getElementById("case-live");
+    if (live) { live.classList.toggle("tablet-judging", on); }
+  }
+
+  function showVerdict(result, failure) {
+    var verdict = result ? result.verdict : "stop";
+    var changed = verdict !== tabletVerdict;
+    tabletVerdict = verdict;
+    verdictPanel.hidden = false;
+    toggleJudging(true);
+    verdictPanel.className = "verdict-strip offline-verdict verdict-" + verdict;
+    verdictPanel.setAttribute("data-verdict", verdict);
+    verdictPanel.replaceChildren();
+    var word = document.createElement("p");
+    word.className = "verdict-word";
+    var words = {
+      pass: "PASS, checked on this tablet",
+      stop: "STOP, checked on this tablet: do not proceed",
+      incomplete: "INCOMPLETE, checked on this tablet",
+    };
+    word.textContent = (verdict === "pass" ? "✔ " : verdict === "stop" ? "✖ " : "◔ ") + words[verdict];
+    verdictPanel.appendChild(word);
+    var note = document.createElement("p");
+    note.className = "offline-verdict-note";
+    note.textContent = failure
+      ? "The level check could not run on this tablet (" + failure + "): treat the case as stopped until the server has checked it."
+      : "With the evidence kept on this tablet. The server checks again when it has received it; until then this is not the server's verdict.";
+    verdictPanel.appendChild(note);
+    if (result) {
+      [["stop", "findings"], ["incomplete", "findings"], ["warning", "findings warnings"]].forEach(function (pair) {
+        var items = findingItems(result.findings || [], pair[0]);
+        if (!items.length) { return; }
+        if (pair[0] === "incomplete") {
+          var title = document.createElement("p");
+          title.className = "findings-title";
+          title.textContent = "Still needed:";
+          verdictPanel.appendChild(title);
+        }
+        var list = document.createElement("ul");
+        list.className = pair[1];
+        items.forEach(function (li) { list.appendChild(li); });
+        verdictPanel.appendChild(list);
+      });
+    }
+    if (changed) {
+      // Saved from a form further down: the new verdict is brought to the nurse's eyes.
+      verdictPanel.setAttribute("tabindex", "-1");
+      verdictPanel.scrollIntoView({ block: "center" });
+      verdictPanel.focus({ preventScroll: true });
+    }
+    gateAttest();
+  }
+
+  // A stop on the tablet holds the checklist as the server's stop does: nothing more is attested.
+  function gateAttest() {
+    var held = tabletVerdict === "stop";
+    Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+      var match = QUEUEABLE.exec(pathOf(form.action));
+      if (!match || !ATTESTING[match[2]]) { return; }
+      Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (b) {
+        if (held && !b.hasAttribute("data-tablet-stop")) {
+          b.setAttribute("data-tablet-stop", b.disabled ? "was" : "1");
+          b.disabled = true;
+        } else if (!held && b.hasAttribute("data-tablet-stop")) {
+          b.disabled = b.getAttribute("data-tablet-stop") === "was";
+          b.removeAttribute("data-tablet-stop");
+        }
+      });
     });
   }
 
@@ -192,15 +340,24 @@
   }
 
   // --- the queue ------------------------------------------------------------------------------
+  function chosenFile(form) {
+    return Array.prototype.some.call(form.querySelectorAll("input[type=file]"), function (input) {
+      return input.files && input.files.length > 0;
+    });
+  }
+
   function enqueue(form, submitter) {
     var fields = fieldsOf(form, submitter);
-    var version = fields.filter(function (f) { return f[0] === "expected_version"; })[0];
+    var match = QUEUEABLE.exec(pathOf(form.action));
     var item = {
       url: pathOf(form.action),
+      caseId: match[1],
+      kind: match[2],
       fields: fields,
       key: uuid(),
       actedAt: actedAt(new Date()),
-      expectedVersion: version ? version[1] : null,
+      expectedVersion: versionOf(fields),
+      seenVersion: versionOf(fields),
       userId: userId,
       label: ((submitter && submitter.textContent) || "a change").trim().replace(/\s+/g, " "),
     };
@@ -213,6 +370,17 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     form.removeAttribute("data-submitting");
+    if (chosenFile(form)) {
+      // A scan cannot wait on the tablet: say so rather than send the form without it.
+      var note = form.querySelector(".needs-network") || document.createElement("p");
+      note.className = "needs-network error";
+      note.setAttribute("data-testid", "needs-network");
+      note.setAttribute("role", "alert");
+      note.textContent = "The scanned file needs the network: remove it to keep this record on the tablet now, " +
+        "and attach the scan when the network is back.";
+      form.appendChild(note);
+      return;
+    }
     enqueue(form, event.submitter);
   }, true);
 
@@ -230,25 +398,46 @@
     if (replaying || !navigator.onLine) { return Promise.resolve(); }
     replaying = true;
     var sent = 0;
+    var moved = {};
     return dbPromise.then(function (db) {
-      return db.getAll("queue").then(function (items) {
-        items = items.filter(function (i) { return i.userId === userId; });
+      return Promise.all([db.getAll("queue"), db.get("meta", "moved")]).then(function (all) {
+        var items = all[0].filter(function (i) { return i.userId === userId; });
+        moved = (all[1] && all[1].value) || {};
         var chain = Promise.resolve(true);
         items.forEach(function (item) {
           chain = chain.then(function (go) { return go ? send(db, item) : false; });
         });
-        return chain;
+        return chain.then(function () {
+          return db.count("queue").then(function (n) { if (!n) { return db.delete("meta", "moved"); } });
+        });
       });
     }).finally(function () {
       replaying = false;
       render();
     });
 
-    function send(db, item) {
+    // The version a write expects: the one the tablet saw, unless this tablet's own earlier writes
+    // (sent just before, in this order) moved it on; a change from anyone else still is a 409.
+    function movedKey(item) { return item.caseId + ":" + item.seenVersion; }
+
+    function rebase(db, item) {
+      var now = item.caseId && moved[movedKey(item)];
+      if (!now || now === item.expectedVersion) { return Promise.resolve(item); }
+      item.fields = item.fields.map(function (f) { return isVersionField(f[0]) ? [f[0], now] : f; });
+      item.expectedVersion = now;
+      return db.put("queue", item).then(function () { return item; });
+    }
+
+    function send(db, queued) {
+      return rebase(db, queued).then(function (item) { return post(db, item); });
+    }
+
+    function post(db, item) {
       var headers = {
         "Idempotency-Key": item.key,
         "X-Acted-At": item.actedAt,
         "X-CSRFToken": csrfToken(),
+        "X-RightLevel-Queue": "1",
         "Content-Type": "application/x-www-form-urlencoded",
       };
       return fetch(item.url, {
@@ -258,7 +447,12 @@
         if (response.redirected && pathOf(response.url).indexOf("/login/") === 0) { return false; }
         if (response.ok) {
           sent += 1;
-          return db.delete("queue", item.id).then(function () { return true; });
+          var version = response.headers.get("X-Evidence-Version");
+          if (version && item.caseId) { moved[movedKey(item)] = version; }
+          var done = db.transaction(["queue", "meta"], "readwrite");
+          done.objectStore("queue").delete(item.id);
+          done.objectStore("meta").put({ name: "moved", value: moved });
+          return done.done.then(function () { return true; });
         }
         if (response.status >= 500 || [401, 403, 408, 423, 429].indexOf(response.status) >= 0) { return false; }
         return response.text().then(function (html) {
@@ -307,10 +501,49 @@
     });
   }
 
-  window.addEventListener("offline", function () { render(); });
+  // Offline on a case page: the level engine is started before it is needed (loading takes a
+  // few seconds on a tablet, from the service worker's cache).
+  var warmed = false;
+  function warm() {
+    if (warmed || !offline() || !basis() || !window.RightLevelEngine) { return; }
+    warmed = true;
+    window.RightLevelEngine.load().catch(function (error) { warmed = false; window.console.warn(error); });
+  }
+
+  // Back online, the server re-checked what this tablet judged: if the two differ, the tablet says
+  // so (the server's verdict is the one every device shows).
+  function compareWithServer() {
+    var b = basis();
+    var said = window.sessionStorage.getItem("rightlevel-tablet-verdict");
+    if (!b || !said || counts.queued) { return; }
+    said = JSON.parse(said);
+    if (said["case"] !== String(b["case"]) || said.basisVerdictId === b.verdict_id) { return; }
+    window.sessionStorage.removeItem("rightlevel-tablet-verdict");
+    var notice = document.getElementById("tablet-recheck");
+    if (!notice) { return; }
+    var words = { pass: "PASS", stop: "STOP", incomplete: "INCOMPLETE" };
+    notice.hidden = false;
+    notice.className = "tablet-recheck verdict-" + b.verdict;
+    notice.textContent = said.verdict === b.verdict
+      ? "The server has re-checked the evidence kept on this tablet: " + words[b.verdict] + ", as this tablet said."
+      : "The server has re-checked the evidence kept on this tablet: " + words[b.verdict] + ". This tablet had said " +
+        words[said.verdict] + ": the server's verdict is the one that counts; read it to the team.";
+  }
+
+  var lastBasis = basisNode ? basisNode.textContent : null;
+  window.addEventListener("offline", function () { render().then(warm); });
   window.addEventListener("online", function () { serverDown = false; replayOnline(); });
-  window.setInterval(function () { if (offline() || counts.queued) { probe(); } }, PROBE_MS);
-  new MutationObserver(function () { gate(); }).observe(document.getElementById("main") || body, { childList: true, subtree: true });
+  window.setInterval(function () { if (offline() || counts.queued) { probe().then(warm); } }, PROBE_MS);
+  new MutationObserver(function () {
+    gate();
+    gateAttest();
+    var node = document.getElementById("level-basis");
+    // The live sync swapped the case's header in: judge again into the new panel.
+    if ((node && node.textContent !== lastBasis) || document.getElementById("offline-verdict") !== verdictPanel) {
+      lastBasis = node ? node.textContent : null;
+      render().then(compareWithServer);
+    }
+  }).observe(document.getElementById("main") || body, { childList: true, subtree: true });
 
   // For the browser tests and for support: what is waiting, and a way to send it now.
   window.RightLevelOffline = {
@@ -318,7 +551,12 @@
     problems: function () { return dbPromise.then(function (db) { return db.getAll("problems"); }); },
     restore: function (item) { return dbPromise.then(function (db) { return db.put("queue", item); }).then(render); },
     replay: replayOnline,
+    tabletVerdict: function () { return tabletVerdict; },
   };
 
-  render().then(function () { if (navigator.onLine) { probe(); } });
+  render().then(function () {
+    compareWithServer();
+    warm();
+    if (navigator.onLine) { probe(); }
+  });
 })();

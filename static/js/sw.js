@@ -39,12 +39,15 @@
     new workbox.strategies.NetworkFirst({ cacheName: CASES_CACHE, networkTimeoutSeconds: 4 })
   );
 
-  // The attestation forms' posts (the page queues them itself when it knows it is offline).
-  var QUEUEABLE = /^\/cases\/\d+\/do\/(attest|attest-phase)$/;
+  // The posts of the forms the page queues itself when it knows it is offline: attestations,
+  // evidence and level images. Only form-encoded ones: a consent with its scanned file attached
+  // goes to the network as it is (the page says that it needs the network).
+  var QUEUEABLE = /^\/cases\/(\d+)\/do\/(attest|attest-phase|consent|marking|imaging|anatomy|localization)$/;
   workbox.routing.registerRoute(
     function (options) {
       return options.url.origin === self.location.origin && options.request.mode === "navigate" &&
-        QUEUEABLE.test(options.url.pathname);
+        QUEUEABLE.test(options.url.pathname) &&
+        (options.request.headers.get("Content-Type") || "").indexOf("application/x-www-form-urlencoded") === 0;
     },
     function (options) { return sendOrQueue(options.request); },
     "POST"
@@ -71,13 +74,21 @@
       var csrf = params.get("csrfmiddlewaretoken") || "";
       params.delete("csrfmiddlewaretoken");
       var path = new URL(request.url).pathname;
+      var match = QUEUEABLE.exec(path);
+      var fields = Array.from(params.entries());
+      var version = fields.filter(function (f) { return /(^|-)expected_version$/.test(f[0]); })[0];
       var item = {
         url: path,
-        fields: Array.from(params.entries()),
+        caseId: match[1],
+        kind: match[2],
+        fields: fields,
         key: self.crypto.randomUUID(),
         actedAt: actedAt(new Date()),
-        expectedVersion: params.get("expected_version"),
-        label: "attestation (" + (params.get("phase") || params.get("step") || "") + ", " + (params.get("role") || "") + ")",
+        expectedVersion: version ? version[1] : null,
+        seenVersion: version ? version[1] : null,
+        label: /^attest/.test(match[2])
+          ? "attestation (" + (params.get("phase") || params.get("step_code") || "") + ", " + (params.get("role") || "") + ")"
+          : match[2] === "localization" ? "level image" : match[2],
       };
       return fetch(request.url, {
         method: "POST",

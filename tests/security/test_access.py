@@ -22,9 +22,12 @@ from tests.support.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-# The login pages (the API's is the token endpoint), logging out, the health check, and the service
-# worker script (static URLs only: the login page registers it too).
-PUBLIC = {"/login/", "/admin/login/", "/api/v1/auth/token/", "/healthz", "/admin/logout/", "/sw.js"}
+# The login pages (the API's is the token endpoint), logging out, the health check, the service
+# worker script (static URLs only: the login page registers it too) and the level engine's code.
+PUBLIC = {
+    "/login/", "/admin/login/", "/api/v1/auth/token/", "/healthz", "/admin/logout/", "/sw.js",
+    "/offline/level-engine.zip",
+}  # fmt: skip
 LOGIN_PAGES = ("/login/", "/admin/login/")
 
 

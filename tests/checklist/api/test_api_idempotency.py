@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from checklist import services
 from checklist.access import roles
 from checklist.idempotency import HEADER, KEY_INVALID, REPLAYED_HEADER
-from checklist.models import AuditEvent, Case, IdempotencyKey, StepAttestation
+from checklist.models import AuditEvent, Case, IdempotencyKey, Localization, StepAttestation
 from checklist.tasks import idempotency_keys_purge
 from tests.support.api_workflow import token_client
 from tests.support.factories import UserFactory
@@ -260,3 +260,40 @@ def test_two_requests_with_the_same_key_at_once_write_once(round_: int) -> None:
     assert StepAttestation.objects.filter(run__case=case).count() == 1
     assert AuditEvent.objects.filter(case=case, action="step.attested").count() == 1
     assert IdempotencyKey.objects.filter(key=f"race-{round_}").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_offline_queue_chains_its_own_writes_and_still_gets_the_409_for_anyone_elses(team: Team) -> None:
+    """Two level images kept offline from one view of the case: the first answers the version it
+    made (204, X-Evidence-Version), the second expects that one; a change by another device
+    between them is still a 409."""
+    from checklist.views import QUEUE_HEADER
+    from tests.support.workflow import case_through_time_out
+
+    case = case_schedule(team)
+    evidence_record(team, case)
+    case = case_through_time_out(team, case)
+    client = Client()
+    client.force_login(team.radiographer)
+    seen = case.evidence_version
+
+    def image(key: str, version: int, count: int, reference: str) -> Any:
+        data = {"localization-expected_version": version, "localization-phase": "pre_incision",
+                "localization-reference": reference, "localization-count": count, "localization-label": "L2",
+                "localization-marker_in_place": "yes", "localization-side": "left",
+                "localization-read_by": team.surgeon.pk}  # fmt: skip
+        return client.post(f"/cases/{case.pk}/do/localization", data, headers={HEADER: key, QUEUE_HEADER: "1"})
+
+    first = image("q-1", seen, 4, "sacrum")
+    assert first.status_code == 204, first.content
+    moved = int(first["X-Evidence-Version"])
+    assert moved == Case.objects.get(pk=case.pk).evidence_version > seen
+    again = image("q-1", seen, 4, "sacrum")  # the tab crashed before it removed the first from its queue
+    assert again.status_code == 204 and again[REPLAYED_HEADER] == "true" and again["X-Evidence-Version"] == str(moved)
+    assert image("q-2", moved, 2, "last_rib").status_code == 204
+    assert Localization.objects.filter(case=case).count() == 2
+    # Someone else records the anatomy meanwhile: the queue's next write, from the old view, is a 409.
+    services.anatomy_record(actor=team.radiographer, case=case.pk, thoracic=12, lumbar=5)
+    stale = image("q-3", moved + 1, 3, "c2")
+    assert stale.status_code == 409
+    assert Localization.objects.filter(case=case).count() == 2
