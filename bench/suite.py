@@ -7,6 +7,7 @@ Sections, in this order (later ones add data the earlier ones must not see):
   nightly    the nightly incremental verification vs the full one at two trail sizes (bench/audit_verify.py)
   append     audit appends, 8 concurrent writers on 8 cases vs 1 writer (bench/audit_append.py)
   ingest     HL7 messages over MLLP, recorded, applied and audited vs bare hl7apy parsing (bench/hl7_ingest.py)
+  offline    the tablet offline (Chromium): verdict per check, replay of 100 queued writes, cache (bench/offline.py)
   dashboard  the compliance dashboard at 100,000 cases vs 1,000 (bench/dashboard.py)
 
 Run: bench/run [section ...]
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from bench.common import django_setup_live, print_table
 
-SECTIONS = ("api", "walk", "verify", "nightly", "append", "ingest", "dashboard")
+SECTIONS = ("api", "walk", "verify", "nightly", "append", "ingest", "offline", "dashboard")
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     django_setup_live()
     from django.db import connection
 
-    from bench import api, audit_append, audit_verify, dashboard, hl7_ingest, timeout_walk
+    from bench import api, audit_append, audit_verify, dashboard, hl7_ingest, offline, timeout_walk
     from bench.server import Gunicorn
 
     started = time.monotonic()
@@ -56,6 +57,9 @@ def main() -> None:
         if "ingest" in wanted:
             print("== ingest", flush=True)
             rows += hl7_ingest.run()
+        if "offline" in wanted:
+            print("== offline", flush=True)
+            rows += offline.run(server)
         if "dashboard" in wanted:  # last: its 100,000 bare cases have no audit trail
             print("== dashboard", flush=True)
             rows += dashboard.run(server)

@@ -391,7 +391,7 @@
     return text || (status === 409 ? "Changed on another device: check the case and attest again." : "Refused (" + status + ").");
   }
 
-  // Sends the queue in order. Sent (2xx, or the redirect a page's POST answers with): removed.
+  // Sends the queue in order (each case's writes in the order they were made). Sent (2xx, or the redirect a page's POST answers with): removed.
   // Refused (409 changed on another device, or another 4xx): moved to the problems list, shown until
   // someone dismisses it; never dropped silently. No answer, a 5xx or a lost session: kept, tried later.
   function replay() {
@@ -403,11 +403,18 @@
       return Promise.all([db.getAll("queue"), db.get("meta", "moved")]).then(function (all) {
         var items = all[0].filter(function (i) { return i.userId === userId; });
         moved = (all[1] && all[1].value) || {};
-        var chain = Promise.resolve(true);
-        items.forEach(function (item) {
-          chain = chain.then(function (go) { return go ? send(db, item) : false; });
+        // In order within a case; the cases side by side (they are independent, and a tablet back
+        // from a downtime may hold several). A chain stops at a write that must wait.
+        var byCase = {};
+        items.forEach(function (item) { (byCase[item.caseId || ""] = byCase[item.caseId || ""] || []).push(item); });
+        var chains = Object.keys(byCase).map(function (caseId) {
+          var chain = Promise.resolve(true);
+          byCase[caseId].forEach(function (item) {
+            chain = chain.then(function (go) { return go ? send(db, item) : false; });
+          });
+          return chain;
         });
-        return chain.then(function () {
+        return Promise.all(chains).then(function () {
           return db.count("queue").then(function (n) { if (!n) { return db.delete("meta", "moved"); } });
         });
       });

@@ -4,6 +4,8 @@ network says so."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -25,7 +27,16 @@ def open_case_with_worker(page: Page, case: Case) -> None:
     page.reload()  # this load goes through the worker, which caches the page
     expect(page.get_by_test_id("target")).to_be_visible()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
-    page.wait_for_function("async (p) => Boolean(await caches.match(p))", arg=f"/cases/{case.pk}/", timeout=15_000)
+    wait_until(page, "async (p) => Boolean(await caches.match(p))", f"/cases/{case.pk}/", timeout=15)
+
+
+def wait_until(page: Page, script: str, arg: object = None, timeout: float = 15) -> None:
+    """Poll an async page function until it is true: wait_for_function takes the promise an async
+    function returns for a truthy answer and would not wait at all."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script, arg):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {script}"
+        time.sleep(0.05)
 
 
 def case_in_sign_in(team: Team) -> Case:
