@@ -12,6 +12,9 @@ only ever make a verdict stricter:
 - ``TREATED_LEVELS_MISMATCH`` (stop): the levels recorded as treated differ from the plan.
 - ``PATIENT_IDENTITY_MISMATCH`` (stop): the latest wristband scan names someone other than the
   case's patient (issue 17); a scan of the right wristband resolves it.
+- ``OFFLINE_VERDICT_MISMATCH`` (stop): a tablet judged the evidence it kept offline differently
+  from the server's check of the same evidence on sync (issue 18); evidence recorded afterwards,
+  online, resolves it.
 
 Other apps add findings of their own through ``findings_provider_register`` (the imaging app: the
 independent second read of a level image, ``SECOND_READ_REQUIRED`` and ``SECOND_READ_MISMATCH``),
@@ -26,8 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from checklist.audit import canonical_json, signature_mac_valid
+from checklist.audit.catalogue import AuditAction
 from checklist.models import (
     AnatomyRecord,
+    AuditEvent,
     Case,
     Consent,
     IdentityScan,
@@ -48,6 +53,9 @@ PLAN_NOT_SIGNED = "PLAN_NOT_SIGNED"
 PLAN_SIGNATURE_INVALID = "PLAN_SIGNATURE_INVALID"
 TREATED_LEVELS_MISMATCH = "TREATED_LEVELS_MISMATCH"
 PATIENT_IDENTITY_MISMATCH = "PATIENT_IDENTITY_MISMATCH"
+OFFLINE_VERDICT_MISMATCH = "OFFLINE_VERDICT_MISMATCH"
+# The verdicts a tablet may say it showed offline (X-Tablet-Verdict).
+TABLET_VERDICTS = ("pass", "stop", "incomplete")
 # Added by the imaging app's provider (below): a blind second read is due, or it disagrees.
 SECOND_READ_REQUIRED = "SECOND_READ_REQUIRED"
 SECOND_READ_MISMATCH = "SECOND_READ_MISMATCH"
@@ -59,6 +67,10 @@ MSG_PLAN_SIGNATURE_INVALID = (
 MSG_TREATED_MISMATCH = "Levels recorded as treated ({treated}) differ from the plan ({planned})."
 MSG_IDENTITY_MISMATCH = (
     "Wrong patient or wrong wristband: the wristband reads {scanned}, but this case is for {expected}."
+)
+MSG_OFFLINE_MISMATCH = (
+    "A tablet judged this case offline as {tablet}, but the server's check of the same evidence says {server}: "
+    "do not rely on what the tablet showed."
 )
 MSG_IDENTITY_STALE = (
     "The patient of this case changed after the wristband was scanned (records merged): it now is "
@@ -76,6 +88,10 @@ ACTION_BY_CODE = {
     PATIENT_IDENTITY_MISMATCH: (
         "Stop: read both identities aloud, ask the patient their name and date of birth, and scan the "
         "wristband of this case's patient (or open the right case). The wrong scan stays in the record."
+    ),
+    OFFLINE_VERDICT_MISMATCH: (
+        "Read the server's findings to the team, count the level image again and record it (or correct the "
+        "evidence) with the network up: a record made after this stop resolves it."
     ),
     TREATED_LEVELS_MISMATCH: (
         "Record what was actually treated. If it differs from the plan, this is a wrong-level event: "
@@ -105,6 +121,14 @@ class CurrentEvidence:
     localizations: list[Localization]
     # The latest wristband scan: only the latest counts, a right scan resolves a wrong one.
     identity_scan: IdentityScan | None = None
+    # The latest offline disagreement (time, tablet's verdict, server's), from the trail.
+    offline_mismatch: tuple[Any, str, str] | None = None
+
+    def latest_record_at(self) -> Any:
+        """When the newest evidence record in force was recorded (None: no evidence yet)."""
+        records = [self.consent, self.marking, self.imaging, self.anatomy, *self.localizations]
+        times = [r.recorded_at for r in records if r is not None]
+        return max(times) if times else None
 
 
 def current_evidence(case: Case) -> CurrentEvidence:
@@ -126,7 +150,36 @@ def current_evidence(case: Case) -> CurrentEvidence:
         .select_related("expected_patient", "named_patient")
         .order_by("-scanned_at", "-id")
         .first(),
+        offline_mismatch=offline_mismatch_of(case),
     )
+
+
+def offline_mismatch_of(case: Case) -> tuple[Any, str, str] | None:
+    """The case's latest OFFLINE_VERDICT_DIFFERED event: (time, tablet's verdict, server's)."""
+    row = (
+        AuditEvent.objects.filter(case_id=case.pk, action=AuditAction.OFFLINE_VERDICT_DIFFERED)
+        .order_by("-seq")
+        .values_list("at", "after")
+        .first()
+    )
+    if row is None:
+        return None
+    at, after = row
+    return at, str((after or {}).get("tablet", "")), str((after or {}).get("server", ""))
+
+
+def offline_mismatch_finding(evidence: CurrentEvidence) -> dict[str, Any] | None:
+    """The stop of a tablet's offline verdict the server did not confirm, until evidence is
+    recorded after it."""
+    if evidence.offline_mismatch is None:
+        return None
+    at, tablet, server = evidence.offline_mismatch
+    latest = evidence.latest_record_at()
+    if latest is not None and latest > at:
+        return None
+    words = {"pass": "PASS", "stop": "STOP", "incomplete": "INCOMPLETE"}
+    message = MSG_OFFLINE_MISMATCH.format(tablet=words.get(tablet, tablet), server=words.get(server, server))
+    return _finding(OFFLINE_VERDICT_MISMATCH, "stop", ["localizations"], message)
 
 
 def anatomy_of(record: AnatomyRecord | None) -> Anatomy:
@@ -321,6 +374,9 @@ def level_evaluate(case: Case, evidence: CurrentEvidence | None = None) -> tuple
     identity = identity_finding(case, evidence.identity_scan)
     if identity is not None:
         extra.append(identity)
+    offline = offline_mismatch_finding(evidence)
+    if offline is not None:
+        extra.append(offline)
     for provider in _FINDINGS_PROVIDERS:
         extra.extend(provider(case, evidence))
     # The same function the tablet runs offline (levelverify.verdict): engine, then these findings.

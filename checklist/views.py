@@ -30,7 +30,7 @@ from checklist import forms, selectors, services, uploads
 from checklist.access import roles
 from checklist.access.policies import can, require
 from checklist.access.sign_in import LoginForm, address_throttled_message, sign_in_address_throttled
-from checklist.level_check import anatomy_of, current_evidence
+from checklist.level_check import TABLET_VERDICTS, anatomy_of, current_evidence
 from checklist.models import Case, Consent, ScanInput, User
 from checklist.selectors import downtime as downtime_selectors
 from checklist.selectors import tablet as page_selectors
@@ -402,6 +402,10 @@ class CaseActionView(LoginRequiredMixin, View):
         if handler is None:
             raise Http404("Unknown action.")
         form_class, call = handler
+        claimed = request.headers.get(TABLET_VERDICT_HEADER)
+        if claimed is not None and claimed not in TABLET_VERDICTS:
+            return HttpResponse(f"{TABLET_VERDICT_HEADER} must be pass, stop or incomplete.", status=400,
+                                content_type="text/plain; charset=utf-8")  # fmt: skip
         form = form_class(request.POST, request.FILES, prefix=action if action in FORMS else None)
         page = CaseDetailView()
         if not form.is_valid():
@@ -437,6 +441,8 @@ class CaseActionView(LoginRequiredMixin, View):
             return page.render(request, fresh, error=text, status=exc.status_code,
                                error_anchor=ANCHORS.get(action, "top"))  # fmt: skip
         if request.headers.get(QUEUE_HEADER) == "1":
+            if claimed and action in EVIDENCE_ACTIONS:
+                services.offline_verdict_reconcile(actor=_actor(request), case=case_id, tablet_verdict=claimed)
             return _queued_write_answer(case_id)
         if message:
             messages.success(request, message)
@@ -445,8 +451,11 @@ class CaseActionView(LoginRequiredMixin, View):
         return redirect(reverse("case-detail", args=[case_id]) + f"#{ANCHORS.get(action, 'top')}")
 
 
-# Sent by the tablet's offline queue (static/js/offline.js) when it replays a write.
+# Sent by the tablet's offline queue (static/js/offline.js) when it replays a write; with evidence,
+# the verdict the tablet showed once it had kept that write (see services.offline_verdict_reconcile).
 QUEUE_HEADER = "X-RightLevel-Queue"
+TABLET_VERDICT_HEADER = "X-Tablet-Verdict"
+EVIDENCE_ACTIONS = frozenset({"consent", "marking", "imaging", "anatomy", "localization"})
 
 
 def _queued_write_answer(case_id: int) -> HttpResponse:

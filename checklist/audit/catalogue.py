@@ -39,6 +39,8 @@ class AuditAction(StrEnum):
     LOCALIZATION_DURABLE_MARK_PLACED = "localization.durable_mark_placed"
     TREATED_LEVELS_RECORDED = "treated_levels.recorded"
     LEVEL_CHECK_VERDICT = "level_check.verdict"
+    # A tablet judged the case offline (issue 18) and the server, on the same evidence, differs.
+    OFFLINE_VERDICT_DIFFERED = "level_check.offline_verdict_differed"
     # Level images from the C-arm (imaging app)
     LEVEL_IMAGE_RECEIVED = "level_image.received"
     LEVEL_IMAGE_ASSIGNED = "level_image.assigned"

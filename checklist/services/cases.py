@@ -13,7 +13,14 @@ from checklist import audit
 from checklist.access import roles
 from checklist.access.policies import has_role, require, visible_cases
 from checklist.audit.catalogue import AuditAction
-from checklist.level_check import CurrentEvidence, blocking_findings, findings_of, level_evaluate, no_evidence
+from checklist.level_check import (
+    TABLET_VERDICTS,
+    CurrentEvidence,
+    blocking_findings,
+    findings_of,
+    level_evaluate,
+    no_evidence,
+)
 from checklist.models import (
     AdverseEvent,
     Case,
@@ -257,6 +264,32 @@ def case_state_recompute(case: Case, status: list[StepStatus] | None = None) -> 
         case.state = CaseState.SIGN_IN
     else:
         case.state = CaseState.SCHEDULED
+
+
+@transaction.atomic
+def offline_verdict_reconcile(*, actor: User, case: Case | int, tablet_verdict: str) -> bool:
+    """A write a tablet kept offline has just been applied (same transaction): compare the verdict
+    the tablet showed for it (levelverify.verdict.judge_offline) with the server's on the same
+    evidence. If they differ, the trail says so (OFFLINE_VERDICT_DIFFERED, with both) and the case
+    stops on every device until evidence is recorded again (level_check.offline_mismatch_finding).
+    Returns whether they differed. An unknown verdict word is a 400."""
+    if tablet_verdict not in TABLET_VERDICTS:
+        raise field_error("X-Tablet-Verdict", f"Say pass, stop or incomplete, not {tablet_verdict[:20]!r}.")
+    case = case_lock(case)
+    server = case.verdict
+    if server == tablet_verdict:
+        return False
+    audit.append(
+        action=AuditAction.OFFLINE_VERDICT_DIFFERED,
+        actor=actor,
+        case=case,
+        obj=case.latest_verdict,
+        after={"tablet": tablet_verdict, "server": server},
+    )
+    before_state = case.state
+    verdict_record(case=case, actor=actor, trigger=AuditAction.OFFLINE_VERDICT_DIFFERED)
+    case_state_commit(case, actor=actor, before_state=before_state, evidence=True)
+    return True
 
 
 def verdict_record(

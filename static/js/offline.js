@@ -156,10 +156,24 @@
     if (!window.RightLevelEngine) { return Promise.resolve(showVerdict(null, "This tablet cannot run the level check.")); }
     return window.RightLevelEngine.judge(b, entries).then(function (result) {
       showVerdict(result, null);
+      claim(queued, caseId, result.verdict);
       window.sessionStorage.setItem("rightlevel-tablet-verdict", JSON.stringify({
         "case": caseId, verdict: result.verdict, basisVerdictId: b.verdict_id,
       }));
     }, function (error) { showVerdict(null, String(error.message || error)); });
+  }
+
+  // The verdict shown goes with the newest of the case's waiting evidence: the server compares
+  // it with its own once that write is applied, and a difference stops the case on every device.
+  function claim(queued, caseId, verdict) {
+    var last = queued.filter(function (i) { return i.caseId === caseId && EVIDENCE[i.kind]; }).pop();
+    if (!last || last.tabletVerdict === verdict) { return; }
+    dbPromise.then(function (db) {
+      var tx = db.transaction("queue", "readwrite");
+      return tx.store.get(last.id).then(function (found) {  // not put back once sent
+        if (found) { found.tabletVerdict = verdict; return tx.store.put(found); }
+      }).then(function () { return tx.done; });
+    });
   }
 
   function findingItems(findings, severity) {
@@ -447,6 +461,7 @@
         "X-RightLevel-Queue": "1",
         "Content-Type": "application/x-www-form-urlencoded",
       };
+      if (item.tabletVerdict) { headers["X-Tablet-Verdict"] = item.tabletVerdict; }
       return fetch(item.url, {
         method: "POST", body: new URLSearchParams(item.fields).toString(), headers: headers, credentials: "same-origin",
       }).then(function (response) {

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from checklist import services
 from checklist.audit.catalogue import AuditAction
 from checklist.models import AuditEvent, Case, Localization
 from levelverify.testing import load_scenarios, outcome_problems, request_body
 from levelverify.verdict import check_json, judge_offline
 from tests.browser.conftest import screenshot
-from tests.browser.test_offline import open_case_with_worker
+from tests.browser.test_offline import open_case_with_worker, wait_until
 from tests.support.random_requests import random_basis_and_entries, random_request
 from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record
 
@@ -146,3 +147,41 @@ def test_an_agreeing_count_offline_is_a_pass_checked_on_this_tablet_until_the_se
     assert Case.objects.get(pk=case.pk).verdict == "pass"
     expect(page.get_by_test_id("tablet-recheck")).to_contain_text("PASS, as this tablet said", timeout=20_000)
     expect(page.get_by_test_id("offline-verdict")).to_be_hidden()
+
+
+def test_a_tablet_whose_offline_pass_the_server_does_not_confirm_stops_the_case_on_every_device(
+    new_device, team: Team
+) -> None:
+    """Whoever edits what the tablet judges from (here the plan in the page's basis, moved to L3),
+    the tablet's PASS is only the tablet's: on sync the server judges the same level image STOP, and
+    the disagreement itself is a stop on every device until a level image is recorded online."""
+    case = case_at_localization(team)
+    page = go_offline_on_the_case(new_device, team.radiographer.username, case)
+    page.evaluate("""() => {
+        const node = document.getElementById("level-basis");
+        const basis = JSON.parse(node.textContent);
+        for (const key of ["plan", "consent", "preop_imaging"]) { basis.request[key].levels = "L3"; }
+        node.textContent = JSON.stringify(basis);
+    }""")
+    record_level_image_offline(page, reference="sacrum", count=3, label="L3")
+    expect(page.get_by_test_id("offline-verdict")).to_have_attribute("data-verdict", "pass", timeout=ENGINE_LOAD_MS)
+    wait_until(page, "async () => (await window.RightLevelOffline.queued())[0].tabletVerdict === 'pass'")
+
+    page.context.set_offline(False)
+    expect(page.get_by_test_id("offline-banner")).to_be_hidden(timeout=20_000)
+    case = Case.objects.get(pk=case.pk)
+    assert case.verdict == "stop"
+    assert "OFFLINE_VERDICT_MISMATCH" in {f["code"] for f in case.latest_verdict.findings}
+    differed = AuditEvent.objects.get(case_id=case.pk, action=AuditAction.OFFLINE_VERDICT_DIFFERED)
+    assert differed.after == {"tablet": "pass", "server": "stop"}
+    other = new_device(team.nurse.username)
+    other.goto(f"/cases/{case.pk}/")
+    expect(other.get_by_test_id("verdict")).to_contain_text("A tablet judged this case offline as PASS")
+
+    # A level image recorded online, counted right, resolves it.
+    services.localization_record(
+        actor=team.radiographer, case=case.pk, phase="pre_incision", reference="sacrum",
+        count=4, label="L2", marker_in_place=True, read_by=team.surgeon, side="left",
+    )  # fmt: skip
+    codes = {f["code"] for f in Case.objects.get(pk=case.pk).latest_verdict.findings}
+    assert "OFFLINE_VERDICT_MISMATCH" not in codes

@@ -575,6 +575,9 @@ SCENARIOS: dict[str, Callable[[Team], Callable[[], Any]]] = {
     )(_in_room(team)),
     "time_out_complete": _sc_time_out_complete,
     "localization_record": lambda team: (lambda case: lambda: _localize(team, case))(_after_time_out(team)),
+    "offline_verdict_reconcile": lambda team: (
+        lambda case: lambda: services.offline_verdict_reconcile(actor=team.nurse, case=case.pk, tablet_verdict="pass")
+    )(_after_time_out(team)),
     "localization_mark_durable": _sc_localization_mark_durable,
     "localization_confirm": _sc_localization_confirm,
     "treated_levels_record": lambda team: (
