@@ -163,8 +163,9 @@ def _dedupe_key(rule: ReminderRule, case: Case | None, recipient: User, occurren
 # --- writing and cancelling (inside the case's transaction) ----------------------------------
 
 
-def reminders_sync(case: Case) -> tuple[int, int]:
-    """Make the case's pending reminders match what it needs now. Returns (created, cancelled)."""
+def reminders_sync(case: Case, *, new: bool = False) -> tuple[int, int]:
+    """Make the case's pending reminders match what it needs now. Returns (created, cancelled).
+    ``new``: the case was inserted in this transaction, so it has no reminder rows to read or cancel."""
     now = timezone.now()
     rules = list(ReminderRule.objects.filter(enabled=True).exclude(anchor=reminder_rules.SYSTEM))
     wanted: dict[str, Reminder] = {}
@@ -185,7 +186,7 @@ def reminders_sync(case: Case) -> tuple[int, int]:
                     created_at=now,
                 )  # fmt: skip
         # One read of the reminders the case already has and one insert of the missing ones.
-        stored = {r.dedupe_key: r for r in Reminder.objects.filter(dedupe_key__in=list(wanted))}
+        stored = {} if new else {r.dedupe_key: r for r in Reminder.objects.filter(dedupe_key__in=list(wanted))}
         missing = [reminder for key, reminder in wanted.items() if key not in stored]
         for key, reminder in stored.items():
             due = wanted[key].due_at
@@ -195,6 +196,8 @@ def reminders_sync(case: Case) -> tuple[int, int]:
         if missing:
             # A row another transaction inserted meanwhile stays as it is (the key is unique).
             created = len(Reminder.objects.bulk_create(missing, ignore_conflicts=True))
+    if new:
+        return created, 0
     moot = Reminder.objects.filter(case=case, state=ReminderState.PENDING).exclude(dedupe_key__in=list(wanted))
     cancelled = moot.update(state=ReminderState.CANCELLED, cancelled_at=now)
     return created, cancelled
