@@ -12,7 +12,7 @@ import contextvars
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,11 +159,8 @@ def _receive_one(*, raw: bytes, peer: str) -> Received:
     except Hl7Error as error:
         return _refuse(error=error, text=text, size=len(raw), peer=peer, now=now)
     header = message.header
-    existing = InboundMessage.objects.filter(
-        sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
-    ).first()
-    if existing is not None:
-        return Received(_repeat_ack(existing, message, now), existing, repeat=True)
+    # A repeat is found by the record's insert, first in the transaction: the key
+    # (sending facility, control ID) is unique among accepted messages (a database constraint).
     try:
         with transaction.atomic():
             record = InboundMessage.objects.create(
@@ -183,7 +180,8 @@ def _receive_one(*, raw: bytes, peer: str) -> Received:
             outcome = _apply(record, message)
             _record_outcome(record, outcome)
     except IntegrityError:
-        # The same message arrived on another connection at the same moment: answer as a repeat.
+        # A repeat (received before, or on another connection at the same moment): nothing of
+        # this transaction was kept; answer with the first one's record.
         existing = InboundMessage.objects.get(
             sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
         )
@@ -359,8 +357,10 @@ def _case_try(message: Hl7Message) -> tuple[Case | None, list[str]]:
     found, reasons = _resolve(message)
     if reasons:
         return None, reasons
+    # case_schedule is atomic of its own (a savepoint here, rolled back when it refuses); the
+    # GSRN is recorded with the case or neither, which needs a savepoint around both.
     try:
-        with transaction.atomic():
+        with transaction.atomic() if message.gsrn else nullcontext():
             case = case_schedule(
                 actor=interface_user(),
                 mrn=message.mrn,
