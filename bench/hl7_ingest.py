@@ -104,6 +104,7 @@ def run() -> list[Row]:
         sending_facility=FACILITY, appointment_id__startswith=f"B{run_id}-", case__isnull=False
     )
     assert booked.count() == 3 * APPOINTMENTS
+    statements = _statements_per_message(day + dt.timedelta(days=3), f"B{run_id}-q-")
 
     ingest, parse = sorted(ingest_rates)[1], sorted(parse_rates)[1]
     return [
@@ -115,7 +116,23 @@ def run() -> list[Row]:
             ">= 100 msg/s " + _ok(ingest >= 100),
         ),
         ("hl7: ingest / bare parse", "", f"{ingest / parse:.2f}", ""),
+        ("hl7: SQL statements a message (S12 and S13, untimed)", f"{statements:.1f}", "", ""),
     ]
+
+
+def _statements_per_message(day: dt.datetime, prefix: str) -> float:
+    """The statements the listener's handler runs for a message, counted apart from the timed
+    rounds: the same function the listener calls for each frame, on this thread's connection."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from interfaces.listener import _receive
+
+    messages = schedule(day, prefix)[:20]
+    with CaptureQueriesContext(connection) as queries:
+        acks = [_receive(m.encode("utf-8"), "bench") for m in messages]
+    assert all("MSA|AA|" in a for a in acks), [a for a in acks if "MSA|AA|" not in a][:1]
+    return len(queries) / len(messages)
 
 
 @dataclass

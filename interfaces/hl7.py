@@ -14,7 +14,7 @@ from typing import Any
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.exceptions import HL7apyException
-from hl7apy.parser import parse_message
+from hl7apy.parser import get_message_info, parse_segments
 
 from checklist.wristband import gsrn_valid
 
@@ -122,8 +122,8 @@ def _er7(element: Any) -> str:
     return str(element.to_er7()) if element is not None else ""
 
 
-def _segments(message: Any, name: str) -> list[Any]:
-    return list(message.children.get(name))
+def _segments(message: dict[str, list[Any]], name: str) -> list[Any]:
+    return message.get(name, [])
 
 
 def _component(segment: Any, field_name: str, index: int = 1) -> str:
@@ -243,14 +243,20 @@ def message_read(text: str) -> Hl7Message:
                 "AR", SEGMENT_SEQUENCE_ERROR, "A segment does not start with a segment ID.", "MSH", header=header
             )
     # hl7apy reads only the segments the interface uses (the others are kept in the raw message):
-    # it is the slowest step of ingest, and a large NTE or OBX need not be parsed at all.
-    wanted = "\r".join(s for s in segments if s[:3] in READ_SEGMENTS)
+    # it is the slowest step of ingest, and a large NTE or OBX need not be parsed at all. MSH was
+    # read above, so hl7apy takes only its encoding characters and version from it: parsing MSH
+    # again and fitting the segments into a Message took as long as parsing the segments themselves.
+    wanted = "\r".join(s for s in segments[1:] if s[:3] in READ_SEGMENTS)
     try:
-        message = parse_message(wanted, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
+        encoding_chars, _, version = get_message_info(text)
+        parsed = parse_segments(wanted, version, encoding_chars, VALIDATION_LEVEL.TOLERANT) if wanted else []
     except HL7apyException as error:
         raise Hl7Error("AR", DATA_TYPE_ERROR, f"Not a readable HL7 message ({type(error).__name__}).", "MSH") from None
     except (ValueError, IndexError, KeyError, TypeError):
         raise Hl7Error("AR", DATA_TYPE_ERROR, "Not a readable HL7 message.", "MSH") from None
+    message: dict[str, list[Any]] = {}
+    for segment in parsed:
+        message.setdefault(segment.name, []).append(segment)
     try:
         return _content_read(message, header)
     except Hl7Error as error:
@@ -260,14 +266,14 @@ def message_read(text: str) -> Hl7Message:
         raise Hl7Error("AE", DATA_TYPE_ERROR, f"Unreadable content ({type(error).__name__}).", header=header) from None
 
 
-def _one(message: Any, name: str) -> Any:
+def _one(message: dict[str, list[Any]], name: str) -> Any:
     found = _segments(message, name)
     if not found:
         raise Hl7Error("AE", REQUIRED_FIELD_MISSING, f"Segment {name} is required.", name)
     return found[0]
 
 
-def _patient_read(message: Any, read: Hl7Message) -> None:
+def _patient_read(message: dict[str, list[Any]], read: Hl7Message) -> None:
     pid = _one(message, "PID")
     mrn = ""
     for repetition in pid.children.get("PID_3"):
@@ -298,7 +304,7 @@ def _patient_read(message: Any, read: Hl7Message) -> None:
     read.date_of_birth = _ts(birth[:8] if len(birth) > 8 else birth, "PID", 7, date_only=True).date()
 
 
-def _content_read(message: Any, header: Header) -> Hl7Message:
+def _content_read(message: dict[str, list[Any]], header: Header) -> Hl7Message:
     read = Hl7Message(header=header)
     if header.message_code == "ADT":
         _patient_read(message, read)

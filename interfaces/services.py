@@ -12,7 +12,7 @@ import contextvars
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from checklist import audit
 from checklist.access import roles
-from checklist.access.policies import has_role, users_with_roles
+from checklist.access.policies import has_role, users_by_username
 from checklist.models import Case, CaseState, Patient, Room, User
 from checklist.services import (
     case_cancel,
@@ -159,11 +159,8 @@ def _receive_one(*, raw: bytes, peer: str) -> Received:
     except Hl7Error as error:
         return _refuse(error=error, text=text, size=len(raw), peer=peer, now=now)
     header = message.header
-    existing = InboundMessage.objects.filter(
-        sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
-    ).first()
-    if existing is not None:
-        return Received(_repeat_ack(existing, message, now), existing, repeat=True)
+    # A repeat is found by the record's insert, first in the transaction: the key
+    # (sending facility, control ID) is unique among accepted messages (a database constraint).
     try:
         with transaction.atomic():
             record = InboundMessage.objects.create(
@@ -183,7 +180,8 @@ def _receive_one(*, raw: bytes, peer: str) -> Received:
             outcome = _apply(record, message)
             _record_outcome(record, outcome)
     except IntegrityError:
-        # The same message arrived on another connection at the same moment: answer as a repeat.
+        # A repeat (received before, or on another connection at the same moment): nothing of
+        # this transaction was kept; answer with the first one's record.
         existing = InboundMessage.objects.get(
             sending_facility=header.sending_facility, control_id=header.control_id, status__in=ACCEPTED
         )
@@ -305,6 +303,22 @@ def _audit_applied(record: InboundMessage, message: Hl7Message, case: Case | Non
 # --- SIU^S12: new appointment --------------------------------------------------------------------
 
 
+def _people_read(message: Hl7Message) -> dict[str, User]:
+    """The users the message names, with the interface user, and the roles of each: one query.
+    While a message is received, the interface user read here is the one its changes are made by."""
+    people = users_by_username([INTERFACE_USERNAME, *(p.person_id for p in message.people)])
+    held = _actor.get()
+    interface = people.get(INTERFACE_USERNAME)
+    if held is not None and not held and interface is not None:
+        held.append(interface)
+    return people
+
+
+def _person_with_role(people: dict[str, User], person_id: str, role: str) -> User | None:
+    user = people.get(person_id)
+    return user if user is not None and user.is_active and has_role(user, role) else None
+
+
 def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
     """The case's room, surgeon, anesthesia and procedure, and a reason for each that is unknown."""
     reasons: list[str] = []
@@ -318,18 +332,19 @@ def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
     if room is None:
         reasons.append(UNKNOWN_ROOM.format(room=message.room) if message.room else NO_ROOM)
     found["room"] = room
+    people = _people_read(message)
     surgeons = [p for p in message.people if p.role.startswith("SURG")] or [p for p in message.people if not p.role][:1]
     if not surgeons:
         reasons.append(NO_SURGEON)
     else:
-        surgeon = users_with_roles(roles.SURGEON).filter(username=surgeons[0].person_id).first()
+        surgeon = _person_with_role(people, surgeons[0].person_id, roles.SURGEON)
         if surgeon is None:
             reasons.append(UNKNOWN_SURGEON.format(person=surgeons[0].person_id))
         found["surgeon"] = surgeon
     found["anesthesia"] = None
     for person in message.people:
         if person.role.startswith("ANES"):
-            anesthesia = users_with_roles(roles.ANESTHESIA).filter(username=person.person_id).first()
+            anesthesia = _person_with_role(people, person.person_id, roles.ANESTHESIA)
             if anesthesia is None:
                 reasons.append(UNKNOWN_ANESTHESIA.format(person=person.person_id))
             found["anesthesia"] = anesthesia
@@ -342,8 +357,10 @@ def _case_try(message: Hl7Message) -> tuple[Case | None, list[str]]:
     found, reasons = _resolve(message)
     if reasons:
         return None, reasons
+    # case_schedule is atomic of its own (a savepoint here, rolled back when it refuses); the
+    # GSRN is recorded with the case or neither, which needs a savepoint around both.
     try:
-        with transaction.atomic():
+        with transaction.atomic() if message.gsrn else nullcontext():
             case = case_schedule(
                 actor=interface_user(),
                 mrn=message.mrn,

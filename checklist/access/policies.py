@@ -9,10 +9,11 @@ but never attest or sign.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Final
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from checklist.access import roles
 from checklist.models import Case, User
@@ -155,6 +156,20 @@ def has_role(user: User, role: str) -> bool:
     """Whether ``user`` holds ``role`` (a role of ``roles.ROLES`` or a designation such as
     ``roles.CHARGE_NURSE``). The one place that reads group membership for a decision."""
     return role in user_roles(user)
+
+
+def users_by_username(usernames: Iterable[str]) -> dict[str, User]:
+    """The users with these usernames (active or not), each with its roles read in the same query."""
+    found: dict[str, User] = {}
+    held: dict[str, set[str]] = {}
+    rows = User.objects.filter(username__in=sorted(set(usernames))).annotate(held_role=F("groups__name"))
+    for row in rows:
+        found.setdefault(row.username, row)
+        if row.held_role:
+            held.setdefault(row.username, set()).add(row.held_role)
+    for username, user in found.items():
+        user.roles_known(frozenset(held.get(username, ())))
+    return found
 
 
 def users_with_roles(*held: str, active_only: bool = True) -> QuerySet[User]:

@@ -41,6 +41,11 @@ class User(AbstractUser):
         # Room.staff's table, reached from this side (models.cases imports this module, not back).
         return frozenset(self.rooms.through.objects.filter(user_id=self.pk).values_list("room_id", flat=True))
 
+    def roles_known(self, group_names: frozenset[str]) -> None:
+        """Set the roles read with this user (``users_by_username``), saving their own read."""
+        self.__dict__["group_names"] = group_names
+        self.__dict__.pop("role", None)
+
     def access_forget(self) -> None:
         """Drop the cached roles and rooms (after the user's groups or rooms change)."""
         for name in ("group_names", "role", "room_ids"):

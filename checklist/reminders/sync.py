@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +40,7 @@ from checklist.models import (
     Reminder,
     ReminderRule,
     ReminderState,
+    Room,
     User,
 )
 from checklist.reminders import rules as reminder_rules
@@ -155,6 +157,36 @@ def _group_users(case: Case | None, group: str) -> list[User]:
     return list(found.distinct()) if found is not None else []
 
 
+# The role each group reads, and whether only the staff of the case's room (as _group_users reads them).
+GROUP_ROLES: dict[str, tuple[str, bool]] = {
+    reminder_rules.CHARGE_NURSE: (roles.CHARGE_NURSE, False),
+    reminder_rules.QUALITY_OFFICER: (roles.QUALITY_OFFICER, False),
+    reminder_rules.ROOM_NURSE: (roles.NURSE, True),
+    reminder_rules.ROOM_RADIOGRAPHER: (roles.RADIOGRAPHER, True),
+}
+
+
+def _groups_users(case: Case, groups: set[str]) -> dict[str, list[User]]:
+    """The users of each of ``groups`` for the case, read in one query (what _group_users reads
+    group by group). The surgeon is the case's own, read with the case."""
+    wanted = {group: GROUP_ROLES[group] for group in groups if group in GROUP_ROLES}
+    found: dict[str, list[User]] = {group: [] for group in groups if group != reminder_rules.SURGEON}
+    if not wanted:
+        return found
+    in_room = Room.staff.through.objects.filter(room_id=case.room_id, user_id=OuterRef("pk"))
+    rows = (
+        User.objects.filter(is_active=True)
+        .annotate(held_role=F("groups__name"), in_room=Exists(in_room))
+        .filter(held_role__in=sorted({role for role, _ in wanted.values()}))
+        .order_by("pk")
+    )
+    for user in rows:
+        for group, (role, room_only) in wanted.items():
+            if user.held_role == role and (user.in_room or not room_only):
+                found[group].append(user)
+    return found
+
+
 def _dedupe_key(rule: ReminderRule, case: Case | None, recipient: User, occurrence: str) -> str:
     raw = f"{rule.code}:{case.pk if case else '-'}:{recipient.pk}:{occurrence}"
     return raw if len(raw) <= 200 else hashlib.sha256(raw.encode()).hexdigest()
@@ -163,14 +195,15 @@ def _dedupe_key(rule: ReminderRule, case: Case | None, recipient: User, occurren
 # --- writing and cancelling (inside the case's transaction) ----------------------------------
 
 
-def reminders_sync(case: Case) -> tuple[int, int]:
-    """Make the case's pending reminders match what it needs now. Returns (created, cancelled)."""
+def reminders_sync(case: Case, *, new: bool = False) -> tuple[int, int]:
+    """Make the case's pending reminders match what it needs now. Returns (created, cancelled).
+    ``new``: the case was inserted in this transaction, so it has no reminder rows to read or cancel."""
     now = timezone.now()
     rules = list(ReminderRule.objects.filter(enabled=True).exclude(anchor=reminder_rules.SYSTEM))
     wanted: dict[str, Reminder] = {}
     created = 0
     if case.state not in CLOSED_STATES or case.signed_out_at is None:
-        found_by_group: dict[str, list[User]] = {}
+        due_rules: list[tuple[ReminderRule, datetime, str]] = []
         for rule in rules:
             anchor_at, occurrence = _anchor(case, rule.anchor)
             if anchor_at is None or not condition_holds(case, rule.condition):
@@ -178,6 +211,9 @@ def reminders_sync(case: Case) -> tuple[int, int]:
             due = anchor_at + timedelta(minutes=rule.offset_minutes)
             if due <= now and _superseded(rule, rules, anchor_at, now):
                 continue  # a later (escalation) rule for the same thing is already due: send that one
+            due_rules.append((rule, due, occurrence))
+        found_by_group = _groups_users(case, {group for rule, _, _ in due_rules for group in rule.recipients})
+        for rule, due, occurrence in due_rules:
             for person in recipients_for(case, rule.recipients, found_by_group=found_by_group):
                 key = _dedupe_key(rule, case, person, occurrence)
                 wanted[key] = Reminder(
@@ -185,7 +221,7 @@ def reminders_sync(case: Case) -> tuple[int, int]:
                     created_at=now,
                 )  # fmt: skip
         # One read of the reminders the case already has and one insert of the missing ones.
-        stored = {r.dedupe_key: r for r in Reminder.objects.filter(dedupe_key__in=list(wanted))}
+        stored = {} if new else {r.dedupe_key: r for r in Reminder.objects.filter(dedupe_key__in=list(wanted))}
         missing = [reminder for key, reminder in wanted.items() if key not in stored]
         for key, reminder in stored.items():
             due = wanted[key].due_at
@@ -195,6 +231,8 @@ def reminders_sync(case: Case) -> tuple[int, int]:
         if missing:
             # A row another transaction inserted meanwhile stays as it is (the key is unique).
             created = len(Reminder.objects.bulk_create(missing, ignore_conflicts=True))
+    if new:
+        return created, 0
     moot = Reminder.objects.filter(case=case, state=ReminderState.PENDING).exclude(dedupe_key__in=list(wanted))
     cancelled = moot.update(state=ReminderState.CANCELLED, cancelled_at=now)
     return created, cancelled

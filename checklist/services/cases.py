@@ -145,11 +145,14 @@ def case_schedule(
         anesthesia=anesthesia,
         procedure=procedure,
     )
-    case.full_clean()
+    # The patient, room and people are rows read or written just above: no read of each to check
+    # that it exists (the foreign keys still hold them in the database).
+    saved = {"patient": patient, "room": room, "surgeon": surgeon, "anesthesia": anesthesia}
+    case.full_clean(exclude=[name for name, row in saved.items() if row is not None and row.pk is not None])
     case.save()
     if co_surgeons:
         case.co_surgeons.set(co_surgeons)
-    audit.chain_head_create(audit.case_chain(case.pk))
+    audit.chain_head_create(audit.case_chain(case.pk), new=True)
     template = get_template(procedure)
     run = ChecklistRun.objects.create(
         case=case,
@@ -176,7 +179,7 @@ def case_schedule(
     )
     # The case was created just above: no evidence can point at it yet (six reads saved).
     verdict_record(case=case, actor=actor, trigger=AuditAction.CASE_SCHEDULED, evidence=no_evidence())
-    reminders_sync(case)
+    reminders_sync(case, new=True)
     return case
 
 

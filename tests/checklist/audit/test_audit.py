@@ -198,6 +198,37 @@ def test_appends_on_two_cases_interleave_without_sharing_a_chain(team) -> None:
     assert audit.verify().ok
 
 
+def test_an_append_after_a_rolled_back_append_continues_the_chain_from_the_database(team) -> None:
+    """The head an append leaves is remembered for the next append; a savepoint rolled back after
+    it (or a head moved by anyone else) makes that hint stale, and the next append reads the head."""
+    case = case_schedule(team)
+    with transaction.atomic():
+        kept = audit.append(action="test.kept", actor=team.nurse, case=case)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            audit.append(action="test.rolled_back", actor=team.nurse, case=case)
+            audit.append(action="test.rolled_back", actor=team.nurse, obj=case)  # the system chain too
+            raise RuntimeError("undo both")
+        after = audit.append(action="test.after", actor=team.nurse, case=case)
+        system = audit.append(action="test.after", actor=team.nurse, obj=case)
+    assert (after.seq, after.prev_hash) == (kept.seq + 1, kept.event_hash)
+    previous = AuditEvent.objects.filter(chain=audit.SYSTEM_CHAIN, seq=system.seq - 1).get()
+    assert system.prev_hash == previous.event_hash
+    assert not AuditEvent.objects.filter(action="test.rolled_back").exists()
+    # A head moved behind this thread's back (another process): the stale hint is not trusted.
+    with transaction.atomic():
+        audit.append(action="test.hinted", actor=team.nurse, case=case)
+        head = AuditChainHead.objects.get(chain=audit.case_chain(case.pk))
+        moved = audit_chain._event_build(
+            head.chain, head.last_seq, head.last_hash, action="test.elsewhere", actor=None, case=case, obj=None,
+            object_type="", object_id="", before=None, after=None, reason="",
+        )  # fmt: skip
+        moved.save(force_insert=True)
+        AuditChainHead.objects.filter(pk=head.pk).update(last_seq=moved.seq, last_hash=moved.event_hash)
+        last = audit.append(action="test.after_elsewhere", actor=team.nurse, case=case)
+    assert (last.seq, last.prev_hash) == (moved.seq + 1, moved.event_hash)
+    assert audit.verify().ok
+
+
 def test_append_outside_a_transaction_is_refused(team, monkeypatch) -> None:
     case = case_schedule(team)
     # As in autocommit, outside the transaction every test runs in.
