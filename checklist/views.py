@@ -619,7 +619,8 @@ def _do_scan(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
     scan = outcome.scan
     if not scan.matched:
         # Committed (the wrong scan is part of the record); the stop overlay reads both identities.
-        messages.error(request, f"STOP: this wristband reads {scan.label()}, not this case's patient.")
+        # No flash message: one left unread under the overlay would still say STOP after the right
+        # wristband is scanned.
         return ""
     if outcome.attestation is None:
         return f"Wristband matches ({scan.label()}). {outcome.note}"

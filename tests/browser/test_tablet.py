@@ -260,6 +260,7 @@ def test_the_wristband_scan_attests_identity_and_another_patients_is_a_stop_read
     screenshot(nurse, "wristband-scan-form")
     scan_wristband(nurse, "RL-7001")
     expect(nurse.locator(".messages")).to_contain_text("patient identity attested")
+    expect(nurse.locator(".messages")).not_to_contain_text("STOP")  # nothing stale from the wrong scan
     expect(nurse.locator("#stop-overlay")).to_have_count(0)
     step = nurse.locator("li.step", has_text="Wristband scanned")
     expect(step).to_contain_text(f"nurse: {team.nurse.full_name}")
