@@ -121,8 +121,6 @@ class CurrentEvidence:
     localizations: list[Localization]
     # The latest wristband scan: only the latest counts, a right scan resolves a wrong one.
     identity_scan: IdentityScan | None = None
-    # The latest offline disagreement (time, tablet's verdict, server's), from the trail.
-    offline_mismatch: tuple[Any, str, str] | None = None
 
     def latest_record_at(self) -> Any:
         """When the newest evidence record in force was recorded (None: no evidence yet)."""
@@ -150,7 +148,6 @@ def current_evidence(case: Case) -> CurrentEvidence:
         .select_related("expected_patient", "named_patient")
         .order_by("-scanned_at", "-id")
         .first(),
-        offline_mismatch=offline_mismatch_of(case),
     )
 
 
@@ -168,12 +165,13 @@ def offline_mismatch_of(case: Case) -> tuple[Any, str, str] | None:
     return at, str((after or {}).get("tablet", "")), str((after or {}).get("server", ""))
 
 
-def offline_mismatch_finding(evidence: CurrentEvidence) -> dict[str, Any] | None:
+def offline_mismatch_finding(case: Case, evidence: CurrentEvidence) -> dict[str, Any] | None:
     """The stop of a tablet's offline verdict the server did not confirm, until evidence is
     recorded after it."""
-    if evidence.offline_mismatch is None:
+    mismatch = offline_mismatch_of(case)
+    if mismatch is None:
         return None
-    at, tablet, server = evidence.offline_mismatch
+    at, tablet, server = mismatch
     latest = evidence.latest_record_at()
     if latest is not None and latest > at:
         return None
@@ -374,7 +372,7 @@ def level_evaluate(case: Case, evidence: CurrentEvidence | None = None) -> tuple
     identity = identity_finding(case, evidence.identity_scan)
     if identity is not None:
         extra.append(identity)
-    offline = offline_mismatch_finding(evidence)
+    offline = offline_mismatch_finding(case, evidence)
     if offline is not None:
         extra.append(offline)
     for provider in _FINDINGS_PROVIDERS:

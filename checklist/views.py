@@ -31,7 +31,7 @@ from checklist.access import roles
 from checklist.access.policies import can, require
 from checklist.access.sign_in import LoginForm, address_throttled_message, sign_in_address_throttled
 from checklist.level_check import TABLET_VERDICTS, anatomy_of, current_evidence
-from checklist.models import Case, Consent, ScanInput, User
+from checklist.models import Case, Consent, PlanVersion, ScanInput, User
 from checklist.selectors import downtime as downtime_selectors
 from checklist.selectors import tablet as page_selectors
 from checklist.services.adverse_events import adverse_event_record
@@ -559,7 +559,7 @@ def _do_anatomy(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
 
 
 def _do_localization(request: HttpRequest, case: Case, d: dict[str, Any]) -> str:
-    plan = current_evidence(case).plan
+    plan = PlanVersion.objects.filter(case=case).order_by("-number").first()  # the service reads the rest
     actor = _actor(request)
     # Permission first (the service checks it again): a refusal never reads as a form error.
     if (
