@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from checklist.access import roles
-from checklist.models import Case, User
+from checklist.models import Case, Room, User
 from core.errors import ForbiddenError
 
 N, S, A, R, Q_, AD = (
@@ -170,6 +170,19 @@ def users_by_username(usernames: Iterable[str]) -> dict[str, User]:
     for username, user in found.items():
         user.roles_known(frozenset(held.get(username, ())))
     return found
+
+
+def role_holders(*held: str, room_id: int | None) -> QuerySet[Any]:
+    """The active users holding any of ``held``, one row per user and role held (``held_role``),
+    each marked ``in_room`` when on the staff of ``room_id``: every recipient group of a reminder
+    in one query."""
+    in_room = Room.staff.through.objects.filter(room_id=room_id or 0, user_id=OuterRef("pk"))
+    return (
+        User.objects.filter(is_active=True)
+        .annotate(held_role=F("groups__name"), in_room=Exists(in_room))
+        .filter(held_role__in=sorted(set(held)))
+        .order_by("pk")
+    )
 
 
 def users_with_roles(*held: str, active_only: bool = True) -> QuerySet[User]:

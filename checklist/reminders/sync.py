@@ -21,14 +21,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from checklist import audit
 from checklist.access import roles
-from checklist.access.policies import users_with_roles
+from checklist.access.policies import role_holders, users_with_roles
 from checklist.audit.catalogue import AuditAction
 from checklist.level_check import blocking_findings
 from checklist.models import (
@@ -40,7 +39,6 @@ from checklist.models import (
     Reminder,
     ReminderRule,
     ReminderState,
-    Room,
     User,
 )
 from checklist.reminders import rules as reminder_rules
@@ -173,13 +171,7 @@ def _groups_users(case: Case, groups: set[str]) -> dict[str, list[User]]:
     found: dict[str, list[User]] = {group: [] for group in groups if group != reminder_rules.SURGEON}
     if not wanted:
         return found
-    in_room = Room.staff.through.objects.filter(room_id=case.room_id, user_id=OuterRef("pk"))
-    rows = (
-        User.objects.filter(is_active=True)
-        .annotate(held_role=F("groups__name"), in_room=Exists(in_room))
-        .filter(held_role__in=sorted({role for role, _ in wanted.values()}))
-        .order_by("pk")
-    )
+    rows = role_holders(*{role for role, _ in wanted.values()}, room_id=case.room_id)
     for user in rows:
         for group, (role, room_only) in wanted.items():
             if user.held_role == role and (user.in_room or not room_only):
