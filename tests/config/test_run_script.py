@@ -19,6 +19,7 @@ import pytest
 from tests.support.celery_worker import REPO
 
 pytestmark = [pytest.mark.slow]
+DICOM_UP = "DICOM receiver RIGHTLEVEL on 127.0.0.1:"
 DROPPED = ("DATABASE_URL", "CELERY_", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "RIGHTLEVEL_", "EMAIL_URL", "REMINDER_")
 
 
@@ -48,7 +49,7 @@ def _mllp_answers(port: int) -> bool:
         return False
 
 
-def _run_and_interrupt(tmp_path: Path, port: int) -> str:
+def _run_and_interrupt(tmp_path: Path, port: int, run: int) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED)}
     mllp_port = _free_port()
     env.update(RIGHTLEVEL_VAR_DIR=str(tmp_path / "var"), DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
@@ -65,6 +66,12 @@ def _run_and_interrupt(tmp_path: Path, port: int) -> str:
         while not _mllp_answers(mllp_port):  # the HL7 listener runs too, and answers (AR for "not HL7")
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "scripts/run did not start the MLLP listener"
+            time.sleep(1)
+        # And the DICOM receiver, which says so in its log once listening (it may come up last).
+        dicom_log = tmp_path / "var" / "log" / "dicom.log"
+        while not dicom_log.exists() or dicom_log.read_text().count(DICOM_UP) < run:
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "scripts/run did not start the DICOM receiver"
             time.sleep(1)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole foreground group
         output, _ = process.communicate(timeout=240)
@@ -85,9 +92,9 @@ def test_ctrl_c_is_a_clean_stop_that_leaves_others_alone_and_logs_are_appended(t
     # Someone else's process whose command line matches what the script used to pkill by name.
     decoy = subprocess.Popen(["bash", "-c", 'exec -a "tail -n 0 -F var/log/worker.log" sleep 600'])
     try:
-        first = _run_and_interrupt(tmp_path, _free_port())
+        first = _run_and_interrupt(tmp_path, _free_port(), 1)
         assert decoy.poll() is None, "scripts/run stopped a process it did not start"
-        second = _run_and_interrupt(tmp_path, _free_port())
+        second = _run_and_interrupt(tmp_path, _free_port(), 2)
         assert decoy.poll() is None
     finally:
         decoy.kill()
@@ -101,7 +108,7 @@ def test_ctrl_c_is_a_clean_stop_that_leaves_others_alone_and_logs_are_appended(t
         text = (tmp_path / "var" / "log" / name).read_text()
         assert text.count("=== RightLevel started") == 2, name  # appended, not truncated
     # The embedded DICOM receiver (and worklist) ran, and the demo cases got their level images.
-    assert "DICOM receiver RIGHTLEVEL on 127.0.0.1:" in (tmp_path / "var" / "log" / "dicom.log").read_text()
+    assert DICOM_UP in (tmp_path / "var" / "log" / "dicom.log").read_text()
     assert "Demo level images:" in first and "Demo level images: 0 new." in second
     assert list((tmp_path / "var" / "images").rglob("*.dcm"))
 
