@@ -400,8 +400,18 @@
 
   function errorText(html, status) {
     var doc = new DOMParser().parseFromString(html, "text/html");
+    function clean(t) { return t.trim().replace(/\s+/g, " "); }
     var node = doc.querySelector("[data-testid=action-error]") || doc.querySelector(".errorlist");
-    var text = node ? node.textContent.trim().replace(/\s+/g, " ") : "";
+    var text = node ? clean(node.textContent) : "";
+    if (!text) {
+      // A form refused field by field (a level the anatomy does not have...): each field's label and reason.
+      var parts = Array.prototype.map.call(doc.querySelectorAll("form .error[role=alert], .field.field-error"), function (el) {
+        var label = el.querySelector("label");
+        var why = Array.prototype.map.call(el.querySelectorAll(".field-error-text"), function (e) { return clean(e.textContent); });
+        return label ? clean(label.textContent) + ": " + why.join(" ") : clean(el.textContent);
+      });
+      text = parts.join("; ");
+    }
     return text || (status === 409 ? "Changed on another device: check the case and attest again." : "Refused (" + status + ").");
   }
 

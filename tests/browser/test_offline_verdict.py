@@ -185,3 +185,15 @@ def test_a_tablet_whose_offline_pass_the_server_does_not_confirm_stops_the_case_
     )  # fmt: skip
     codes = {f["code"] for f in Case.objects.get(pk=case.pk).latest_verdict.findings}
     assert "OFFLINE_VERDICT_MISMATCH" not in codes
+
+
+def test_a_level_image_refused_on_sync_is_shown_with_the_field_and_its_reason(new_device, team: Team) -> None:
+    case = case_at_localization(team)
+    page = go_offline_on_the_case(new_device, team.radiographer.username, case)
+    record_level_image_offline(page, reference="sacrum", count=4, label="L9")  # no L9 in this anatomy
+    expect(page.get_by_test_id("offline-verdict")).to_have_attribute("data-verdict", "stop", timeout=ENGINE_LOAD_MS)
+    page.context.set_offline(False)
+    conflict = page.get_by_test_id("offline-conflict")
+    expect(conflict).to_contain_text("Level the marker is on:", timeout=20_000)
+    expect(conflict).to_contain_text("L9")
+    assert not Localization.objects.filter(case=case).exists()
