@@ -61,8 +61,13 @@ def new_device(browser: Browser, live_server: Any) -> Iterator[Callable[..., Pag
     """Open another device (its own cookies) already signed in as ``username``."""
     contexts: list[BrowserContext] = []
 
-    def open_device(username: str, *, viewport: dict[str, int] | None = None, bypass_csp: bool = False) -> Page:
-        context = browser.new_context(viewport=viewport or TABLET, bypass_csp=bypass_csp, base_url=live_server.url)
+    def open_device(
+        username: str, *, viewport: dict[str, int] | None = None, bypass_csp: bool = False, base_url: str | None = None
+    ) -> Page:
+        """``base_url``: another server than the live one (e.g. a server process a test stops)."""
+        context = browser.new_context(
+            viewport=viewport or TABLET, bypass_csp=bypass_csp, base_url=base_url or live_server.url
+        )
         contexts.append(context)
         page = context.new_page()
         login(page, username)

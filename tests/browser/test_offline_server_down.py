@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from checklist import services
 from checklist.audit.catalogue import AuditAction
 from checklist.models import AuditEvent, Case, Localization, StepAttestation
 from checklist.selectors import checklist_status
-from tests.browser.conftest import TABLET, login
 from tests.browser.test_offline import open_case_with_worker
 from tests.support.server_process import ServerProcess
 from tests.support.workflow import Team, case_schedule, case_through_time_out, evidence_record, phase_attest
@@ -36,19 +35,9 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def device(browser: Browser, server: ServerProcess) -> Iterator[Any]:
-    contexts = []
-
-    def open_device(username: str) -> Page:
-        context = browser.new_context(viewport=TABLET, base_url=server.url)
-        contexts.append(context)
-        page = context.new_page()
-        login(page, username)
-        return page
-
-    yield open_device
-    for context in contexts:
-        context.close()
+def device(new_device: Any, server: ServerProcess) -> Any:
+    """A signed-in tablet on the server process (not the live server)."""
+    return lambda username: new_device(username, base_url=server.url)
 
 
 def test_the_server_stops_mid_time_out_and_the_attestations_made_meanwhile_arrive_once(
