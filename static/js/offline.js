@@ -247,6 +247,18 @@
     gateAttest();
   }
 
+  // Disable a button for one reason (the attribute ``mark``) and give it back as it was when the
+  // reason goes. (The two reasons hold different forms: the network's and the attestations.)
+  function hold(button, mark, on) {
+    if (on && !button.hasAttribute(mark)) {
+      button.setAttribute(mark, button.disabled ? "was" : "1");
+      button.disabled = true;
+    } else if (!on && button.hasAttribute(mark)) {
+      button.disabled = button.getAttribute(mark) === "was";
+      button.removeAttribute(mark);
+    }
+  }
+
   // A stop on the tablet holds the checklist as the server's stop does: nothing more is attested.
   function gateAttest() {
     var held = tabletVerdict === "stop";
@@ -254,13 +266,7 @@
       var match = QUEUEABLE.exec(pathOf(form.action));
       if (!match || !ATTESTING[match[2]]) { return; }
       Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (b) {
-        if (held && !b.hasAttribute("data-tablet-stop")) {
-          b.setAttribute("data-tablet-stop", b.disabled ? "was" : "1");
-          b.disabled = true;
-        } else if (!held && b.hasAttribute("data-tablet-stop")) {
-          b.disabled = b.getAttribute("data-tablet-stop") === "was";
-          b.removeAttribute("data-tablet-stop");
-        }
+        hold(b, "data-tablet-stop", held);
       });
     });
   }
@@ -323,13 +329,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
       if (!NEEDS_NETWORK.test(pathOf(form.action))) { return; }
       Array.prototype.forEach.call(form.querySelectorAll("button, input[type=submit]"), function (b) {
-        if (off && !b.hasAttribute("data-offline-disabled")) {
-          b.setAttribute("data-offline-disabled", b.disabled ? "was" : "1");
-          b.disabled = true;
-        } else if (!off && b.hasAttribute("data-offline-disabled")) {
-          b.disabled = b.getAttribute("data-offline-disabled") === "was";
-          b.removeAttribute("data-offline-disabled");
-        }
+        hold(b, "data-offline-disabled", off);
       });
       var note = form.querySelector(".needs-network");
       if (off && !note) {
