@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import connections
 from django.db.models import CharField, Func, Q
@@ -150,7 +152,32 @@ class VerifyReport:
 
 PROGRESS_EVERY = 1000
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
+
+def _collector_paused(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``function`` with the cyclic garbage collector paused, then restore it.
+
+    Verification allocates a few tuples and strings for every event and frees them itself; the
+    collector, which those allocations keep triggering, has nothing to collect there (about 5% of
+    the time on PostgreSQL, bench/run verify). Reference counting still frees everything.
+    """
+
+    @functools.wraps(function)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return paused
+
+
+@_collector_paused
 def verify(
     *,
     progress: Callable[[int], None] | None = None,
