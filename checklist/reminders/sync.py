@@ -299,6 +299,10 @@ def _sweep_batch(*, batch: int, now: datetime, result: SweepResult) -> int:
             due = due.select_for_update(skip_locked=True, of=("self",))
         rows = list(due[:batch])
         result.claimed += len(rows)
+        # Delivered case by case, in case id order: each delivery locks its case's audit chain head
+        # until the batch commits, so two workers sweeping at once take those locks in the same
+        # order and never deadlock (they did, in due order: a delivery failed and waited to retry).
+        rows.sort(key=lambda reminder: (reminder.case_id or 0, reminder.due_at, reminder.pk))
         for reminder in rows:
             _deliver_one(reminder, now=now, result=result)
         return len(rows)
