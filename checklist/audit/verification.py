@@ -161,7 +161,9 @@ def _collector_paused(function: Callable[_P, _R]) -> Callable[_P, _R]:
 
     Verification allocates a few tuples and strings for every event and frees them itself; the
     collector, which those allocations keep triggering, has nothing to collect there (about 5% of
-    the time on PostgreSQL, bench/run verify). Reference counting still frees everything.
+    the time on PostgreSQL, bench/run verify). Reference counting still frees everything. The
+    switch is process-wide: a verify running in another thread at the same time may find it off
+    and leave it to the first to turn back on, which costs speed, never correctness.
     """
 
     @functools.wraps(function)
