@@ -247,7 +247,7 @@ def scrub(value: Any) -> Any:
 
 
 def audit_rows(where: CaseFilter, *, hide_names: bool = False) -> Iterator[list[Any]]:
-    events = AuditEvent.objects.filter(where.range_q("at"))
+    events = AuditEvent.objects.defer("canonical").filter(where.range_q("at"))
     case_q = where.case_q("case__")
     if case_q:
         events = events.filter(case_q)

@@ -424,7 +424,7 @@ def fhir_bundle(case: Case) -> dict[str, Any]:
         )
 
     # --- AuditEvent: the case's trail ----------------------------------------------------------------
-    events = AuditEvent.objects.filter(chain=audit.case_chain(case.pk)).order_by("seq")
+    events = AuditEvent.objects.defer("canonical").filter(chain=audit.case_chain(case.pk)).order_by("seq")
     last_event_at: dt.datetime | None = None
     for event in events.iterator(chunk_size=500):
         last_event_at = event.at

@@ -516,7 +516,7 @@ def audit_events_browse(
     """Newest first, keyset-paginated on the primary key (ids grow with every append), so a page
     costs the same at event 10 and at event 10,000,000: ``WHERE id < cursor ORDER BY id DESC LIMIT n``.
     """
-    events = AuditEvent.objects.filter(where.range_q("at"))
+    events = AuditEvent.objects.defer("canonical").filter(where.range_q("at"))
     case_q = where.case_q("case__")
     if case_q:
         events = events.filter(case_q)
@@ -592,7 +592,9 @@ def paper_marker(event: AuditEvent) -> dict[str, Any] | None:
 def case_timeline(case: Case, *, after_seq: int = 0, limit: int = 200) -> tuple[list[AuditEvent], int | None]:
     """One page of a case's trail in chain order, and the cursor of the next page."""
     rows = list(
-        AuditEvent.objects.filter(chain=audit.case_chain(case.pk), seq__gt=after_seq).order_by("seq")[: limit + 1]
+        AuditEvent.objects.defer("canonical")
+        .filter(chain=audit.case_chain(case.pk), seq__gt=after_seq)
+        .order_by("seq")[: limit + 1]
     )
     more = len(rows) > limit
     rows = annotate_changes(rows[:limit])

@@ -162,8 +162,13 @@ def event_payload(event: AuditEvent) -> dict[str, Any]:
     return _payload([getattr(event, name) for name in HASHED_FIELDS], event.acted_at)
 
 
+def event_bytes(event: AuditEvent) -> bytes:
+    """The exact bytes an event's hash covers (what ``AuditEvent.canonical`` keeps)."""
+    return canonical_json(event_payload(event))
+
+
 def event_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(canonical_json(event_payload(event))).hexdigest()
+    return hashlib.sha256(event_bytes(event)).hexdigest()
 
 
 def seal_payload(seal: AuditSeal) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from checklist.audit.canonical import GENESIS_HASH, event_hash, jsonable
+from checklist.audit.canonical import GENESIS_HASH, event_bytes, jsonable
 from checklist.audit.catalogue import AuditAction
 from checklist.audit.keys import audit_keys, event_mac
 from checklist.models import AuditChainHead, AuditEvent, Case, User
@@ -147,7 +148,8 @@ def _event_build(
         client=context.client,
         prev_hash=last_hash,
     )
-    event.event_hash = event_hash(event)
+    event.canonical = event_bytes(event)
+    event.event_hash = hashlib.sha256(event.canonical).hexdigest()
     key = audit_keys()[0]
     event.mac_key_id = key.key_id
     event.mac = event_mac(event.event_hash, key.event)
@@ -156,12 +158,17 @@ def _event_build(
 
 SEALS = "seals"
 
+SCHEMA = "database"  # the chain name of problems with the database's schema itself (verify)
+
 
 SEALED_ACTION = AuditAction.AUDIT_SEALED
 
 
 def chain_sort_key(chain: str) -> tuple[int, int, str]:
-    """The order problems are reported in: the system chain, cases by id, anything else, seals."""
+    """The order problems are reported in: the schema, the system chain, cases by id, anything
+    else, seals."""
+    if chain == SCHEMA:
+        return (-1, 0, "")
     if chain == SYSTEM_CHAIN:
         return (0, 0, "")
     if chain.startswith("case-") and chain[5:].isdigit():

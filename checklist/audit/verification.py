@@ -6,14 +6,17 @@ import functools
 import gc
 import hashlib
 import hmac
+import importlib
 import json
+import logging
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import connections
-from django.db.models import CharField, Func, Q
+from django.db import DatabaseError, connections, transaction
+from django.db.models import BooleanField, CharField, ExpressionWrapper, Func, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -27,7 +30,7 @@ from checklist.audit.canonical import (
     json_text,
     seal_hash,
 )
-from checklist.audit.chain import SEALED_ACTION, SEALS, SYSTEM_CHAIN, case_chain, chain_sort_key
+from checklist.audit.chain import SCHEMA, SEALED_ACTION, SEALS, SYSTEM_CHAIN, case_chain, chain_sort_key
 from checklist.audit.keys import audit_keys, seal_keys, seal_mac
 from checklist.models import AuditChainHead, AuditEvent, AuditSeal, Case
 
@@ -44,6 +47,8 @@ class Problem:
     action: str = ""
 
     def describe(self) -> str:
+        if self.chain == SCHEMA:
+            return f"the database: {self.message}"
         if self.chain == SEALS:
             where = f"seal #{self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
         else:
@@ -114,6 +119,9 @@ class VerifyReport:
     # recorded were verified by an earlier run and are not read again.
     scope: str = "full"
     start_seal: int | None = None
+    # "hashes": each event's MAC checked over its stored hash, which the database's constraint ties
+    # to its stored bytes and columns; "columns": each event rebuilt from its columns and hashed here.
+    read: str = "columns"
 
     @property
     def ok(self) -> bool:
@@ -147,8 +155,11 @@ class VerifyReport:
             "timestamps": self.timestamps.to_dict(),
             "scope": self.scope,
             "start_seal": self.start_seal,
+            "read": self.read,
         }
 
+
+logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 1000
 
@@ -186,6 +197,7 @@ def verify(
     chunk_size: int = 5000,
     reconcile_records: bool = True,
     since_seal: int | None = None,
+    from_columns: bool | None = None,
 ) -> VerifyReport:
     """Recompute every chain and seal; report every problem, the first broken event first.
 
@@ -201,6 +213,13 @@ def verify(
     sealed one, which the token pins), so the cost grows with the events since, not the trail.
     Events before those heads are not read again, and the records are not reconciled: the full
     run does both (docs/audit.md, "Incremental verification").
+
+    ``from_columns``: rebuild every event's canonical JSON from its columns and hash it here,
+    trusting no constraint of the database (``verify_audit --from-columns``; the default for the
+    incremental run, so each event is rebuilt from its columns by the first nightly run after it
+    is written). Otherwise, on PostgreSQL, while migration 0022's constraint is in force, each
+    event's MAC is checked over its stored hash, which the database holds to its stored bytes and
+    columns (docs/audit.md, "How verify reads the events").
     """
     report = VerifyReport()
     seal_hashes: dict[int, str] = {}
@@ -219,101 +238,30 @@ def verify(
     collect = collector.add if reconcile_records else None
 
     problems = report.problems
-    chain = ""
-    expected_seq = 1
-    prev = GENESIS_HASH
     hashes: dict[tuple[str, int], str] = {}  # sealed and head positions -> the hash found there
-    wanted = set(sealed) | {(c, seq) for c, seq, _ in heads}
     chain_ends: dict[str, int] = {}
-    pending = 0
-    sha256 = hashlib.sha256
-    hmac_digest, compare = hmac.digest, hmac.compare_digest
-    canonical = event_canonical
-    json_seen: dict[Any, tuple[Any, str]] = {None: (None, "null")}
-    event_keys = {key.key_id: key.event for key in audit_keys()}
-    queryset = event_rows()
-    # Incremental: each chain from its sealed head (see _incremental).
-    querysets = [queryset] if since_seal is None else _incremental(queryset, starts, heads)
-    formatted_at = str if connections[queryset.db].vendor == "postgresql" else _stored_timestamp
-    for rows in raw_chunks(querysets, chunk_size):
-        for row in rows:
-            (event_id, event_chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
-             before, after, reason, request_id, client, prev_hash, stored, mac, mac_key_id, acted_at) = row  # fmt: skip
-            # Raw rows: the JSON columns as the database's text, the time as the driver gives it.
-            # Each distinct text is decoded and re-encoded once (many events say the same thing).
-            decoded = json_seen.get(before)
-            if decoded is None:
-                decoded = _json_decoded(before, json_seen)
-            before, before_json = decoded
-            decoded = json_seen.get(after)
-            if decoded is None:
-                decoded = _json_decoded(after, json_seen)
-            after, after_json = decoded
-            values = (event_chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
-                      before, after, reason, request_id, client, prev_hash)  # fmt: skip
-            if event_chain != chain:
-                chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
-                if chain in starts:  # incremental: from the sealed head, whose hash its seal pins
-                    expected_seq, prev = starts[chain], prev_hash
-            report.events += 1
-            if progress is not None:
-                pending += 1
-                if pending == PROGRESS_EVERY:
-                    progress(pending)
-                    pending = 0
-            if event_chain != (SYSTEM_CHAIN if case_id is None else f"case-{case_id}"):
-                problems.append(Problem(chain, seq, event_id, f"filed in the wrong chain (case id {case_id})", action))
-            if seq != expected_seq:
-                what = (
-                    f"event #{expected_seq} is missing"
-                    if seq > expected_seq
-                    else f"a duplicate or reordered event (expected #{expected_seq})"
-                )
-                problems.append(Problem(chain, seq, event_id, f"sequence broken: {what}", action))
-            if prev_hash != prev:
-                problems.append(Problem(chain, seq, event_id, LINK_BROKEN, action))
-            recomputed = sha256(
-                canonical(
-                    values,
-                    formatted_at(at),
-                    before_json=before_json,
-                    after_json=after_json,
-                    acted_at=None if acted_at is None else formatted_at(acted_at),
-                )
-            ).hexdigest()
-            if recomputed != stored:
-                problems.append(
-                    Problem(
-                        chain,
-                        seq,
-                        event_id,
-                        f"content altered: stored hash {stored[:12]}… but the content hashes to {recomputed[:12]}…",
-                        action,
-                    )
-                )
-            if not mac:
-                problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
-            else:
-                mac_key = event_keys.get(mac_key_id)
-                if mac_key is None:
-                    problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
-                elif not compare(hmac_digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
-                    problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
-            if collect is not None:
-                collect(object_type, object_id, after, chain, seq, event_id, action)
-            if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
-                _check_seal_event(problems, seq, after, event_id, seal_hashes, seals_announced)
-            if (chain, seq) in wanted:
-                hashes[(chain, seq)] = stored
-                if sealed.get((chain, seq), stored) != stored:
-                    problems.append(
-                        Problem(chain, seq, event_id, "hash differs from the one recorded in a seal", action)
-                    )
-            expected_seq = seq + 1
-            prev = stored
-            chain_ends[chain] = seq
-    if progress is not None and pending:
-        progress(pending)
+    walk = _Walk(
+        problems=problems, starts=starts, sealed=sealed, wanted=set(sealed) | {(c, seq) for c, seq, _ in heads},
+        hashes=hashes, chain_ends=chain_ends, seal_hashes=seal_hashes, announced=seals_announced, progress=progress,
+    )  # fmt: skip
+    first = len(problems)
+    if from_columns is None:
+        from_columns = since_seal is not None
+    report.read = "columns" if from_columns else "hashes"
+    if not from_columns and _bytes_tied(report):
+        queryset = _tied_rows()
+        querysets = [queryset] if since_seal is None else _incremental(queryset, starts, heads)
+        report.events = _walk_tied(_binary_chunks(querysets, chunk_size), walk)
+        if record_limits is not None:
+            reconcile.recorded_from_database(collector, limits=record_limits, ends=chain_ends)
+    else:
+        queryset = event_rows()
+        querysets = [queryset] if since_seal is None else _incremental(queryset, starts, heads)
+        report.read = "columns"
+        postgresql = connections[queryset.db].vendor == "postgresql"
+        report.events = _walk_columns(raw_chunks(querysets, chunk_size), walk, collect, postgresql=postgresql)
+    # Each chain's problems in event order (the events without stored bytes were checked after the walk).
+    problems[first:] = sorted(problems[first:], key=lambda problem: (chain_sort_key(problem.chain), problem.seq or 0))
     report.chains = len(chain_ends)
 
     for (sealed_chain, seq), _ in sorted(sealed.items(), key=lambda item: (chain_sort_key(item[0][0]), item[0][1])):
@@ -360,6 +308,125 @@ def verify(
     return report
 
 
+@dataclass(slots=True)
+class _Walk:
+    """What walking the events fills in, shared by both ways of reading them."""
+
+    problems: list[Problem]
+    starts: dict[str, int]  # incremental: chain -> the sequence number it is read from
+    sealed: dict[tuple[str, int], str]  # (chain, seq) -> the hash the seals vouch for
+    wanted: set[tuple[str, int]]  # the sealed positions and the chain heads
+    hashes: dict[tuple[str, int], str]  # wanted positions -> the hash found there
+    chain_ends: dict[str, int]  # chain -> the last sequence number read
+    seal_hashes: dict[int, str]
+    announced: set[int]  # the seals whose audit.sealed event was read
+    progress: Callable[[int], None] | None
+
+
+def _walk_columns(
+    chunks: Iterator[list[tuple[Any, ...]]], walk: _Walk, collect: Callable[..., None] | None, *, postgresql: bool
+) -> int:
+    """Check every event from its columns: rebuild its canonical JSON, hash it, check the MAC, the
+    link and the sequence (SQLite, or PostgreSQL without the constraint that ties the stored bytes
+    to the columns). Returns the number of events read."""
+    problems, starts, sealed, wanted, hashes = walk.problems, walk.starts, walk.sealed, walk.wanted, walk.hashes
+    chain_ends, seal_hashes, seals_announced, progress = (
+        walk.chain_ends,
+        walk.seal_hashes,
+        walk.announced,
+        walk.progress,
+    )
+    chain = ""
+    expected_seq = 1
+    prev = GENESIS_HASH
+    events = 0
+    pending = 0
+    sha256 = hashlib.sha256
+    hmac_digest, compare = hmac.digest, hmac.compare_digest
+    canonical = event_canonical
+    json_seen: dict[Any, tuple[Any, str]] = {None: (None, "null")}
+    event_keys = {key.key_id: key.event for key in audit_keys()}
+    formatted_at = str if postgresql else _stored_timestamp
+    for rows in chunks:
+        for row in rows:
+            (event_id, event_chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
+             before, after, reason, request_id, client, prev_hash, stored, mac, mac_key_id, acted_at) = row  # fmt: skip
+            # Raw rows: the JSON columns as the database's text, the time as the driver gives it.
+            # Each distinct text is decoded and re-encoded once (many events say the same thing).
+            decoded = json_seen.get(before)
+            if decoded is None:
+                decoded = _json_decoded(before, json_seen)
+            before, before_json = decoded
+            decoded = json_seen.get(after)
+            if decoded is None:
+                decoded = _json_decoded(after, json_seen)
+            after, after_json = decoded
+            values = (event_chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
+                      before, after, reason, request_id, client, prev_hash)  # fmt: skip
+            if event_chain != chain:
+                chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
+                if chain in starts:  # incremental: from the sealed head, whose hash its seal pins
+                    expected_seq, prev = starts[chain], prev_hash
+            events += 1
+            if progress is not None:
+                pending += 1
+                if pending == PROGRESS_EVERY:
+                    progress(pending)
+                    pending = 0
+            if event_chain != (SYSTEM_CHAIN if case_id is None else f"case-{case_id}"):
+                problems.append(Problem(chain, seq, event_id, f"filed in the wrong chain (case id {case_id})", action))
+            if seq != expected_seq:
+                problems.append(Problem(chain, seq, event_id, _sequence_broken(seq, expected_seq), action))
+            if prev_hash != prev:
+                problems.append(Problem(chain, seq, event_id, LINK_BROKEN, action))
+            recomputed = sha256(
+                canonical(
+                    values,
+                    formatted_at(at),
+                    before_json=before_json,
+                    after_json=after_json,
+                    acted_at=None if acted_at is None else formatted_at(acted_at),
+                )
+            ).hexdigest()
+            if recomputed != stored:
+                problems.append(Problem(chain, seq, event_id, _content_altered(stored, recomputed), action))
+            if not mac:
+                problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
+            else:
+                mac_key = event_keys.get(mac_key_id)
+                if mac_key is None:
+                    problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
+                elif not compare(hmac_digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
+                    problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
+            if collect is not None:
+                collect(object_type, object_id, after, chain, seq, event_id, action)
+            if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
+                _check_seal_event(problems, seq, after, event_id, seal_hashes, seals_announced)
+            if (chain, seq) in wanted:
+                hashes[(chain, seq)] = stored
+                if sealed.get((chain, seq), stored) != stored:
+                    problems.append(Problem(chain, seq, event_id, SEALED_HASH_DIFFERS, action))
+            expected_seq = seq + 1
+            prev = stored
+            chain_ends[chain] = seq
+    if progress is not None and pending:
+        progress(pending)
+    return events
+
+
+def _sequence_broken(seq: int, expected_seq: int) -> str:
+    if seq > expected_seq:
+        return f"sequence broken: event #{expected_seq} is missing"
+    return f"sequence broken: a duplicate or reordered event (expected #{expected_seq})"
+
+
+def _content_altered(stored: str, recomputed: str) -> str:
+    return f"content altered: stored hash {stored[:12]}… but the content hashes to {recomputed[:12]}…"
+
+
+SEALED_HASH_DIFFERS = "hash differs from the one recorded in a seal"
+
+
 INCREMENTAL_BATCH = 500
 
 
@@ -403,6 +470,244 @@ def raw_chunks(querysets: list[Any], chunk_size: int) -> Iterator[list[tuple[Any
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(chunk_size):
                 yield rows
+
+
+# -- The stored hashed bytes (migration 0022) ------------------------------------------------------
+
+_TIE = "checklist.migrations.0022_issue13_event_canonical_bytes"
+
+TIE_MISSING = (
+    "the CHECK constraint {name}, which ties each event's stored hashed bytes to its columns, is missing "
+    "(dropped by the owner): every event was checked from its columns instead"
+)
+TIE_NOT_VALIDATED = (
+    "the CHECK constraint {name} is NOT VALID (added back without checking the rows already there): "
+    "every event was checked from its columns instead"
+)
+TIE_ALTERED = (
+    "the CHECK constraint {name} is not the one migration 0022 defines (altered): every event was "
+    "checked from its columns instead"
+)
+
+
+class _Editor:
+    """What migration 0022's ``constraint_add`` needs from a schema editor."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def execute(self, statement: str, params: Any = None) -> None:
+        self.cursor.execute(statement, params)
+
+
+def _bytes_tied(report: VerifyReport) -> bool:
+    """Whether each event's stored bytes may stand for its columns: on PostgreSQL, when migration
+    0022's CHECK constraint is in force on the events table: present, validated (every row was
+    checked when it was added, and every row written since), and defined exactly as the migration
+    defines it (its definition, printed by this server, equals the one it prints for the same
+    constraint added to a scratch copy of the table). Anything else is named, and the events are
+    then checked from their columns. One query of the catalogue, once per run."""
+    connection = connections[AuditEvent.objects.db]
+    if connection.vendor != "postgresql":
+        return False
+    tie = importlib.import_module(_TIE)
+    table = AuditEvent._meta.db_table
+    definition = (
+        "SELECT c.convalidated, pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c "
+        "WHERE c.conrelid OPERATOR(pg_catalog.=) %s::pg_catalog.regclass "
+        "AND c.conname OPERATOR(pg_catalog.=) %s AND c.contype OPERATOR(pg_catalog.=) 'c'"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(definition, [table, tie.CONSTRAINT])
+        found = cursor.fetchone()
+        if found is None:
+            report.problems.append(Problem(SCHEMA, None, None, TIE_MISSING.format(name=tie.CONSTRAINT)))
+            return False
+        try:
+            with transaction.atomic(using=connection.alias):
+                scratch = "rightlevel_verify_tie"
+                cursor.execute(f"CREATE TEMPORARY TABLE {scratch} (LIKE {table}) ON COMMIT DROP")
+                tie.constraint_add(_Editor(cursor), scratch, valid=False)
+                cursor.execute(definition, [f"pg_temp.{scratch}", tie.CONSTRAINT])
+                expected = cursor.fetchone()
+                transaction.set_rollback(True, using=connection.alias)
+        except DatabaseError as exc:  # no TEMPORARY privilege: fall back, as safe as before
+            logger.warning("verify_audit could not compare the tie constraint (%s): checking from the columns", exc)
+            return False
+    validated, actual = found
+    if actual.removesuffix(" NOT VALID") != expected[1].removesuffix(" NOT VALID"):
+        report.problems.append(Problem(SCHEMA, None, None, TIE_ALTERED.format(name=tie.CONSTRAINT)))
+        return False
+    if not validated:
+        report.problems.append(Problem(SCHEMA, None, None, TIE_NOT_VALIDATED.format(name=tie.CONSTRAINT)))
+        return False
+    return True
+
+
+def _tied_rows() -> Any:
+    """The events as ``_walk_tied`` reads them: id, chain, seq, case id, previous hash, hash, MAC
+    and its key id, action, and whether the event has no stored bytes (then it is checked from its
+    columns). Not the bytes themselves: the constraint makes each hash their SHA-256."""
+    return AuditEvent.objects.order_by("chain", "seq").values_list(
+        "id", "chain", "seq", "case_id", "prev_hash", "event_hash", "mac", "mac_key_id", "action",
+        ExpressionWrapper(Q(canonical__isnull=True), output_field=BooleanField()),
+    )  # fmt: skip
+
+
+def _binary_chunks(querysets: list[Any], chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Like ``raw_chunks``, in PostgreSQL's binary format (the bytes arrive as bytes, not as hex
+    text, and numbers need no parsing)."""
+    for queryset in querysets:
+        connection = connections[queryset.db]
+        connection.ensure_connection()
+        sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        name = f"rightlevel_verify_{secrets.token_hex(6)}"
+        withhold = connection.get_autocommit()  # as Django's own server-side cursors do
+        with connection.connection.cursor(name=name, binary=True, withhold=withhold) as cursor:
+            cursor.itersize = chunk_size
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(chunk_size):
+                yield rows
+
+
+def _mac_state(key: bytes) -> Any:
+    """An HMAC-SHA-256 with ``key`` already absorbed: ``copy()`` it for each message, which saves
+    hashing the two key blocks again for every event (``hmac.digest`` does)."""
+    try:
+        from _hashlib import hmac_new  # OpenSSL's HMAC, as the hmac module itself uses it
+    except ImportError:  # pragma: no cover - CPython without OpenSSL
+        return hmac.new(key, digestmod=hashlib.sha256)
+    return hmac_new(key, digestmod="sha256")
+
+
+_NO_SEQS: frozenset[int] = frozenset()
+
+
+def _chain_case(chain: str) -> Any:
+    """The case id an event of ``chain`` must carry (None on the system chain)."""
+    if chain == SYSTEM_CHAIN:
+        return None
+    if chain.startswith("case-") and chain[5:].isdigit() and str(int(chain[5:])) == chain[5:]:
+        return int(chain[5:])
+    return _NOT_A_CASE
+
+
+_NOT_A_CASE = object()  # a chain no case's events belong to: any case id there is misfiled
+
+
+def _walk_tied(chunks: Iterator[list[tuple[Any, ...]]], walk: _Walk) -> int:
+    """Check every event whose stored bytes the constraint ties to its columns and its hash: the
+    MAC over that hash (which only the holder of ``AUDIT_KEY`` can make), the link to the previous
+    event and the sequence, as ``_walk_columns`` does, without rebuilding the canonical JSON: the
+    database refuses any row whose hash is not the SHA-256 of its bytes, or whose bytes say other
+    than its columns. An event without bytes is checked from its columns after the walk
+    (``_check_unhashed``). Returns the number of events read."""
+    problems, starts, sealed, hashes = walk.problems, walk.starts, walk.sealed, walk.hashes
+    chain_ends, progress = walk.chain_ends, walk.progress
+    wanted_by_chain: dict[str, set[int]] = {}
+    for wanted_chain, wanted_seq in walk.wanted:
+        wanted_by_chain.setdefault(wanted_chain, set()).add(wanted_seq)
+    states = {key.key_id: _mac_state(key.event) for key in audit_keys()}
+    compare = hmac.compare_digest
+    unhashed: list[int] = []
+    seal_events: list[int] = []
+    chain = ""
+    chain_case: Any = _NOT_A_CASE
+    wanted_here: set[int] | frozenset[int] = _NO_SEQS
+    expected_seq = 1
+    prev = GENESIS_HASH
+    events = 0
+    pending = 0
+    for rows in chunks:
+        for event_id, event_chain, seq, case_id, prev_hash, stored, mac, mac_key_id, action, no_bytes in rows:
+            if event_chain != chain:
+                chain, expected_seq, prev = event_chain, 1, GENESIS_HASH
+                if chain in starts:  # incremental: from the sealed head, whose hash its seal pins
+                    expected_seq, prev = starts[chain], prev_hash
+                chain_case = _chain_case(chain)
+                wanted_here = wanted_by_chain.get(chain, _NO_SEQS)
+            events += 1
+            if progress is not None:
+                pending += 1
+                if pending == PROGRESS_EVERY:
+                    progress(pending)
+                    pending = 0
+            if case_id != chain_case:
+                problems.append(Problem(chain, seq, event_id, f"filed in the wrong chain (case id {case_id})", action))
+            if seq != expected_seq:
+                problems.append(Problem(chain, seq, event_id, _sequence_broken(seq, expected_seq), action))
+            if prev_hash != prev:
+                problems.append(Problem(chain, seq, event_id, LINK_BROKEN, action))
+            if no_bytes:
+                unhashed.append(event_id)  # its content, MAC and seal: from its columns, below
+            else:
+                if not mac:
+                    problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
+                else:
+                    state = states.get(mac_key_id)
+                    if state is None:
+                        problems.append(
+                            Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action)
+                        )
+                    else:
+                        state = state.copy()
+                        state.update(stored.encode("ascii"))
+                        if not compare(state.hexdigest(), mac):
+                            problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
+                if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
+                    seal_events.append(event_id)
+            if seq in wanted_here:
+                hashes[(chain, seq)] = stored
+                if sealed.get((chain, seq), stored) != stored:
+                    problems.append(Problem(chain, seq, event_id, SEALED_HASH_DIFFERS, action))
+            expected_seq = seq + 1
+            prev = stored
+            chain_ends[chain] = seq
+    if progress is not None and pending:
+        progress(pending)
+    for start in range(0, len(seal_events), INCREMENTAL_BATCH):
+        batch = seal_events[start : start + INCREMENTAL_BATCH]
+        for event_id, seq, after in AuditEvent.objects.filter(id__in=batch).values_list("id", "seq", "after"):
+            _check_seal_event(problems, seq, after, event_id, walk.seal_hashes, walk.announced)
+    _check_unhashed(unhashed, walk)
+    return events
+
+
+def _check_unhashed(event_ids: list[int], walk: _Walk) -> None:
+    """The events without stored bytes (rewritten before the bytes were kept, or written into the
+    table behind the application's back), each checked from its columns as ``_walk_columns`` does:
+    its content against its hash, its MAC, and, for a seal's event, the seal it names. Their links
+    and sequence numbers were checked in the walk."""
+    event_keys = {key.key_id: key.event for key in audit_keys()}
+    json_seen: dict[Any, tuple[Any, str]] = {None: (None, "null")}
+    problems = walk.problems
+    for start in range(0, len(event_ids), INCREMENTAL_BATCH):
+        batch = event_ids[start : start + INCREMENTAL_BATCH]
+        for rows in raw_chunks([event_rows().filter(id__in=batch)], INCREMENTAL_BATCH):
+            for row in rows:
+                (event_id, chain, seq, at, case_id, actor_id, username, name, role, action, object_type,
+                 object_id, before, after, reason, request_id, client, prev_hash, stored, mac, mac_key_id,
+                 acted_at) = row  # fmt: skip
+                before, before_json = _json_decoded(before, json_seen)
+                after, after_json = _json_decoded(after, json_seen)
+                values = (chain, seq, at, case_id, actor_id, username, name, role, action, object_type, object_id,
+                          before, after, reason, request_id, client, prev_hash)  # fmt: skip
+                recomputed = hashlib.sha256(
+                    event_canonical(
+                        values, str(at), before_json=before_json, after_json=after_json,
+                        acted_at=None if acted_at is None else str(acted_at),
+                    )
+                ).hexdigest()  # fmt: skip
+                if recomputed != stored:
+                    problems.append(Problem(chain, seq, event_id, _content_altered(stored, recomputed), action))
+                if not mac:
+                    problems.append(Problem(chain, seq, event_id, EVENT_UNKEYED, action))
+                elif (mac_key := event_keys.get(mac_key_id)) is None:
+                    problems.append(Problem(chain, seq, event_id, EVENT_KEY_UNKNOWN.format(key_id=mac_key_id), action))
+                elif not hmac.compare_digest(hmac.digest(mac_key, stored.encode("ascii"), "sha256").hex(), mac):
+                    problems.append(Problem(chain, seq, event_id, EVENT_MAC_INVALID, action))
+                if action == SEALED_ACTION and chain == SYSTEM_CHAIN:
+                    _check_seal_event(problems, seq, after, event_id, walk.seal_hashes, walk.announced)
 
 
 class CanonicalTime(Func):

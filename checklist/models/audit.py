@@ -57,6 +57,10 @@ class AuditEvent(models.Model):
     # inserted or rewritten by someone who does not hold the key cannot carry a valid MAC.
     mac = models.CharField(max_length=64, blank=True, db_default="")
     mac_key_id = models.CharField(max_length=16, blank=True, db_default="")
+    # The exact bytes ``event_hash`` is the SHA-256 of. On PostgreSQL a CHECK constraint (migration
+    # 0022) ties them to the columns, so verify hashes them instead of rebuilding them from the row.
+    # NULL for an event found rewritten when they were introduced: verify recomputes those.
+    canonical = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "checklist_audit_event"

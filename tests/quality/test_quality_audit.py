@@ -19,7 +19,7 @@ from checklist.models import AuditEvent, AuditVerificationRun
 from checklist.services import audit_verification
 from quality.selectors import CaseFilter, audit_events_browse
 from tests.support.quality_workflow import D0, dataset_build
-from tests.support.tamper import as_owner
+from tests.support.tamper import as_owner, bytes_untied
 
 pytestmark = pytest.mark.django_db
 
@@ -297,10 +297,12 @@ def test_a_tampered_event_shows_red_with_the_first_bad_event(
     victim = AuditEvent.objects.filter(case=data.c, action="localization.recorded").order_by("seq").first()
     # An attacker with a SQL prompt: drop the append-only triggers, rewrite a value, restore them
     # (all inside the test's transaction, so it is rolled back with it).
+    # On PostgreSQL they also drop the constraint that holds each event to its stored hashed bytes,
+    # and clear the edited event's bytes (``bytes_untied``), or the database refuses the edit.
     with as_owner():  # the application's own role may not drop triggers or UPDATE audit rows
         TRIGGERS.drop_triggers(None, _RawEditor())
         try:
-            with connection.cursor() as cursor:
+            with bytes_untied(), connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {AuditEvent._meta.db_table} SET reason = %s WHERE id = %s",  # noqa: S608 - our table name
                     ["quietly corrected", victim.pk],

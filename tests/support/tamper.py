@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from django.db import connection
@@ -85,11 +85,45 @@ def _sqlite_trigger_modules() -> list[Any]:
     ]
 
 
+def _tie() -> Any:
+    import importlib
+
+    return importlib.import_module("checklist.migrations.0022_issue13_event_canonical_bytes")
+
+
+EVENTS = "checklist_audit_event"
+
+
+@contextmanager
+def bytes_untied() -> Iterator[None]:
+    """As the owner on PostgreSQL (nothing on SQLite): drop the constraint that ties each event's
+    stored hashed bytes to its columns for the block; afterwards clear the bytes of every event
+    they no longer match and add the constraint back. That is an attacker's best move, since an
+    event without bytes is checked from its columns: what the block did is then named as it was
+    before the bytes were kept."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    tie = _tie()
+    # ALTER TABLE refuses while deferred foreign-key checks are pending: run them now.
+    sql("SET CONSTRAINTS ALL IMMEDIATE")
+    sql(f"ALTER TABLE {EVENTS} DROP CONSTRAINT {tie.CONSTRAINT}")
+    try:
+        yield
+    finally:
+        sql("SET CONSTRAINTS ALL IMMEDIATE")
+        sql(f"UPDATE {EVENTS} SET canonical = NULL WHERE NOT ({tie.CHECK})")  # noqa: S608
+        tie.constraint_add(_RawEditor())
+        sql("SET CONSTRAINTS ALL DEFERRED")
+
+
 @contextmanager
 def unlocked(tables: Sequence[str] = AUDIT_TABLES) -> Iterator[None]:
     """As the owner, lift the append-only triggers (``ALTER TABLE … DISABLE TRIGGER USER``, which
     only the owner may do) on ``tables`` for the block, then put them back; everything in the
-    block runs as the owner. On SQLite, drop and recreate the triggers."""
+    block runs as the owner. On SQLite, drop and recreate the triggers.
+
+    With the events table, the owner also unties the stored hashed bytes (``bytes_untied``)."""
     with as_owner():
         if connection.vendor == "postgresql":
             # ALTER TABLE refuses while deferred foreign-key checks are pending: run them now.
@@ -97,7 +131,8 @@ def unlocked(tables: Sequence[str] = AUDIT_TABLES) -> Iterator[None]:
             for table in tables:
                 sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             try:
-                yield
+                with bytes_untied() if EVENTS in tables else nullcontext():
+                    yield
             finally:
                 sql("SET CONSTRAINTS ALL IMMEDIATE")
                 for table in tables:

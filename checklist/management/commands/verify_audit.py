@@ -37,6 +37,12 @@ class Command(BaseCommand):
             help="only the events since the newest time-stamped seal an intact run covered (the whole "
             "trail if there is none); does not reconcile the records",
         )
+        parser.add_argument(
+            "--from-columns",
+            action="store_true",
+            help="rebuild every event from its columns and hash it, trusting no constraint of the database "
+            "(slower; the incremental run always does)",
+        )
         bar = parser.add_mutually_exclusive_group()
         bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a bar")
         bar.add_argument(
@@ -53,7 +59,7 @@ class Command(BaseCommand):
             since = start.seq if start is not None else None
             if since is None:
                 self.stderr.write("No intact run covered a time-stamped seal yet: verifying the whole trail.")
-        report = self._verify(options["progress"], since)
+        report = self._verify(options["progress"], since, from_columns=options["from_columns"] or None)
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         elif report.ok:
@@ -62,15 +68,15 @@ class Command(BaseCommand):
             self._print_broken(report, show_all=options["all"])
         sys.exit(EXIT_INTACT if report.ok else EXIT_BROKEN)
 
-    def _verify(self, progress: bool | None, since: int | None) -> audit.VerifyReport:
+    def _verify(self, progress: bool | None, since: int | None, *, from_columns: bool | None) -> audit.VerifyReport:
         total = audit.event_count()
         show = progress if progress is not None else total > PROGRESS_THRESHOLD
         if not show:
-            return audit.verify(since_seal=since)
+            return audit.verify(since_seal=since, from_columns=from_columns)
         from tqdm import tqdm
 
         with tqdm(total=total, unit="event", unit_scale=True, file=sys.stderr, desc="verify_audit") as bar:
-            return audit.verify(progress=bar.update, since_seal=since)
+            return audit.verify(progress=bar.update, since_seal=since, from_columns=from_columns)
 
     def _print_broken(self, report: audit.VerifyReport, *, show_all: bool) -> None:
         first = report.first_problem
