@@ -6,7 +6,7 @@ Sections, in this order (later ones add data the earlier ones must not see):
   verify     verify_audit throughput vs sha256 over the same canonical bytes (bench/audit_verify.py)
   nightly    the nightly incremental verification vs the full one at two trail sizes (bench/audit_verify.py)
   append     audit appends, 8 concurrent writers on 8 cases vs 1 writer (bench/audit_append.py)
-  ingest     HL7 messages over MLLP, recorded, applied and audited vs bare hl7apy parsing (bench/hl7_ingest.py)
+  ingest     HL7 messages over MLLP, recorded, applied and audited vs bare python-hl7 parsing (bench/hl7_ingest.py)
   offline    the tablet offline (Chromium): verdict per check, replay of 100 queued writes, cache (bench/offline.py)
   dashboard  the compliance dashboard at 100,000 cases vs 1,000 (bench/dashboard.py)
 

@@ -121,6 +121,8 @@ class CurrentEvidence:
     localizations: list[Localization]
     # The latest wristband scan: only the latest counts, a right scan resolves a wrong one.
     identity_scan: IdentityScan | None = None
+    # A case created in the running transaction: no record or event can point at it from before.
+    new_case: bool = False
 
     def latest_record_at(self) -> Any:
         """When the newest evidence record in force was recorded (None: no evidence yet)."""
@@ -168,6 +170,9 @@ def offline_mismatch_of(case: Case) -> tuple[Any, str, str] | None:
 def offline_mismatch_finding(case: Case, evidence: CurrentEvidence) -> dict[str, Any] | None:
     """The stop of a tablet's offline verdict the server did not confirm, until evidence is
     recorded after it."""
+    if evidence.new_case:
+        # Its only events are the ones its creation appended: no tablet has sent a verdict yet.
+        return None
     mismatch = offline_mismatch_of(case)
     if mismatch is None:
         return None
@@ -336,7 +341,9 @@ def identity_finding(case: Case, scan: IdentityScan | None) -> dict[str, Any] | 
 
 def no_evidence() -> CurrentEvidence:
     """The evidence of a case created in the running transaction: no record can point at it yet."""
-    return CurrentEvidence(plan=None, consent=None, marking=None, imaging=None, anatomy=None, localizations=[])
+    return CurrentEvidence(
+        plan=None, consent=None, marking=None, imaging=None, anatomy=None, localizations=[], new_case=True
+    )
 
 
 def level_evaluate(case: Case, evidence: CurrentEvidence | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

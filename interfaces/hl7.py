@@ -1,4 +1,4 @@
-"""HL7 v2 reading (hl7apy) and ACK writing: pure functions, no database.
+"""HL7 v2 reading (python-hl7) and ACK writing: pure functions, no database.
 
 ``message_read`` turns one framed message into a ``Hl7Message`` with the fields the interface uses,
 or raises ``Hl7Error`` naming the segment and field at fault and the HL7 error code (table 0357).
@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.exceptions import HL7apyException
-from hl7apy.parser import get_message_info, parse_segments
+import hl7
 
 from checklist.wristband import gsrn_valid
 
@@ -118,21 +116,42 @@ class Hl7Message:
         return f"{self.header.message_code}^{self.header.trigger}"
 
 
-def _er7(element: Any) -> str:
-    return str(element.to_er7()) if element is not None else ""
+# A segment as read: its fields by position (segment[n] is field n), each a list of repetitions,
+# each a list of components (as sent: escapes and subcomponents kept).
+Segment = list[list[list[str]]]
 
 
-def _segments(message: dict[str, list[Any]], name: str) -> list[Any]:
+def _components(repetition: Any) -> list[str]:
+    # python-hl7 nests only where a separator occurs: a value with no "^" is a plain string.
+    if isinstance(repetition, hl7.Repetition):
+        return [str(component) for component in repetition]
+    return [str(repetition)]
+
+
+def _fields(segment: Any) -> Segment:
+    fields: Segment = []
+    for value in segment:
+        if len(value) and isinstance(value[0], hl7.Repetition):
+            fields.append([_components(repetition) for repetition in value])
+        else:
+            fields.append([_components(value)])
+    return fields
+
+
+def _segments(message: dict[str, list[Segment]], name: str) -> list[Segment]:
     return message.get(name, [])
 
 
-def _component(segment: Any, field_name: str, index: int = 1) -> str:
-    """The ``index``-th component of the first repetition of a field, '' when absent."""
-    repetitions = segment.children.get(field_name)
-    if not repetitions:
+def _repetitions(segment: Segment, position: int) -> list[list[str]]:
+    return segment[position] if position < len(segment) else []
+
+
+def _component(segment: Segment, position: int, index: int = 1) -> str:
+    """The ``index``-th component of the first repetition of field ``position``, '' when absent."""
+    repetitions = _repetitions(segment, position)
+    if not repetitions or len(repetitions[0]) < index:
         return ""
-    value = _er7(repetitions[0])
-    return value.split("^")[index - 1].strip() if value else ""
+    return repetitions[0][index - 1].strip()
 
 
 def _ts(value: str, segment: str, position: int, *, date_only: bool = False) -> dt.datetime:
@@ -177,8 +196,8 @@ def _missing(segment: str, position: int | None, what: str) -> Hl7Error:
 
 
 def header_read(text: str) -> Header:
-    """MSH read by hand (before hl7apy), so even a message hl7apy refuses gets an ACK that echoes
-    its control ID."""
+    """MSH read by hand (before the library), so even a message it cannot read gets an ACK that
+    echoes its control ID."""
     if not text.startswith("MSH") or len(text) < 8:
         raise Hl7Error("AR", SEGMENT_SEQUENCE_ERROR, "The message does not start with an MSH segment.", "MSH")
     separator = text[3]
@@ -242,42 +261,45 @@ def message_read(text: str) -> Hl7Message:
             raise Hl7Error(
                 "AR", SEGMENT_SEQUENCE_ERROR, "A segment does not start with a segment ID.", "MSH", header=header
             )
-    # hl7apy reads only the segments the interface uses (the others are kept in the raw message):
-    # it is the slowest step of ingest, and a large NTE or OBX need not be parsed at all. MSH was
-    # read above, so hl7apy takes only its encoding characters and version from it: parsing MSH
-    # again and fitting the segments into a Message took as long as parsing the segments themselves.
-    wanted = "\r".join(s for s in segments[1:] if s[:3] in READ_SEGMENTS)
+    _encoding_check(segments[0], header)
+    # Only the segments the interface uses are parsed (the others are kept in the raw message).
+    wanted = [segments[0], *(s for s in segments[1:] if s[:3] in READ_SEGMENTS)]
+    message: dict[str, list[Segment]] = {}
     try:
-        encoding_chars, _, version = get_message_info(text)
-        parsed = parse_segments(wanted, version, encoding_chars, VALIDATION_LEVEL.TOLERANT) if wanted else []
-    except HL7apyException as error:
-        raise Hl7Error("AR", DATA_TYPE_ERROR, f"Not a readable HL7 message ({type(error).__name__}).", "MSH") from None
-    except (ValueError, IndexError, KeyError, TypeError):
-        raise Hl7Error("AR", DATA_TYPE_ERROR, "Not a readable HL7 message.", "MSH") from None
-    message: dict[str, list[Any]] = {}
-    for segment in parsed:
-        message.setdefault(segment.name, []).append(segment)
+        for segment in hl7.parse("\r".join(wanted))[1:]:
+            fields = _fields(segment)
+            message.setdefault(fields[0][0][0], []).append(fields)
+    except (hl7.ParseException, ValueError, IndexError, KeyError, TypeError):
+        raise Hl7Error("AR", DATA_TYPE_ERROR, "Not a readable HL7 message.", "MSH", header=header) from None
     try:
         return _content_read(message, header)
     except Hl7Error as error:
         error.header = header
         raise
-    except HL7apyException as error:
-        raise Hl7Error("AE", DATA_TYPE_ERROR, f"Unreadable content ({type(error).__name__}).", header=header) from None
 
 
-def _one(message: dict[str, list[Any]], name: str) -> Any:
+def _encoding_check(msh: str, header: Header) -> None:
+    """MSH-2 as HL7 v2 up to 2.6 defines it: exactly four encoding characters (component,
+    repetition, escape, subcomponent), all different; refused with the reason hl7apy gave. (MSH-1,
+    the field separator, is "|": the segment-ID check before holds every segment to it.)"""
+    encoding = msh.split(msh[3])[1]
+    if len(encoding) != 4 or len(set(encoding)) != 4:
+        raise Hl7Error(
+            "AR", DATA_TYPE_ERROR, "Not a readable HL7 message (InvalidEncodingChars).", "MSH", header=header
+        )
+
+
+def _one(message: dict[str, list[Segment]], name: str) -> Segment:
     found = _segments(message, name)
     if not found:
         raise Hl7Error("AE", REQUIRED_FIELD_MISSING, f"Segment {name} is required.", name)
     return found[0]
 
 
-def _patient_read(message: dict[str, list[Any]], read: Hl7Message) -> None:
+def _patient_read(message: dict[str, list[Segment]], read: Hl7Message) -> None:
     pid = _one(message, "PID")
     mrn = ""
-    for repetition in pid.children.get("PID_3"):
-        parts = _er7(repetition).split("^")
+    for parts in _repetitions(pid, 3):
         kind = parts[4].strip() if len(parts) > 4 else ""
         if parts[0].strip() and (kind in ("MR", "") and not mrn):
             mrn = parts[0].strip()
@@ -292,62 +314,62 @@ def _patient_read(message: dict[str, list[Any]], read: Hl7Message) -> None:
     if len(mrn) > 40:
         raise Hl7Error("AE", DATA_TYPE_ERROR, "The MRN is longer than 40 characters.", "PID", 3)
     read.mrn = mrn
-    read.family_name = _component(pid, "PID_5", 1)
-    read.given_name = _component(pid, "PID_5", 2)
+    read.family_name = _component(pid, 5, 1)
+    read.given_name = _component(pid, 5, 2)
     if not read.family_name or not read.given_name:
         raise _missing("PID", 5, "The patient's family and given name")
     if len(read.family_name) > 120 or len(read.given_name) > 120:
         raise Hl7Error("AE", DATA_TYPE_ERROR, "A name is longer than 120 characters.", "PID", 5)
-    birth = _component(pid, "PID_7", 1)
+    birth = _component(pid, 7, 1)
     if not birth:
         raise _missing("PID", 7, "The patient's date of birth")
     read.date_of_birth = _ts(birth[:8] if len(birth) > 8 else birth, "PID", 7, date_only=True).date()
 
 
-def _content_read(message: dict[str, list[Any]], header: Header) -> Hl7Message:
+def _content_read(message: dict[str, list[Segment]], header: Header) -> Hl7Message:
     read = Hl7Message(header=header)
     if header.message_code == "ADT":
         _patient_read(message, read)
         if header.trigger == "A40":
             mrg = _one(message, "MRG")
-            read.prior_mrn = _component(mrg, "MRG_1", 1)
+            read.prior_mrn = _component(mrg, 1, 1)
             if not read.prior_mrn:
                 raise _missing("MRG", 1, "The prior patient's MRN")
             if read.prior_mrn == read.mrn:
                 raise Hl7Error("AE", DATA_TYPE_ERROR, "The prior MRN is the surviving patient's own.", "MRG", 1)
         return read
     sch = _one(message, "SCH")
-    appointment = _component(sch, "SCH_1", 1) or _component(sch, "SCH_2", 1)
+    appointment = _component(sch, 1, 1) or _component(sch, 2, 1)
     if not appointment:
         raise _missing("SCH", 1, "The placer appointment ID (SCH-1, or the filler ID in SCH-2)")
     if len(appointment) > 100:
         raise Hl7Error("AE", DATA_TYPE_ERROR, "The appointment ID is longer than 100 characters.", "SCH", 1)
     read.appointment_id = appointment
     if header.trigger in ("S15", "S26"):
-        read.reason = _component(sch, "SCH_6", 2) or _component(sch, "SCH_6", 1)
+        read.reason = _component(sch, 6, 2) or _component(sch, 6, 1)
         return read
-    start = _component(sch, "SCH_11", 4)
+    start = _component(sch, 11, 4)
     ais = _segments(message, "AIS")
     if start:
         read.start = _ts(start, "SCH", 11)
-    elif ais and _component(ais[0], "AIS_4", 1):
-        read.start = _ts(_component(ais[0], "AIS_4", 1), "AIS", 4)
+    elif ais and _component(ais[0], 4, 1):
+        read.start = _ts(_component(ais[0], 4, 1), "AIS", 4)
     else:
         raise _missing("SCH", 11, "The appointment start (SCH-11.4 or AIS-4)")
     _patient_read(message, read)
     if not ais:
         raise Hl7Error("AE", REQUIRED_FIELD_MISSING, "Segment AIS (the service) is required.", "AIS")
-    read.service_code = _component(ais[0], "AIS_3", 1)
-    read.service_text = _component(ais[0], "AIS_3", 2)[:200]
+    read.service_code = _component(ais[0], 3, 1)
+    read.service_text = _component(ais[0], 3, 2)[:200]
     if not read.service_code:
         raise _missing("AIS", 3, "The service code")
     ail = _segments(message, "AIL")
     if ail:
-        read.room = _component(ail[0], "AIL_3", 1)
+        read.room = _component(ail[0], 3, 1)
     for aip in _segments(message, "AIP"):
-        person = _component(aip, "AIP_3", 1)
+        person = _component(aip, 3, 1)
         if person:
-            read.people.append(Resource(person_id=person, role=_component(aip, "AIP_4", 1).upper()))
+            read.people.append(Resource(person_id=person, role=_component(aip, 4, 1).upper()))
     return read
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Value
 from django.utils import timezone
 
 from checklist import audit
@@ -319,16 +320,32 @@ def _person_with_role(people: dict[str, User], person_id: str, role: str) -> Use
     return user if user is not None and user.is_active and has_role(user, role) else None
 
 
+def _procedure_and_room(message: Hl7Message) -> tuple[str | None, Room | None]:
+    """The procedure the service code maps to and the room the message names, read as they are
+    now in one statement (code and room name are each unique: at most one row of each kind)."""
+    mapping = ServiceCodeMapping.objects.filter(code=message.service_code).annotate(kind=Value("mapping"))
+    rows = mapping.order_by().values_list("kind", "pk", "procedure")
+    if message.room:
+        room = Room.objects.filter(name=message.room).annotate(kind=Value("room"))
+        rows = rows.union(room.order_by().values_list("kind", "pk", "name"), all=True)
+    procedure, found = None, None
+    for kind, pk, text in rows:
+        if kind == "mapping":
+            procedure = text
+        else:
+            found = Room.from_db(rows.db, ["id", "name"], [pk, text])
+    return procedure, found
+
+
 def _resolve(message: Hl7Message) -> tuple[dict[str, Any], list[str]]:
     """The case's room, surgeon, anesthesia and procedure, and a reason for each that is unknown."""
     reasons: list[str] = []
     found: dict[str, Any] = {}
-    mapping = ServiceCodeMapping.objects.filter(code=message.service_code).first()
-    if mapping is None:
+    procedure, room = _procedure_and_room(message)
+    if procedure is None:
         reasons.append(UNMAPPED_CODE.format(code=message.service_code))
     else:
-        found["procedure"] = mapping.procedure
-    room = Room.objects.filter(name=message.room).first() if message.room else None
+        found["procedure"] = procedure
     if room is None:
         reasons.append(UNKNOWN_ROOM.format(room=message.room) if message.room else NO_ROOM)
     found["room"] = room

@@ -127,7 +127,9 @@ def case_schedule(
     patient = Patient.objects.select_for_update().filter(mrn=mrn).first()
     if patient is None:
         patient = Patient(mrn=mrn, family_name=family_name, given_name=given_name, date_of_birth=date_of_birth)
-        patient.full_clean()
+        # No unique-MRN read: the read just above found none, and the unique constraint still
+        # refuses a patient registered by another transaction meanwhile.
+        patient.full_clean(validate_unique=False)
         patient.save()
         audit.append(action=AuditAction.PATIENT_REGISTERED, actor=actor, obj=patient, after=_patient_json(patient))
     elif (patient.family_name, patient.given_name, patient.date_of_birth) != (family_name, given_name, date_of_birth):

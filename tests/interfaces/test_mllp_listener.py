@@ -163,6 +163,8 @@ BAD = [
     ("no AIS", "\r".join(s for s in GOOD.split("\r") if not s.startswith("AIS")).encode(), "AE", "AIS^1"),
     ("no SCH", "\r".join(s for s in GOOD.split("\r") if not s.startswith("SCH")).encode(), "AE", "SCH^1"),
     ("binary", b"MSH|^~\\&|\xff\xfe\x00\x01", "AR", "MSH^1^4"),
+    ("repeated encoding character", _replace(GOOD, "MSH|^~\\&|", "MSH|^^\\&|").encode(), "AR", "MSH^1"),
+    ("five encoding characters", _replace(GOOD, "MSH|^~\\&|", "MSH|^~\\&#|").encode(), "AR", "MSH^1"),
 ]
 
 
